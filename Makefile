@@ -1,0 +1,116 @@
+# Vigie — top-level build.  One Makefile, no recursion into sub-makefiles:
+# lib/ is archived once and linked into the agent and the gateway.
+#
+#   make                build the gateway and the agent for BOARD (host)
+#   make check          all tests: unit (plain + ASan/UBSan), clang build,
+#                       integration against a real mosquitto
+#   make deps           install the Debian packages (root) or print the line
+#   make install        DESTDIR= PREFIX=/usr/local
+#   make lint           cppcheck and clang-tidy
+
+BOARD   ?= host
+include boards/$(BOARD).mk
+
+BUILD   ?= build/$(BOARD)
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+ifeq ($(origin CC),default)
+CC      := $(BOARD_CROSS)gcc
+endif
+PKG_CONFIG ?= pkg-config
+PYTHON  ?= /usr/bin/python3
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+PKGS    := libmosquitto libcjson sqlite3
+WARN    := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wvla \
+           -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+           $(WARN) $(BOARD_CPUFLAGS) $(CFLAGS) -Iinclude -Ilib \
+           -DVG_VERSION='"$(VERSION)"' -DVG_BOARD='"$(BOARD)"' \
+           $(shell $(PKG_CONFIG) --cflags $(PKGS))
+LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
+
+ifeq ($(SAN),1)
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=all
+LDFLAGS    += -fsanitize=address,undefined
+endif
+
+LIB_SRC := $(wildcard lib/*.c)
+GW_SRC  := $(wildcard gateway/*.c)
+UT_SRC  := $(wildcard tests/unit/test_*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+GW_OBJ  := $(GW_SRC:%.c=$(BUILD)/%.o)
+UT_BIN  := $(UT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+GATEWAY := $(BUILD)/vigie-gateway
+LIBVG   := $(BUILD)/libvigie.a
+
+.PHONY: all check unit unit-run unit-san clang-build integration deps \
+        install lint clean
+all: $(GATEWAY)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBVG): $(LIB_OBJ)
+	$(BOARD_CROSS)ar rcs $@ $^
+
+$(GATEWAY): $(GW_OBJ) $(LIBVG)
+	$(CC) $(LDFLAGS) -o $@ $(GW_OBJ) $(LIBVG) $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(LIBVG) \
+	  $(shell $(PKG_CONFIG) --cflags --libs cmocka) $(LDFLAGS) $(LIBS)
+
+unit: $(UT_BIN)
+
+# Run every unit test binary; stop at the first failure.
+unit-run: unit
+	@set -e; for t in $(UT_BIN); do echo "== $$t"; $$t; done
+
+unit-san:
+	$(MAKE) BUILD=build/san SAN=1 CFLAGS="-O1 -g" unit-run
+
+clang-build:
+	@if command -v clang >/dev/null; then \
+	  $(MAKE) BUILD=build/clang CC=clang all unit; \
+	else echo "clang not installed: skipping the clang build"; fi
+
+integration: all
+	$(PYTHON) -m pytest -q tests/integration
+
+check: all unit-run unit-san clang-build integration
+
+DEBS := build-essential pkg-config libmosquitto-dev libcjson-dev \
+        libsqlite3-dev libmodbus-dev libcmocka-dev mosquitto \
+        mosquitto-clients python3 python3-pytest python3-paho-mqtt clang
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -q --no-install-recommends $(DEBS); \
+	else echo "run as root, or: sudo apt-get install $(DEBS)"; fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(GATEWAY) $(DESTDIR)$(PREFIX)/sbin/vigie-gateway
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --std=c11 --inline-suppr -Iinclude -Ilib lib gateway
+	clang-tidy --quiet $(LIB_SRC) $(GW_SRC) -- -std=c11 -D_DEFAULT_SOURCE \
+	  -D_POSIX_C_SOURCE=200809L -Iinclude -Ilib -DVG_VERSION='"lint"' \
+	  -DVG_BOARD='"lint"'
+
+clean:
+	rm -rf build
+
+# The agent's rules live beside its sources.
+-include firmware/agent.mk
+
+-include $(LIB_OBJ:.o=.d) $(GW_OBJ:.o=.d)

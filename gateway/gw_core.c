@@ -1,0 +1,502 @@
+/*
+ * Core of the gateway: decode, validate, apply, aggregate.  Every count is
+ * kept incrementally (a unit leaving a state is subtracted, entering one is
+ * added), so a message costs O(1) whatever the number of units, and the
+ * province total is the sum of 17 regions at read time.
+ */
+#include "gw_core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "vigie/log.h"
+#include "vigie/timeutil.h"
+
+#define NREG (VG_REGION_COUNT + 1)
+
+struct gw_core {
+	struct gw_units *t;
+	uint64_t counts[VG_PROG_COUNT][NREG][VG_STATE_COUNT];
+	uint64_t stale[VG_PROG_COUNT][NREG];
+	uint32_t dirty[VG_PROG_COUNT];
+	uint32_t live;
+	struct gw_batch batch;
+	struct gw_stats stats;
+};
+
+/* Out of memory in the ingest path: the state would diverge, so stop and
+ * let the supervisor restart us (state comes back from disk and broker). */
+static void oom(void)
+{
+	vg_log(VG_LOG_ERR, "out of memory: exiting so that state is rebuilt");
+	abort();
+}
+
+struct gw_core *gw_core_new(void)
+{
+	struct gw_core *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->t = gw_units_new();
+	if (!c->t) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void gw_batch_clear(struct gw_batch *b)
+{
+	b->nrows = 0;
+	b->ntrans = 0;
+	b->nsites = 0;
+}
+
+void gw_batch_free(struct gw_batch *b)
+{
+	free(b->rows);
+	free(b->trans);
+	free(b->sites);
+	memset(b, 0, sizeof(*b));
+}
+
+void gw_core_free(struct gw_core *c)
+{
+	if (!c)
+		return;
+	gw_units_free(c->t);
+	gw_batch_free(&c->batch);
+	free(c);
+}
+
+enum vg_reject gw_core_decode(const char *prefix, const char *topic,
+			      const void *payload, size_t len,
+			      struct gw_msg *out)
+{
+	if (vg_topic_parse(prefix, topic, strlen(topic), &out->topic) != 0)
+		return VG_REJ_TOPIC;
+	switch (out->topic.kind) {
+	case VG_TOPIC_UNIT:
+		out->kind = len ? GW_MSG_UNIT : GW_MSG_UNIT_REMOVE;
+		if (!len)
+			return VG_REJ_NONE;
+		return vg_unit_status_decode(payload, len, &out->topic,
+					     &out->u.st);
+	case VG_TOPIC_AGENT:
+		out->kind = len ? GW_MSG_PRESENCE : GW_MSG_PRESENCE_REMOVE;
+		if (!len)
+			return VG_REJ_NONE;
+		return vg_presence_decode(payload, len, &out->topic,
+					  &out->u.pr);
+	default:
+		out->kind = GW_MSG_IGNORE;
+		return VG_REJ_NONE;
+	}
+}
+
+static void add(uint64_t *x, int d)
+{
+	*x = d > 0 ? *x + 1 : *x - 1;
+}
+
+static void add32(uint32_t *x, int d)
+{
+	*x = d > 0 ? *x + 1 : *x - 1;
+}
+
+/* Add (d = +1) or remove (d = -1) a live unit from every count. */
+static void tally(struct gw_core *c, const struct gw_unit *u,
+		  struct gw_site *s, int d)
+{
+	int p = u->program, r = u->region;
+	bool fault = u->flags & GW_UNIT_FAULT;
+
+	add(&c->counts[p][r][u->state], d);
+	add32(&s->units[p], d);
+	if (fault)
+		add32(&s->faulted[p], d);
+	if (s->online == 0 || fault)
+		add(&c->stale[p][r], d);
+	add32(&c->live, d);
+	c->dirty[p] |= (1u << r) | 1u;
+}
+
+/* Grow an array of n elements of size sz held in *v with capacity *cap. */
+static void *push(void **v, size_t *n, size_t *cap, size_t sz)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 256;
+		void *nv = realloc(*v, ncap * sz);
+		if (!nv)
+			return NULL;
+		*v = nv;
+		*cap = ncap;
+	}
+	return (char *)*v + (*n)++ * sz;
+}
+
+/* The store's copy of a unit, coalesced: one row per unit per batch. */
+static void queue_row(struct gw_core *c, uint32_t ui,
+		      const struct vg_unit_status *st)
+{
+	struct gw_unit *u = gw_units_at(c->t, ui);
+	struct gw_batch *b = &c->batch;
+	struct gw_row *row;
+
+	if (u->row != GW_NONE) {
+		row = &b->rows[u->row];
+	} else {
+		row = push((void **)&b->rows, &b->nrows, &b->rows_cap,
+			   sizeof(*row));
+		if (!row) {
+			c->stats.store_dropped++;
+			return;
+		}
+		u->row = (uint32_t)(b->nrows - 1);
+	}
+	memset(row, 0, sizeof(*row));
+	row->idx = ui;
+	row->program = u->program;
+	row->region = u->region;
+	row->state = u->state;
+	row->removed = u->flags & GW_UNIT_REMOVED;
+	row->seq = u->seq;
+	row->since = u->since;
+	strcpy(row->site, gw_units_site(c->t, u->site)->id);
+	strcpy(row->unit, u->id);
+	if (st) {
+		row->source = (uint8_t)st->source;
+		row->ts = st->ts;
+		strcpy(row->tech, st->tech);
+		strcpy(row->fault, st->fault);
+	}
+}
+
+static void queue_transition(struct gw_core *c, const struct gw_unit *u,
+			     int from, const struct vg_unit_status *st,
+			     int64_t at)
+{
+	struct gw_batch *b = &c->batch;
+	struct gw_transition *t = push((void **)&b->trans, &b->ntrans,
+				       &b->trans_cap, sizeof(*t));
+
+	if (!t) {
+		c->stats.store_dropped++;
+		return;
+	}
+	memset(t, 0, sizeof(*t));
+	t->program = u->program;
+	t->region = u->region;
+	t->from = (int8_t)from;
+	t->to = (u->flags & GW_UNIT_REMOVED) ? -1 : (int8_t)u->state;
+	t->at = at;
+	t->seq = u->seq;
+	strcpy(t->site, gw_units_site(c->t, u->site)->id);
+	strcpy(t->unit, u->id);
+	if (st) {
+		t->source = (uint8_t)st->source;
+		strcpy(t->tech, st->tech);
+	}
+}
+
+static void queue_site(struct gw_core *c, const struct gw_site *s,
+		       const struct vg_presence *pr)
+{
+	struct gw_batch *b = &c->batch;
+	struct gw_site_row *r = push((void **)&b->sites, &b->nsites,
+				     &b->sites_cap, sizeof(*r));
+
+	if (!r) {
+		c->stats.store_dropped++;
+		return;
+	}
+	memset(r, 0, sizeof(*r));
+	strcpy(r->site, s->id);
+	r->region = s->region;
+	r->online = s->online;
+	r->ts = s->presence_ts;
+	if (pr) {
+		strcpy(r->version, pr->version);
+		strcpy(r->board, pr->board);
+	}
+}
+
+/* Find or create a site and check (or make) its region binding. */
+static enum vg_reject bind_site(struct gw_core *c, const char *id,
+				int region, uint32_t *si)
+{
+	struct gw_site *s;
+
+	*si = gw_units_site_get(c->t, id);
+	if (*si == GW_NONE)
+		oom();
+	s = gw_units_site(c->t, *si);
+	if (s->region == 0) {
+		s->region = (uint8_t)region;
+		queue_site(c, s, NULL);
+	} else if (s->region != region) {
+		return VG_REJ_SITE_REGION;
+	}
+	return VG_REJ_NONE;
+}
+
+static enum vg_reject apply_unit(struct gw_core *c,
+				 const struct vg_unit_status *st)
+{
+	uint32_t si, ui;
+	struct gw_unit *u;
+	struct gw_site *s;
+	enum vg_reject r = bind_site(c, st->site, st->region, &si);
+	int from;
+
+	if (r != VG_REJ_NONE)
+		return r;
+	s = gw_units_site(c->t, si);
+	ui = gw_units_find(c->t, st->program, si, st->unit);
+	if (ui == GW_NONE) {
+		ui = gw_units_add(c->t, st->program, si, st->unit);
+		if (ui == GW_NONE)
+			oom();
+		gw_units_at(c->t, ui)->seq = -1;
+	}
+	u = gw_units_at(c->t, ui);
+	if (st->seq < u->seq)
+		return VG_REJ_STALE_SEQ;
+	if (st->seq == u->seq) {
+		c->stats.duplicates++;
+		return VG_REJ_NONE;
+	}
+	from = (u->flags & GW_UNIT_REMOVED) ? -1 : u->state;
+	if (from >= 0)
+		tally(c, u, s, -1);
+	u->seq = st->seq;
+	u->region = (uint8_t)st->region;
+	u->state = (uint8_t)st->state;
+	u->flags = (uint8_t)((st->fault[0] ? GW_UNIT_FAULT : 0) |
+			     (st->source == VG_SOURCE_MANUAL ? GW_UNIT_MANUAL
+							     : 0));
+	if (st->has_since)
+		u->since = st->since;
+	else if (from != (int)st->state)
+		u->since = st->ts;
+	tally(c, u, s, +1);
+	if (from != (int)st->state)
+		queue_transition(c, u, from, st, u->since);
+	queue_row(c, ui, st);
+	c->stats.applied++;
+	return VG_REJ_NONE;
+}
+
+static enum vg_reject remove_unit(struct gw_core *c, const struct vg_topic *t)
+{
+	uint32_t si = gw_units_site_find(c->t, t->site), ui;
+	struct gw_unit *u;
+
+	if (si == GW_NONE)
+		return VG_REJ_NONE; /* never known: nothing to remove */
+	ui = gw_units_find(c->t, t->program, si, t->unit);
+	if (ui == GW_NONE)
+		return VG_REJ_NONE;
+	u = gw_units_at(c->t, ui);
+	if (u->flags & GW_UNIT_REMOVED) {
+		c->stats.duplicates++;
+		return VG_REJ_NONE;
+	}
+	if (u->region != t->region)
+		return VG_REJ_MISMATCH;
+	tally(c, u, gw_units_site(c->t, si), -1);
+	u->flags = GW_UNIT_REMOVED;
+	queue_transition(c, u, u->state, NULL, vg_now());
+	queue_row(c, ui, NULL);
+	c->stats.applied++;
+	return VG_REJ_NONE;
+}
+
+/* Presence changes whether a site's non-faulted units count as stale. */
+static void set_online(struct gw_core *c, struct gw_site *s, int8_t online)
+{
+	for (int p = 0; p < VG_PROG_COUNT; p++) {
+		uint64_t healthy = s->units[p] - s->faulted[p];
+		uint64_t *st = &c->stale[p][s->region];
+		if (s->online == 0)
+			*st -= healthy;
+		if (online == 0)
+			*st += healthy;
+		if (healthy)
+			c->dirty[p] |= (1u << s->region) | 1u;
+	}
+	s->online = online;
+}
+
+static enum vg_reject apply_presence(struct gw_core *c,
+				     const struct vg_presence *pr)
+{
+	uint32_t si;
+	struct gw_site *s;
+	enum vg_reject r = bind_site(c, pr->site, pr->region, &si);
+
+	if (r != VG_REJ_NONE)
+		return r;
+	s = gw_units_site(c->t, si);
+	if (pr->ts && pr->ts < s->presence_ts)
+		return VG_REJ_STALE_SEQ;
+	if (s->online != (int8_t)pr->online)
+		set_online(c, s, (int8_t)pr->online);
+	s->presence_ts = pr->ts;
+	queue_site(c, s, pr);
+	c->stats.applied++;
+	return VG_REJ_NONE;
+}
+
+static enum vg_reject remove_presence(struct gw_core *c, const char *site)
+{
+	uint32_t si = gw_units_site_find(c->t, site);
+	struct gw_site *s;
+
+	if (si == GW_NONE)
+		return VG_REJ_NONE;
+	s = gw_units_site(c->t, si);
+	if (s->online != -1)
+		set_online(c, s, -1);
+	queue_site(c, s, NULL);
+	c->stats.applied++;
+	return VG_REJ_NONE;
+}
+
+enum vg_reject gw_core_apply(struct gw_core *c, const struct gw_msg *m)
+{
+	enum vg_reject r = VG_REJ_NONE;
+
+	c->stats.messages++;
+	switch (m->kind) {
+	case GW_MSG_UNIT: r = apply_unit(c, &m->u.st); break;
+	case GW_MSG_UNIT_REMOVE: r = remove_unit(c, &m->topic); break;
+	case GW_MSG_PRESENCE: r = apply_presence(c, &m->u.pr); break;
+	case GW_MSG_PRESENCE_REMOVE:
+		r = remove_presence(c, m->topic.site);
+		break;
+	default: break;
+	}
+	if (r != VG_REJ_NONE)
+		c->stats.rejected[r]++;
+	return r;
+}
+
+void gw_core_count_reject(struct gw_core *c, enum vg_reject r)
+{
+	c->stats.messages++;
+	if ((unsigned)r < VG_REJ_COUNT)
+		c->stats.rejected[r]++;
+}
+
+int gw_core_load_unit(struct gw_core *c, const struct gw_row *row,
+		      bool faulted)
+{
+	uint32_t si, ui;
+	struct gw_unit *u;
+	struct gw_site *s;
+
+	if (bind_site(c, row->site, row->region, &si) != VG_REJ_NONE)
+		return -1;
+	s = gw_units_site(c->t, si);
+	ui = gw_units_find(c->t, row->program, si, row->unit);
+	if (ui == GW_NONE)
+		ui = gw_units_add(c->t, row->program, si, row->unit);
+	if (ui == GW_NONE)
+		return -1;
+	u = gw_units_at(c->t, ui);
+	if (!(u->flags & GW_UNIT_REMOVED))
+		tally(c, u, s, -1);
+	u->seq = row->seq;
+	u->since = row->since;
+	u->region = row->region;
+	u->state = row->state;
+	u->flags = (uint8_t)(row->removed ? GW_UNIT_REMOVED : 0);
+	if (faulted)
+		u->flags |= GW_UNIT_FAULT;
+	if (row->source == VG_SOURCE_MANUAL)
+		u->flags |= GW_UNIT_MANUAL;
+	if (!row->removed)
+		tally(c, u, s, +1);
+	return 0;
+}
+
+int gw_core_load_site(struct gw_core *c, const struct gw_site_row *r)
+{
+	uint32_t si;
+	struct gw_site *s;
+
+	if (bind_site(c, r->site, r->region, &si) != VG_REJ_NONE)
+		return -1;
+	s = gw_units_site(c->t, si);
+	if (s->online != r->online)
+		set_online(c, s, r->online);
+	s->presence_ts = r->ts;
+	return 0;
+}
+
+void gw_core_counts(const struct gw_core *c, int program, int region,
+		    struct vg_counts *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int r = 1; r < NREG; r++) {
+		if (region != VG_REGION_ALL && r != region)
+			continue;
+		for (int s = 0; s < VG_STATE_COUNT; s++)
+			out->n[s] += c->counts[program][r][s];
+		out->stale += c->stale[program][r];
+	}
+}
+
+uint32_t gw_core_take_dirty(struct gw_core *c, int program)
+{
+	uint32_t d = c->dirty[program];
+
+	c->dirty[program] = 0;
+	return d;
+}
+
+void gw_core_mark_all_dirty(struct gw_core *c)
+{
+	for (int p = 0; p < VG_PROG_COUNT; p++)
+		c->dirty[p] = (1u << NREG) - 1;
+}
+
+void gw_core_take(struct gw_core *c, struct gw_batch *out)
+{
+	struct gw_batch tmp = c->batch;
+
+	c->batch = *out;
+	gw_batch_clear(&c->batch);
+	*out = tmp;
+	for (size_t i = 0; i < out->nrows; i++)
+		gw_units_at(c->t, out->rows[i].idx)->row = GW_NONE;
+}
+
+const struct gw_stats *gw_core_stats(const struct gw_core *c)
+{
+	return &c->stats;
+}
+
+uint32_t gw_core_units(const struct gw_core *c)
+{
+	return c->live;
+}
+
+uint32_t gw_core_sites(const struct gw_core *c)
+{
+	return gw_units_site_count(c->t);
+}
+
+size_t gw_core_bytes(const struct gw_core *c)
+{
+	return sizeof(*c) + gw_units_bytes(c->t) +
+	       c->batch.rows_cap * sizeof(struct gw_row) +
+	       c->batch.trans_cap * sizeof(struct gw_transition);
+}
+
+struct gw_units *gw_core_table(struct gw_core *c)
+{
+	return c->t;
+}

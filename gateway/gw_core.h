@@ -1,0 +1,149 @@
+/*
+ * The gateway's core: turn one MQTT message into a change of counts.
+ * Decoding (gw_core_decode) is pure and runs outside any lock; applying
+ * (gw_core_apply) updates units, sites, counts per program × region, the
+ * stale counts, and queues what the store must write, all in O(1).
+ *
+ * Ordering rules (BRIEF §4): a unit status is applied only when its seq is
+ * greater than the last one applied for that unit; an equal seq is a
+ * harmless duplicate; a lower one is rejected as stale.  A site is bound to
+ * the region of the first message that names it.
+ *
+ * Not thread-safe: the caller serialises gw_core_apply and every reader.
+ */
+#ifndef VIGIE_GW_CORE_H
+#define VIGIE_GW_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_units.h"
+#include "vigie/msg.h"
+#include "vigie/region.h"
+#include "vigie/summary.h"
+
+enum gw_msg_kind {
+	GW_MSG_UNIT = 1,
+	GW_MSG_UNIT_REMOVE,     /* empty retained payload on a unit topic */
+	GW_MSG_PRESENCE,
+	GW_MSG_PRESENCE_REMOVE, /* empty retained payload on an agent topic */
+	GW_MSG_IGNORE           /* ours or not for us: summaries, events... */
+};
+
+struct gw_msg {
+	enum gw_msg_kind kind;
+	struct vg_topic topic;
+	union {
+		struct vg_unit_status st;
+		struct vg_presence pr;
+	} u;
+};
+
+/* A unit row as the store writes it (and reloads it at start). */
+struct gw_row {
+	uint8_t program;
+	uint8_t region;
+	uint8_t state;
+	uint8_t source;
+	bool removed;
+	int64_t seq;
+	int64_t since;
+	int64_t ts;
+	char site[VG_IDENT_MAX + 1];
+	char unit[VG_IDENT_MAX + 1];
+	char tech[VG_IDENT_MAX + 1];
+	char fault[VG_FAULT_MAX + 1];
+	uint32_t idx; /* unit index, internal */
+};
+
+struct gw_transition {
+	uint8_t program;
+	uint8_t region;
+	int8_t from; /* -1: the unit was not known */
+	int8_t to;   /* -1: the unit was removed */
+	uint8_t source;
+	int64_t at;
+	int64_t seq;
+	char site[VG_IDENT_MAX + 1];
+	char unit[VG_IDENT_MAX + 1];
+	char tech[VG_IDENT_MAX + 1];
+};
+
+struct gw_site_row {
+	char site[VG_IDENT_MAX + 1];
+	uint8_t region;
+	int8_t online;
+	int64_t ts;
+	char version[VG_TEXT_MAX + 1];
+	char board[VG_TEXT_MAX + 1];
+};
+
+/* What the store has to write; taken in one swap by gw_core_take. */
+struct gw_batch {
+	struct gw_row *rows;
+	size_t nrows, rows_cap;
+	struct gw_transition *trans;
+	size_t ntrans, trans_cap;
+	struct gw_site_row *sites;
+	size_t nsites, sites_cap;
+};
+
+struct gw_stats {
+	uint64_t messages;
+	uint64_t applied;
+	uint64_t duplicates;
+	uint64_t rejected[VG_REJ_COUNT];
+	uint64_t store_dropped; /* batch could not grow: rows lost to disk */
+};
+
+struct gw_core;
+
+/* NULL on allocation failure.  Free with gw_core_free. */
+struct gw_core *gw_core_new(void);
+void gw_core_free(struct gw_core *c);
+
+/*
+ * Decode a message received on topic.  prefix is the topic prefix ("" for
+ * none).  Returns VG_REJ_NONE and fills *out, or the reason to reject.
+ */
+enum vg_reject gw_core_decode(const char *prefix, const char *topic,
+			      const void *payload, size_t len,
+			      struct gw_msg *out);
+/* Apply a decoded message.  Returns VG_REJ_NONE or the reason. */
+enum vg_reject gw_core_apply(struct gw_core *c, const struct gw_msg *m);
+/* Count a message rejected before apply (e.g. by gw_core_decode). */
+void gw_core_count_reject(struct gw_core *c, enum vg_reject r);
+
+/* Restore a unit or a site from the store, without queueing writes. */
+int gw_core_load_unit(struct gw_core *c, const struct gw_row *row,
+		      bool faulted);
+int gw_core_load_site(struct gw_core *c, const struct gw_site_row *s);
+
+/* Counts of a program in a region (1..17) or the province (0). */
+void gw_core_counts(const struct gw_core *c, int program, int region,
+		    struct vg_counts *out);
+/*
+ * Regions whose counts changed since the last call, as a bitmask (bit r
+ * for region r; bit 0 for the province, set whenever any region is).
+ */
+uint32_t gw_core_take_dirty(struct gw_core *c, int program);
+/* Mark every region of every program changed (date rollover, targets). */
+void gw_core_mark_all_dirty(struct gw_core *c);
+
+/*
+ * Swap the pending store batch with *out (which must be empty or
+ * previously returned, and is reused).  The core keeps no pointer to it.
+ */
+void gw_core_take(struct gw_core *c, struct gw_batch *out);
+void gw_batch_clear(struct gw_batch *b);
+void gw_batch_free(struct gw_batch *b);
+
+const struct gw_stats *gw_core_stats(const struct gw_core *c);
+uint32_t gw_core_units(const struct gw_core *c); /* live units */
+uint32_t gw_core_sites(const struct gw_core *c);
+size_t gw_core_bytes(const struct gw_core *c);
+/* The table, for read-only walks by the caller (under its lock). */
+struct gw_units *gw_core_table(struct gw_core *c);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * The gateway's MQTT side: one connection, supervised by our own loop so
+ * that no error ends it (libmosquitto's loop_forever returns for good on
+ * some errors).  On every (re)connect it subscribes again, which makes the
+ * broker replay every retained unit and presence message: that replay,
+ * applied with the seq rules, rebuilds the state.  A marker published to
+ * our own sync topic right after subscribing comes back after the replay,
+ * telling us when the state is whole again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway.h"
+#include "vigie/err.h"
+#include "vigie/timeutil.h"
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void subscribe_all(struct gateway *gw)
+{
+	static const char *const kinds[] = { "unit", "agent" };
+	char filter[VG_TOPIC_MAX];
+
+	for (size_t i = 0; i < 2; i++) {
+		vg_topic_filter(filter, sizeof(filter), gw->o.prefix, kinds[i]);
+		mosquitto_subscribe(gw->mosq, NULL, filter, 1);
+	}
+	mosquitto_subscribe(gw->mosq, NULL, gw->sync_topic, 1);
+	/* Queued after SUBSCRIBE: delivered back after the retained replay. */
+	mosquitto_publish(gw->mosq, NULL, gw->sync_topic, 4, "sync", 1, false);
+}
+
+static void on_connect(struct mosquitto *m, void *ud, int rc)
+{
+	struct gateway *gw = ud;
+
+	(void)m;
+	if (rc != 0) {
+		vg_log(VG_LOG_ERR, "broker %s:%d refused the connection: %s",
+		       gw->o.host, gw->o.port, mosquitto_connack_string(rc));
+		return;
+	}
+	vg_log(VG_LOG_INFO, "connected to %s:%d; replaying retained state",
+	       gw->o.host, gw->o.port);
+	atomic_store(&gw->synced, false);
+	atomic_store(&gw->connected_at, (long long)vg_mono_ms());
+	atomic_store(&gw->connected, true);
+	gw_publish_presence(gw, true);
+	subscribe_all(gw);
+}
+
+static void on_disconnect(struct mosquitto *m, void *ud, int rc)
+{
+	struct gateway *gw = ud;
+
+	(void)m;
+	atomic_store(&gw->connected, false);
+	atomic_store(&gw->synced, false);
+	if (rc != 0 && !atomic_load(&gw->stop))
+		vg_log(VG_LOG_WARN, "lost the broker connection: %s",
+		       mosquitto_strerror(rc));
+}
+
+/* Log a rejected message with its topic and reason, rate-limited. */
+static void log_reject(struct gateway *gw, const char *topic,
+		       enum vg_reject r)
+{
+	uint32_t suppressed = 0;
+
+	if (!vg_ratelimit_allow(&gw->reject_log[r], vg_mono_ms(), &suppressed))
+		return;
+	if (suppressed)
+		vg_log(VG_LOG_WARN, "%u more '%s' rejections were not logged",
+		       suppressed, vg_reject_name(r));
+	vg_log(VG_LOG_WARN, "rejected %s: %s", topic, vg_reject_name(r));
+}
+
+static void on_message(struct mosquitto *m, void *ud,
+		       const struct mosquitto_message *msg)
+{
+	struct gateway *gw = ud;
+	struct gw_msg gm;
+	enum vg_reject r;
+
+	(void)m;
+	if (strcmp(msg->topic, gw->sync_topic) == 0) {
+		if (!atomic_exchange(&gw->synced, true)) {
+			vg_log(VG_LOG_INFO, "retained state replayed in %lld ms",
+			       (long long)(vg_mono_ms() -
+					   atomic_load(&gw->connected_at)));
+			atomic_store(&gw->republish, true);
+		}
+		return;
+	}
+	r = gw_core_decode(gw->o.prefix, msg->topic, msg->payload,
+			   (size_t)msg->payloadlen, &gm);
+	pthread_mutex_lock(&gw->lock);
+	if (r == VG_REJ_NONE)
+		r = gw_core_apply(gw->core, &gm);
+	else
+		gw_core_count_reject(gw->core, r);
+	pthread_mutex_unlock(&gw->lock);
+	if (r != VG_REJ_NONE)
+		log_reject(gw, msg->topic, r);
+}
+
+static int set_will_and_auth(struct gateway *gw)
+{
+	char topic[VG_TOPIC_MAX], payload[256];
+	int rc;
+
+	vg_topic_gateway(topic, sizeof(topic), gw->o.prefix, gw->o.id);
+	snprintf(payload, sizeof(payload),
+		 "{\"v\":1,\"id\":\"%s\",\"online\":false,\"version\":\"%s\"}",
+		 gw->o.id, VG_VERSION);
+	rc = mosquitto_will_set(gw->mosq, topic, (int)strlen(payload), payload,
+				1, true);
+	if (rc == MOSQ_ERR_SUCCESS && gw->o.username[0])
+		rc = mosquitto_username_pw_set(gw->mosq, gw->o.username,
+					       gw->o.password[0] ? gw->o.password
+								 : NULL);
+	if (rc == MOSQ_ERR_SUCCESS && gw->o.cafile)
+		rc = mosquitto_tls_set(gw->mosq, gw->o.cafile, NULL,
+				       gw->o.certfile, gw->o.keyfile, NULL);
+	if (rc == MOSQ_ERR_SUCCESS && gw->o.cafile)
+		rc = mosquitto_tls_opts_set(gw->mosq, 1, "tlsv1.2", NULL);
+	if (rc != MOSQ_ERR_SUCCESS)
+		vg_log(VG_LOG_ERR, "mqtt setup: %s", mosquitto_strerror(rc));
+	return rc == MOSQ_ERR_SUCCESS ? VG_OK : VG_ERR_INVAL;
+}
+
+int gw_mqtt_init(struct gateway *gw)
+{
+	char cid[128];
+
+	mosquitto_lib_init();
+	snprintf(cid, sizeof(cid), "vigie-gateway-%s", gw->o.id);
+	gw->mosq = mosquitto_new(cid, true, gw);
+	if (!gw->mosq)
+		return VG_ERR_NOMEM;
+	mosquitto_threaded_set(gw->mosq, true);
+	mosquitto_int_option(gw->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+			     MQTT_PROTOCOL_V311);
+	mosquitto_connect_callback_set(gw->mosq, on_connect);
+	mosquitto_disconnect_callback_set(gw->mosq, on_disconnect);
+	mosquitto_message_callback_set(gw->mosq, on_message);
+	snprintf(gw->sync_topic, sizeof(gw->sync_topic), "%s%svigie/v1/gateway/%s/sync",
+		 gw->o.prefix, gw->o.prefix[0] ? "/" : "", gw->o.id);
+	for (int i = 0; i < VG_REJ_COUNT; i++)
+		vg_ratelimit_init(&gw->reject_log[i], 10000, 5);
+	return set_will_and_auth(gw);
+}
+
+/* Supervised network loop: reconnect with capped exponential backoff. */
+static void *mqtt_main(void *arg)
+{
+	struct gateway *gw = arg;
+	int backoff = 500, rc;
+
+	rc = mosquitto_connect(gw->mosq, gw->o.host, gw->o.port,
+			       gw->o.keepalive);
+	while (!atomic_load(&gw->stop)) {
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_loop(gw->mosq, 100, 1);
+		if (rc == MOSQ_ERR_SUCCESS) {
+			if (atomic_load(&gw->connected))
+				backoff = 500;
+			continue;
+		}
+		if (atomic_load(&gw->stop) || atomic_load(&gw->disconnecting))
+			break;
+		vg_log(VG_LOG_WARN, "broker %s:%d: %s; retrying in %d ms",
+		       gw->o.host, gw->o.port,
+		       rc == MOSQ_ERR_ERRNO ? strerror(errno)
+					    : mosquitto_strerror(rc),
+		       backoff);
+		atomic_store(&gw->connected, false);
+		for (int slept = 0; slept < backoff && !atomic_load(&gw->stop);
+		     slept += 100)
+			sleep_ms(100);
+		backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+		rc = mosquitto_reconnect(gw->mosq);
+	}
+	return NULL;
+}
+
+int gw_mqtt_start(struct gateway *gw)
+{
+	return pthread_create(&gw->mqtt_thread, NULL, mqtt_main, gw) == 0
+		       ? VG_OK : VG_ERR_IO;
+}
+
+void gw_mqtt_stop(struct gateway *gw)
+{
+	atomic_store(&gw->disconnecting, true);
+	if (atomic_load(&gw->connected)) {
+		gw_publish_presence(gw, false);
+		/* give the loop a moment to flush the offline presence */
+		for (int i = 0; i < 10 && mosquitto_want_write(gw->mosq); i++)
+			sleep_ms(50);
+		mosquitto_disconnect(gw->mosq);
+	}
+	atomic_store(&gw->stop, true);
+	pthread_join(gw->mqtt_thread, NULL);
+	mosquitto_destroy(gw->mosq);
+	mosquitto_lib_cleanup();
+}

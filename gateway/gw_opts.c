@@ -1,0 +1,222 @@
+/*
+ * Command-line options of vigie-gateway.  Every option works alone (no
+ * config file needed); secrets can come from files, which must not be
+ * readable by others.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gateway.h"
+#include "vigie/err.h"
+#include "vigie/ident.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: vigie-gateway [options]\n"
+"\n"
+"Subscribes to every Vigie unit and agent on an MQTT broker, keeps exact\n"
+"counts per program x region against the targets, and publishes retained\n"
+"summaries on vigie/v1/summary/{program}/{region|all}.\n"
+"\n"
+"  --broker HOST:PORT      broker address (default 127.0.0.1:1883)\n"
+"  --username NAME         MQTT user name\n"
+"  --password-file FILE    MQTT password, first line of FILE (mode 0600)\n"
+"  --password PASS         MQTT password (visible in ps: prefer a file)\n"
+"  --cafile FILE           enable TLS, verifying the broker against FILE\n"
+"  --cert FILE --key FILE  TLS client certificate and key\n"
+"  --id ID                 gateway id (default: central)\n"
+"  --prefix PREFIX         topic prefix before vigie/v1 (default: none)\n"
+"  --data-dir DIR          SQLite store directory (default: .)\n"
+"  --targets FILE          targets file adding fiscal years (see docs)\n"
+"  --coalesce-ms N         summary coalescing delay (default 200)\n"
+"  --history-interval S    seconds between history points (default 300)\n"
+"  --today YYYY-MM-DD      hold targets as of this date (default: today)\n"
+"  --log-level LEVEL       error, warn, info or debug (default info)\n"
+"  --help, --version\n");
+}
+
+/* Read the first line of a secret file that only its owner can read. */
+static int read_secret(const char *path, char *dst, size_t size)
+{
+	struct stat sb;
+	FILE *f;
+
+	if (stat(path, &sb) != 0) {
+		fprintf(stderr, "vigie-gateway: %s: %s\n", path,
+			strerror(errno));
+		return VG_ERR_IO;
+	}
+	if (sb.st_mode & (S_IROTH | S_IWOTH)) {
+		fprintf(stderr,
+			"vigie-gateway: %s: readable by others (mode %03o);"
+			" run: chmod 600 %s\n",
+			path, (unsigned)(sb.st_mode & 0777), path);
+		return VG_ERR_INVAL;
+	}
+	f = fopen(path, "r");
+	if (!f || !fgets(dst, (int)size, f)) {
+		fprintf(stderr, "vigie-gateway: %s: cannot read\n", path);
+		if (f)
+			fclose(f);
+		return VG_ERR_IO;
+	}
+	fclose(f);
+	dst[strcspn(dst, "\r\n")] = '\0';
+	return VG_OK;
+}
+
+static int parse_broker(struct gw_opts *o, const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+	char *end = NULL;
+	long port;
+
+	if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof(o->host))
+		return VG_ERR_INVAL;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return VG_ERR_INVAL;
+	memcpy(o->host, arg, (size_t)(colon - arg));
+	o->host[colon - arg] = '\0';
+	o->port = (int)port;
+	return VG_OK;
+}
+
+static int parse_int(const char *arg, int min, int max, int *out)
+{
+	char *end = NULL;
+	long v = strtol(arg, &end, 10);
+
+	if (!*arg || *end || v < min || v > max)
+		return VG_ERR_INVAL;
+	*out = (int)v;
+	return VG_OK;
+}
+
+enum {
+	O_BROKER = 256, O_USER, O_PWFILE, O_PW, O_CAFILE, O_CERT, O_KEY, O_ID,
+	O_PREFIX, O_DATADIR, O_TARGETS, O_COALESCE, O_HISTORY, O_TODAY,
+	O_LOGLEVEL, O_HELP, O_VERSION
+};
+
+static const struct option longopts[] = {
+	{ "broker", required_argument, NULL, O_BROKER },
+	{ "username", required_argument, NULL, O_USER },
+	{ "password-file", required_argument, NULL, O_PWFILE },
+	{ "password", required_argument, NULL, O_PW },
+	{ "cafile", required_argument, NULL, O_CAFILE },
+	{ "cert", required_argument, NULL, O_CERT },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "id", required_argument, NULL, O_ID },
+	{ "prefix", required_argument, NULL, O_PREFIX },
+	{ "data-dir", required_argument, NULL, O_DATADIR },
+	{ "targets", required_argument, NULL, O_TARGETS },
+	{ "coalesce-ms", required_argument, NULL, O_COALESCE },
+	{ "history-interval", required_argument, NULL, O_HISTORY },
+	{ "today", required_argument, NULL, O_TODAY },
+	{ "log-level", required_argument, NULL, O_LOGLEVEL },
+	{ "help", no_argument, NULL, O_HELP },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* One option; returns an error message or NULL. */
+static const char *one_opt(struct gw_opts *o, int c, const char *arg)
+{
+	int lvl;
+
+	switch (c) {
+	case O_BROKER:
+		return parse_broker(o, arg) ? "--broker wants HOST:PORT" : NULL;
+	case O_USER:
+		snprintf(o->username, sizeof(o->username), "%s", arg);
+		return NULL;
+	case O_PWFILE:
+		return read_secret(arg, o->password, sizeof(o->password))
+			       ? "cannot use --password-file" : NULL;
+	case O_PW:
+		snprintf(o->password, sizeof(o->password), "%s", arg);
+		return NULL;
+	case O_CAFILE: o->cafile = arg; return NULL;
+	case O_CERT: o->certfile = arg; return NULL;
+	case O_KEY: o->keyfile = arg; return NULL;
+	case O_ID:
+		if (!vg_ident_valid(arg, strlen(arg)))
+			return "--id must be 1-48 characters of A-Za-z0-9._-";
+		snprintf(o->id, sizeof(o->id), "%s", arg);
+		return NULL;
+	case O_PREFIX:
+		if (!vg_prefix_valid(arg))
+			return "--prefix must be identifier segments split by /";
+		snprintf(o->prefix, sizeof(o->prefix), "%s", arg);
+		return NULL;
+	case O_DATADIR: o->data_dir = arg; return NULL;
+	case O_TARGETS: o->targets_file = arg; return NULL;
+	case O_COALESCE:
+		return parse_int(arg, 0, 60000, &o->coalesce_ms)
+			       ? "--coalesce-ms wants 0..60000" : NULL;
+	case O_HISTORY:
+		return parse_int(arg, 1, 86400, &o->history_s)
+			       ? "--history-interval wants 1..86400" : NULL;
+	case O_TODAY:
+		o->has_today = true;
+		return vg_date_parse(arg, &o->today) ? "--today wants YYYY-MM-DD"
+						     : NULL;
+	case O_LOGLEVEL:
+		lvl = vg_log_level_parse(arg);
+		if (lvl < 0)
+			return "--log-level wants error, warn, info or debug";
+		vg_log_set_level((enum vg_log_level)lvl);
+		return NULL;
+	default:
+		return "unknown option (see --help)";
+	}
+}
+
+int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(o->host, sizeof(o->host), "127.0.0.1");
+	o->port = 1883;
+	snprintf(o->id, sizeof(o->id), "central");
+	o->data_dir = ".";
+	o->coalesce_ms = 200;
+	o->store_ms = 200;
+	o->history_s = 300;
+	o->sync_timeout_ms = 10000;
+	o->keepalive = 30;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		const char *err;
+		if (c == O_HELP) {
+			usage(stdout);
+			exit(0);
+		}
+		if (c == O_VERSION) {
+			printf("vigie-gateway %s\n", VG_VERSION);
+			exit(0);
+		}
+		err = one_opt(o, c, optarg);
+		if (err) {
+			fprintf(stderr, "vigie-gateway: %s\n", err);
+			return VG_ERR_INVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vigie-gateway: unexpected argument '%s'\n",
+			argv[optind]);
+		return VG_ERR_INVAL;
+	}
+	if ((o->certfile != NULL) != (o->keyfile != NULL)) {
+		fprintf(stderr, "vigie-gateway: --cert and --key go together\n");
+		return VG_ERR_INVAL;
+	}
+	return VG_OK;
+}

@@ -1,0 +1,139 @@
+/*
+ * Publishing: retained summaries for the regions whose counts changed
+ * (coalesced by the caller's timer, so a burst gives one summary per
+ * region), "all" for the province, events when a region meets or loses its
+ * current target, and the gateway's own presence.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway.h"
+#include "vigie/arith.h"
+#include "vigie/region.h"
+#include "vigie/timeutil.h"
+
+int gw_today_fy(const struct gateway *gw)
+{
+	struct vg_date d;
+	struct tm tm;
+	time_t now;
+
+	if (gw->o.has_today)
+		return vg_fy_of_date(&gw->o.today);
+	/* the fiscal year turns at local midnight, where the NOC works */
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	d.y = tm.tm_year + 1900;
+	d.m = tm.tm_mon + 1;
+	d.d = tm.tm_mday;
+	return vg_fy_of_date(&d);
+}
+
+static void publish_event(struct gateway *gw, const struct vg_summary *s,
+			  bool met)
+{
+	const struct vg_summary_target *t = &s->targets[s->current];
+	char topic[VG_TOPIC_MAX], buf[1024], fy[16], tgt[16], pct[16] = "null";
+	char ts[VG_TIME_LEN];
+	struct vg_date due;
+
+	vg_fy_format(t->fy, fy, sizeof(fy));
+	vg_fy_due(t->fy, &due);
+	vg_bp_format(t->bp, tgt, sizeof(tgt));
+	if (s->has_percent)
+		vg_bp_format(s->percent_bp, pct, sizeof(pct));
+	vg_time_format(s->ts, ts, sizeof(ts));
+	snprintf(buf, sizeof(buf),
+		 "{\"v\":1,\"program\":\"%s\",\"region\":\"%s\","
+		 "\"event\":\"%s\",\"fiscal_year\":\"%s\","
+		 "\"due\":\"%04d-%02d-%02d\",\"target\":%s,\"percent\":%s,"
+		 "\"migrated\":%llu,\"eligible\":%llu,\"units_needed\":%llu,"
+		 "\"ts\":\"%s\"}",
+		 vg_program_name(s->program), vg_region_code(s->region),
+		 met ? "target_met" : "target_lost", fy, due.y, due.m, due.d,
+		 tgt, pct, (unsigned long long)s->migrated,
+		 (unsigned long long)s->eligible,
+		 (unsigned long long)t->units_needed, ts);
+	vg_topic_event(topic, sizeof(topic), gw->o.prefix, s->program,
+		       s->region);
+	mosquitto_publish(gw->mosq, NULL, topic, (int)strlen(buf), buf, 1,
+			  false);
+	vg_log(VG_LOG_INFO, "%s %s: %s %s %% (target %s %% for %s)",
+	       vg_program_name(s->program), vg_region_code(s->region),
+	       met ? "target met at" : "target lost at", pct, tgt, fy);
+}
+
+/* Publish one summary; fire an event when the current target flips. */
+static void publish_one(struct gateway *gw, const struct vg_summary *s)
+{
+	char topic[VG_TOPIC_MAX], buf[VG_PAYLOAD_MAX];
+	int8_t *last = &gw->last_met[s->program][s->region];
+	int n = vg_summary_encode(s, buf, sizeof(buf));
+	bool met;
+
+	if (n < 0) {
+		vg_log(VG_LOG_ERR, "summary %s/%s does not fit a payload",
+		       vg_program_name(s->program), vg_region_code(s->region));
+		return;
+	}
+	vg_topic_summary(topic, sizeof(topic), gw->o.prefix, s->program,
+			 s->region);
+	mosquitto_publish(gw->mosq, NULL, topic, n, buf, 1, true);
+	if (s->current < 0)
+		return;
+	/* With nothing eligible a target is met vacuously: no event either way */
+	met = s->targets[s->current].met;
+	if (s->eligible == 0) {
+		*last = -1;
+		return;
+	}
+	if (*last >= 0 && *last != (int8_t)met)
+		publish_event(gw, s, met);
+	*last = (int8_t)met;
+}
+
+void gw_publish_summaries(struct gateway *gw, bool all)
+{
+	struct vg_counts counts[VG_PROG_COUNT][VG_REGION_COUNT + 1];
+	uint32_t dirty[VG_PROG_COUNT];
+	int fy = gw_today_fy(gw);
+	int64_t now = vg_now();
+	struct vg_summary s;
+
+	pthread_mutex_lock(&gw->lock);
+	if (all)
+		gw_core_mark_all_dirty(gw->core);
+	for (int p = 0; p < VG_PROG_COUNT; p++) {
+		dirty[p] = gw_core_take_dirty(gw->core, p);
+		for (int r = 0; r <= VG_REGION_COUNT; r++) {
+			if (dirty[p] & (1u << r))
+				gw_core_counts(gw->core, p, r, &counts[p][r]);
+		}
+	}
+	pthread_mutex_unlock(&gw->lock);
+	for (int p = 0; p < VG_PROG_COUNT; p++) {
+		for (int r = 0; r <= VG_REGION_COUNT; r++) {
+			if (!(dirty[p] & (1u << r)))
+				continue;
+			vg_summary_compute(&s, (enum vg_program)p, r,
+					   &counts[p][r], &gw->targets.plan[p],
+					   fy, now);
+			publish_one(gw, &s);
+		}
+	}
+}
+
+void gw_publish_presence(struct gateway *gw, bool online)
+{
+	char topic[VG_TOPIC_MAX], buf[256], ts[VG_TIME_LEN];
+
+	vg_time_format(vg_now(), ts, sizeof(ts));
+	vg_topic_gateway(topic, sizeof(topic), gw->o.prefix, gw->o.id);
+	snprintf(buf, sizeof(buf),
+		 "{\"v\":1,\"id\":\"%s\",\"online\":%s,\"version\":\"%s\","
+		 "\"ts\":\"%s\"}",
+		 gw->o.id, online ? "true" : "false", VG_VERSION, ts);
+	mosquitto_publish(gw->mosq, NULL, topic, (int)strlen(buf), buf, 1,
+			  true);
+}

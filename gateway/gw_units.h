@@ -1,0 +1,78 @@
+/*
+ * The gateway's in-memory tables: every unit ever seen (with tombstones for
+ * removed ones, so a replayed message cannot resurrect them) and every site.
+ * Records live in fixed-size chunks that never move, addressed by a 32-bit
+ * index, and are found through chained hash tables of indexes: about 90
+ * bytes per unit, O(1) per lookup, no per-unit malloc.
+ *
+ * Not thread-safe: the caller holds the gateway's state lock.
+ */
+#ifndef VIGIE_GW_UNITS_H
+#define VIGIE_GW_UNITS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigie/ident.h"
+
+#define GW_NONE UINT32_MAX
+
+enum gw_unit_flags {
+	GW_UNIT_FAULT = 1 << 0,   /* last read failed: counts as stale */
+	GW_UNIT_REMOVED = 1 << 1, /* tombstone: not counted */
+	GW_UNIT_MANUAL = 1 << 2   /* state marked by a technician */
+};
+
+struct gw_unit {
+	int64_t seq;
+	int64_t since;     /* Unix seconds the unit entered its state */
+	uint32_t site;     /* index into the site table */
+	uint32_t next;     /* hash chain, GW_NONE at the end */
+	uint32_t row;      /* slot in the pending store batch, GW_NONE if none */
+	uint8_t program;
+	uint8_t region;
+	uint8_t state;
+	uint8_t flags;
+	char id[VG_IDENT_MAX + 1];
+};
+
+struct gw_site {
+	char id[VG_IDENT_MAX + 1];
+	uint8_t region;       /* bound region, 0 while unbound */
+	int8_t online;        /* 1 online, 0 offline, -1 presence unknown */
+	int64_t presence_ts;
+	uint32_t units[2];    /* live units per program */
+	uint32_t faulted[2];  /* of which faulted */
+	uint32_t next;
+};
+
+struct gw_units;
+
+/* NULL on allocation failure.  Owned by the caller: gw_units_free. */
+struct gw_units *gw_units_new(void);
+void gw_units_free(struct gw_units *u);
+
+/* Index of a site, or GW_NONE. */
+uint32_t gw_units_site_find(const struct gw_units *u, const char *id);
+/* Find or create (unbound, presence unknown); GW_NONE when out of memory. */
+uint32_t gw_units_site_get(struct gw_units *u, const char *id);
+struct gw_site *gw_units_site(struct gw_units *u, uint32_t idx);
+uint32_t gw_units_site_count(const struct gw_units *u);
+
+uint32_t gw_units_find(const struct gw_units *u, int program, uint32_t site,
+		       const char *id);
+/*
+ * Create a unit record (a tombstone until the caller fills it).  GW_NONE on
+ * allocation failure.  The pointer from gw_units_at stays valid for the
+ * table's life.
+ */
+uint32_t gw_units_add(struct gw_units *u, int program, uint32_t site,
+		      const char *id);
+struct gw_unit *gw_units_at(struct gw_units *u, uint32_t idx);
+uint32_t gw_units_count(const struct gw_units *u);
+
+/* Approximate bytes held, for metrics and the memory benchmark. */
+size_t gw_units_bytes(const struct gw_units *u);
+
+#endif

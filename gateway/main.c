@@ -1,0 +1,201 @@
+/*
+ * vigie-gateway: wiring and the main thread's timers.  The MQTT thread
+ * applies messages as they come; this thread publishes coalesced
+ * summaries, writes SQLite batches, records history, and handles signals
+ * (SIGINT/SIGTERM stop cleanly, SIGHUP reloads the targets file).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "gateway.h"
+#include "vigie/err.h"
+#include "vigie/timeutil.h"
+
+#define TICK_MS 20
+
+static volatile sig_atomic_t got_stop, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_stop = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int load_targets(struct gateway *gw)
+{
+	struct vg_targets t;
+	char err[512];
+
+	vg_targets_default(&t);
+	if (gw->o.targets_file &&
+	    vg_targets_load(&t, gw->o.targets_file, err, sizeof(err)) != 0) {
+		vg_log(VG_LOG_ERR, "%s", err);
+		return VG_ERR_PARSE;
+	}
+	gw->targets = t;
+	return VG_OK;
+}
+
+/* Take the pending batch under the lock, write it without the lock. */
+static void flush_store(struct gateway *gw, struct gw_batch *b)
+{
+	pthread_mutex_lock(&gw->lock);
+	gw_core_take(gw->core, b);
+	pthread_mutex_unlock(&gw->lock);
+	if (gw_store_write(gw->store, b) != VG_OK)
+		vg_log(VG_LOG_ERR, "store: batch of %zu units not written",
+		       b->nrows);
+	gw_batch_clear(b);
+}
+
+/* One history point per program × region whose counts changed. */
+static void record_history(struct gateway *gw,
+			   struct vg_counts last[][VG_REGION_COUNT + 1])
+{
+	struct vg_counts now[VG_PROG_COUNT][VG_REGION_COUNT + 1];
+	int64_t at = vg_now();
+
+	pthread_mutex_lock(&gw->lock);
+	for (int p = 0; p < VG_PROG_COUNT; p++)
+		for (int r = 0; r <= VG_REGION_COUNT; r++)
+			gw_core_counts(gw->core, p, r, &now[p][r]);
+	pthread_mutex_unlock(&gw->lock);
+	for (int p = 0; p < VG_PROG_COUNT; p++) {
+		for (int r = 0; r <= VG_REGION_COUNT; r++) {
+			if (memcmp(&now[p][r], &last[p][r], sizeof(now[p][r])) == 0)
+				continue;
+			gw_store_history(gw->store, at, p, r, &now[p][r]);
+			last[p][r] = now[p][r];
+		}
+	}
+}
+
+static void sleep_tick(void)
+{
+	struct timespec ts = { 0, TICK_MS * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static bool may_publish(struct gateway *gw, int64_t now)
+{
+	if (!atomic_load(&gw->connected))
+		return false;
+	return atomic_load(&gw->synced) ||
+	       now - atomic_load(&gw->connected_at) >= gw->o.sync_timeout_ms;
+}
+
+static void main_loop(struct gateway *gw)
+{
+	static struct vg_counts hist[VG_PROG_COUNT][VG_REGION_COUNT + 1];
+	struct gw_batch batch = { 0 };
+	int64_t last_pub = 0, last_store = 0, last_hist = 0;
+	int fy = gw_today_fy(gw);
+
+	memset(hist, 0xff, sizeof(hist)); /* first point always recorded */
+	while (!got_stop) {
+		int64_t now = vg_mono_ms();
+		if (got_hup) {
+			got_hup = 0;
+			if (load_targets(gw) == VG_OK) {
+				vg_log(VG_LOG_INFO, "targets reloaded");
+				atomic_store(&gw->republish, true);
+			}
+		}
+		if (gw_today_fy(gw) != fy) {
+			fy = gw_today_fy(gw);
+			atomic_store(&gw->republish, true);
+		}
+		if (may_publish(gw, now) && now - last_pub >= gw->o.coalesce_ms) {
+			gw_publish_summaries(gw, atomic_exchange(&gw->republish,
+								 false));
+			last_pub = now;
+		}
+		if (now - last_store >= gw->o.store_ms) {
+			flush_store(gw, &batch);
+			last_store = now;
+		}
+		if (now - last_hist >= (int64_t)gw->o.history_s * 1000) {
+			record_history(gw, hist);
+			last_hist = now;
+		}
+		sleep_tick();
+	}
+	flush_store(gw, &batch);
+	gw_batch_free(&batch);
+}
+
+static int open_store(struct gateway *gw)
+{
+	char err[512];
+	long n;
+	int64_t t0 = vg_mono_ms();
+
+	if (mkdir(gw->o.data_dir, 0750) != 0 && errno != EEXIST) {
+		vg_log(VG_LOG_ERR, "%s: %s", gw->o.data_dir, strerror(errno));
+		return VG_ERR_IO;
+	}
+	gw->store = gw_store_open(gw->o.data_dir, err, sizeof(err));
+	if (!gw->store) {
+		vg_log(VG_LOG_ERR, "store: %s", err);
+		return VG_ERR_IO;
+	}
+	n = gw_store_load(gw->store, gw->core);
+	if (n < 0) {
+		vg_log(VG_LOG_ERR, "store: cannot load %s/vigie.db",
+		       gw->o.data_dir);
+		return VG_ERR_IO;
+	}
+	vg_log(VG_LOG_INFO, "store: %ld units restored in %lld ms", n,
+	       (long long)(vg_mono_ms() - t0));
+	return VG_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static struct gateway gw;
+	int rc = 1;
+
+	vg_log_set_ident("vigie-gateway");
+	if (gw_opts_parse(&gw.o, argc, argv) != VG_OK)
+		return 2;
+	memset(gw.last_met, -1, sizeof(gw.last_met));
+	pthread_mutex_init(&gw.lock, NULL);
+	install_signals();
+	if (load_targets(&gw) != VG_OK)
+		return 2;
+	gw.core = gw_core_new();
+	if (!gw.core || open_store(&gw) != VG_OK)
+		goto out;
+	if (gw_mqtt_init(&gw) != VG_OK || gw_mqtt_start(&gw) != VG_OK)
+		goto out;
+	vg_log(VG_LOG_INFO, "vigie-gateway %s: broker %s:%d, id %s, data %s",
+	       VG_VERSION, gw.o.host, gw.o.port, gw.o.id, gw.o.data_dir);
+	main_loop(&gw);
+	gw_mqtt_stop(&gw);
+	vg_log(VG_LOG_INFO, "stopped cleanly");
+	rc = 0;
+out:
+	gw_store_close(gw.store);
+	gw_core_free(gw.core);
+	return rc;
+}

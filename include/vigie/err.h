@@ -1,0 +1,22 @@
+/*
+ * Error codes shared by every Vigie module.  Functions return 0 on success
+ * and a negative VG_ERR_* on failure, in the style of MOSQ_ERR_*, so callers
+ * can propagate without translating.
+ */
+#ifndef VIGIE_ERR_H
+#define VIGIE_ERR_H
+
+enum vg_err {
+	VG_OK = 0,
+	VG_ERR_INVAL = -1,   /* bad argument or bad input */
+	VG_ERR_NOMEM = -2,   /* allocation failed */
+	VG_ERR_IO = -3,      /* a system call failed; errno says why */
+	VG_ERR_RANGE = -4,   /* a value or buffer is out of bounds */
+	VG_ERR_PARSE = -5,   /* text could not be parsed */
+	VG_ERR_NOTFOUND = -6 /* the thing asked for does not exist */
+};
+
+/* A short English description of an error code (never NULL). */
+const char *vg_strerror(int err);
+
+#endif

@@ -1,0 +1,208 @@
+/*
+ * JSON guards and writer shared by the codecs.  The depth pre-scan exists
+ * because the Debian cJSON is built with a nesting limit of 1000: we keep
+ * hostile payloads far shallower than that before cJSON recurses.
+ */
+#include "json.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vigie/err.h"
+
+/* Maximum nesting of payload, outside strings; stops early past limit. */
+static int max_depth(const char *p, size_t len, int limit)
+{
+	int depth = 0, max = 0;
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			if (++depth > max)
+				max = depth;
+			if (max > limit)
+				return max;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+	}
+	return max;
+}
+
+enum vg_reject vg_json_parse_object(const char *payload, size_t len,
+				    cJSON **root)
+{
+	const char *end = NULL;
+	cJSON *obj;
+
+	*root = NULL;
+	if (len > VG_PAYLOAD_MAX)
+		return VG_REJ_OVERSIZE;
+	if (len == 0 || memchr(payload, '\0', len) ||
+	    max_depth(payload, len, VG_JSON_DEPTH_MAX) > VG_JSON_DEPTH_MAX)
+		return VG_REJ_MALFORMED;
+	obj = cJSON_ParseWithLengthOpts(payload, len, &end, false);
+	if (!obj)
+		return VG_REJ_MALFORMED;
+	while (end && (size_t)(end - payload) < len &&
+	       (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+		end++;
+	if (!cJSON_IsObject(obj) || !end || (size_t)(end - payload) != len) {
+		cJSON_Delete(obj);
+		return VG_REJ_MALFORMED;
+	}
+	*root = obj;
+	return VG_REJ_NONE;
+}
+
+int vg_json_field_index(const char *const *names, const char *name)
+{
+	for (int i = 0; names[i]; i++) {
+		if (names[i][0] == name[0] && strcmp(names[i], name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+bool vg_json_int(const cJSON *item, int64_t min, int64_t max, int64_t *out)
+{
+	double v;
+
+	if (!cJSON_IsNumber(item))
+		return false;
+	v = item->valuedouble;
+	if (!isfinite(v) || v != floor(v) || v < (double)min ||
+	    v > (double)max)
+		return false;
+	*out = (int64_t)v;
+	return true;
+}
+
+bool vg_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = p[i];
+		size_t n;
+		unsigned cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xE0) == 0xC0) {
+			n = 1;
+			cp = c & 0x1F;
+		} else if ((c & 0xF0) == 0xE0) {
+			n = 2;
+			cp = c & 0x0F;
+		} else if ((c & 0xF8) == 0xF0) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (i + n >= len)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i + k] & 0x3F);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+		    (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+bool vg_json_text(const cJSON *item, char *dst, size_t size)
+{
+	size_t n;
+
+	if (!cJSON_IsString(item) || !item->valuestring)
+		return false;
+	n = strlen(item->valuestring);
+	if (n >= size || !vg_utf8_valid(item->valuestring, n))
+		return false;
+	memcpy(dst, item->valuestring, n + 1);
+	return true;
+}
+
+void vg_jw_init(struct vg_jw *w, char *buf, size_t size)
+{
+	w->buf = buf;
+	w->size = size;
+	w->len = 0;
+	w->overflow = size == 0;
+	if (size)
+		buf[0] = '\0';
+}
+
+void vg_jw_raw(struct vg_jw *w, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (w->overflow || w->len + n >= w->size) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n + 1);
+	w->len += n;
+}
+
+void vg_jw_printf(struct vg_jw *w, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (w->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(w->buf + w->len, w->size - w->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= w->size - w->len) {
+		w->overflow = true;
+		return;
+	}
+	w->len += (size_t)n;
+}
+
+void vg_jw_string(struct vg_jw *w, const char *s)
+{
+	vg_jw_raw(w, "\"");
+	for (; *s && !w->overflow; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"')
+			vg_jw_raw(w, "\\\"");
+		else if (c == '\\')
+			vg_jw_raw(w, "\\\\");
+		else if (c < 0x20)
+			vg_jw_printf(w, "\\u%04x", c);
+		else {
+			char one[2] = { (char)c, '\0' };
+			vg_jw_raw(w, one);
+		}
+	}
+	vg_jw_raw(w, "\"");
+}
+
+int vg_jw_finish(struct vg_jw *w)
+{
+	return w->overflow ? VG_ERR_RANGE : (int)w->len;
+}

@@ -1,0 +1,50 @@
+/*
+ * Private JSON helpers for the codecs: guards run before cJSON sees a byte
+ * (size, depth, trailing garbage), single-pass field dispatch, and a small
+ * bounded writer for encoding without allocation.
+ */
+#ifndef VIGIE_LIB_JSON_H
+#define VIGIE_LIB_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "vigie/msg.h"
+
+/*
+ * Parse payload into a cJSON object after the size, depth and shape checks.
+ * On success *root is owned by the caller (cJSON_Delete).
+ */
+enum vg_reject vg_json_parse_object(const char *payload, size_t len,
+				    cJSON **root);
+
+/* Index of name in a NULL-terminated table, or -1. */
+int vg_json_field_index(const char *const *names, const char *name);
+
+/* Integral JSON number in [min, max]. */
+bool vg_json_int(const cJSON *item, int64_t min, int64_t max, int64_t *out);
+/* String item copied into dst (size bytes with NUL); false if too long. */
+bool vg_json_text(const cJSON *item, char *dst, size_t size);
+bool vg_utf8_valid(const char *s, size_t len);
+
+/* Bounded writer: appends until full, then remembers it overflowed. */
+struct vg_jw {
+	char *buf;
+	size_t size;
+	size_t len;
+	bool overflow;
+};
+
+void vg_jw_init(struct vg_jw *w, char *buf, size_t size);
+void vg_jw_raw(struct vg_jw *w, const char *s);
+void vg_jw_printf(struct vg_jw *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A JSON string literal, escaping quotes, backslashes and controls. */
+void vg_jw_string(struct vg_jw *w, const char *s);
+/* Length written, or VG_ERR_RANGE when it did not fit. */
+int vg_jw_finish(struct vg_jw *w);
+
+#endif

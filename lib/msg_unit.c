@@ -1,0 +1,202 @@
+/*
+ * Unit status codec.  Decoding walks the object's members once, dispatching
+ * on the name, so a duplicate key is caught and the cost stays linear: the
+ * gateway runs this on every message it receives.
+ */
+#include <string.h>
+
+#include "json.h"
+#include "vigie/err.h"
+#include "vigie/region.h"
+#include "vigie/timeutil.h"
+
+enum {
+	F_V, F_PROGRAM, F_REGION, F_SITE, F_UNIT, F_STATE, F_SEQ, F_TS,
+	F_SINCE, F_SOURCE, F_TECH, F_FAULT, F_NOTE
+};
+
+static const char *const fields[] = {
+	"v", "program", "region", "site", "unit", "state", "seq", "ts",
+	"since", "source", "tech", "fault", "note", NULL
+};
+
+#define REQUIRED ((1u << F_V) | (1u << F_PROGRAM) | (1u << F_REGION) | \
+		  (1u << F_SITE) | (1u << F_UNIT) | (1u << F_STATE) |   \
+		  (1u << F_SEQ) | (1u << F_TS))
+
+/* An identifier field: string, charset and length checked. */
+static enum vg_reject ident_field(const cJSON *it, char *dst)
+{
+	if (!cJSON_IsString(it))
+		return VG_REJ_TYPE;
+	if (!vg_ident_valid(it->valuestring, strlen(it->valuestring)))
+		return VG_REJ_IDENT;
+	strcpy(dst, it->valuestring);
+	return VG_REJ_NONE;
+}
+
+/* A closed-vocabulary string field through its parser. */
+static enum vg_reject enum_field(const cJSON *it,
+				 int (*parse)(const char *, size_t),
+				 enum vg_reject bad, int *out)
+{
+	if (!cJSON_IsString(it))
+		return VG_REJ_TYPE;
+	*out = parse(it->valuestring, strlen(it->valuestring));
+	return *out < 0 ? bad : VG_REJ_NONE;
+}
+
+static enum vg_reject time_field(const cJSON *it, int64_t *out)
+{
+	if (!cJSON_IsString(it))
+		return VG_REJ_TYPE;
+	if (vg_time_parse(it->valuestring, strlen(it->valuestring), out))
+		return VG_REJ_TIME;
+	return VG_REJ_NONE;
+}
+
+static enum vg_reject optional_text(const cJSON *it, char *dst, size_t size)
+{
+	if (cJSON_IsNull(it))
+		return VG_REJ_NONE;
+	return vg_json_text(it, dst, size) ? VG_REJ_NONE : VG_REJ_TYPE;
+}
+
+static enum vg_reject one_field(int f, const cJSON *it,
+				struct vg_unit_status *o)
+{
+	int v = 0;
+	int64_t n;
+	enum vg_reject r = VG_REJ_NONE;
+
+	switch (f) {
+	case F_V:
+		if (!vg_json_int(it, 0, 1000, &n))
+			return VG_REJ_TYPE;
+		return n == 1 ? VG_REJ_NONE : VG_REJ_VERSION;
+	case F_PROGRAM:
+		r = enum_field(it, vg_program_parse, VG_REJ_PROGRAM, &v);
+		o->program = (enum vg_program)v;
+		return r;
+	case F_REGION:
+		r = enum_field(it, vg_region_parse, VG_REJ_REGION, &v);
+		o->region = v;
+		return r;
+	case F_SITE: return ident_field(it, o->site);
+	case F_UNIT: return ident_field(it, o->unit);
+	case F_STATE:
+		r = enum_field(it, vg_state_parse, VG_REJ_STATE, &v);
+		o->state = (enum vg_state)v;
+		return r;
+	case F_SEQ:
+		return vg_json_int(it, 0, VG_SEQ_MAX, &o->seq) ? VG_REJ_NONE
+							       : VG_REJ_TYPE;
+	case F_TS: return time_field(it, &o->ts);
+	case F_SINCE:
+		o->has_since = true;
+		return time_field(it, &o->since);
+	case F_SOURCE:
+		r = enum_field(it, vg_source_parse, VG_REJ_STATE, &v);
+		o->source = (enum vg_source)v;
+		return r;
+	case F_TECH:
+		if (cJSON_IsNull(it))
+			return VG_REJ_NONE;
+		return ident_field(it, o->tech);
+	case F_FAULT: return optional_text(it, o->fault, sizeof(o->fault));
+	case F_NOTE: return optional_text(it, o->note, sizeof(o->note));
+	default: return VG_REJ_NONE;
+	}
+}
+
+static enum vg_reject check_topic(const struct vg_topic *t,
+				  const struct vg_unit_status *o)
+{
+	if (!t)
+		return VG_REJ_NONE;
+	if (t->kind != VG_TOPIC_UNIT || t->program != o->program ||
+	    t->region != o->region || strcmp(t->site, o->site) != 0 ||
+	    strcmp(t->unit, o->unit) != 0)
+		return VG_REJ_MISMATCH;
+	return VG_REJ_NONE;
+}
+
+enum vg_reject vg_unit_status_decode(const char *payload, size_t len,
+				     const struct vg_topic *topic,
+				     struct vg_unit_status *out)
+{
+	cJSON *root = NULL;
+	unsigned seen = 0;
+	enum vg_reject r;
+
+	memset(out, 0, sizeof(*out));
+	r = vg_json_parse_object(payload, len, &root);
+	if (r != VG_REJ_NONE)
+		return r;
+	for (const cJSON *it = root->child; it; it = it->next) {
+		int f = vg_json_field_index(fields, it->string);
+		if (f < 0)
+			continue; /* unknown fields: forward compatible */
+		if (seen & (1u << f)) {
+			r = VG_REJ_MALFORMED; /* duplicate key */
+			goto out;
+		}
+		seen |= 1u << f;
+		r = one_field(f, it, out);
+		if (r != VG_REJ_NONE)
+			goto out;
+	}
+	if ((seen & REQUIRED) != REQUIRED) {
+		r = VG_REJ_MISSING;
+		goto out;
+	}
+	r = check_topic(topic, out);
+out:
+	cJSON_Delete(root);
+	return r;
+}
+
+int vg_unit_status_encode(const struct vg_unit_status *st, char *buf,
+			  size_t size)
+{
+	char ts[VG_TIME_LEN], since[VG_TIME_LEN];
+	struct vg_jw w;
+
+	if (!vg_program_name(st->program) || !vg_region_code(st->region) ||
+	    st->region == VG_REGION_ALL || !vg_state_name(st->state) ||
+	    !vg_ident_valid(st->site, strlen(st->site)) ||
+	    !vg_ident_valid(st->unit, strlen(st->unit)) || st->seq < 0 ||
+	    st->seq > VG_SEQ_MAX || vg_time_format(st->ts, ts, sizeof(ts)) < 0)
+		return VG_ERR_INVAL;
+	vg_jw_init(&w, buf, size);
+	vg_jw_printf(&w,
+		     "{\"v\":1,\"program\":\"%s\",\"region\":\"%s\","
+		     "\"site\":\"%s\",\"unit\":\"%s\",\"state\":\"%s\","
+		     "\"seq\":%lld,\"ts\":\"%s\"",
+		     vg_program_name(st->program), vg_region_code(st->region),
+		     st->site, st->unit, vg_state_name(st->state),
+		     (long long)st->seq, ts);
+	if (st->has_since) {
+		if (vg_time_format(st->since, since, sizeof(since)) < 0)
+			return VG_ERR_INVAL;
+		vg_jw_printf(&w, ",\"since\":\"%s\"", since);
+	}
+	if (st->source != VG_SOURCE_NONE && vg_source_name(st->source))
+		vg_jw_printf(&w, ",\"source\":\"%s\"",
+			     vg_source_name(st->source));
+	if (st->tech[0]) {
+		if (!vg_ident_valid(st->tech, strlen(st->tech)))
+			return VG_ERR_INVAL;
+		vg_jw_printf(&w, ",\"tech\":\"%s\"", st->tech);
+	}
+	if (st->fault[0]) {
+		vg_jw_raw(&w, ",\"fault\":");
+		vg_jw_string(&w, st->fault);
+	}
+	if (st->note[0]) {
+		vg_jw_raw(&w, ",\"note\":");
+		vg_jw_string(&w, st->note);
+	}
+	vg_jw_raw(&w, "}");
+	return vg_jw_finish(&w);
+}

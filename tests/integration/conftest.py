@@ -1,0 +1,163 @@
+"""Shared fixtures for integration tests: a real mosquitto broker on a free
+loopback port, with its own config and persistence in the test's tmp dir,
+and helpers to run Vigie's binaries and read retained messages.
+
+Every wait here is bounded; nothing talks to anything but 127.0.0.1.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("VIGIE_BUILD", os.path.join(ROOT, "build", "host"))
+MOSQUITTO = os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def wait_for(pred, timeout=20.0, interval=0.1, what="condition"):
+    """Poll pred() until it is truthy; bounded."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what} (last: {last!r})")
+
+
+class Broker:
+    """A private mosquitto: generated config, persistence in tmp."""
+
+    def __init__(self, tmp, extra_conf=""):
+        self.dir = os.path.join(str(tmp), "broker")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write(
+                f"listener {self.port} 127.0.0.1\n"
+                "allow_anonymous true\n"
+                "persistence true\n"
+                f"persistence_location {self.dir}/\n"
+                "autosave_interval 1\n"
+                # retained replay to the gateway must never be cut short
+                "max_queued_messages 10000000\n"
+                "max_inflight_messages 100\n"
+                f"log_dest file {self.dir}/mosquitto.log\n"
+                + extra_conf
+            )
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self, sig=signal.SIGTERM):
+        self.stop(sig)
+        self.start()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+def client(port, client_id=None):
+    """A connected paho client running its network loop in a thread."""
+    c = mqtt.Client(client_id=client_id or "", clean_session=True)
+    c.connect("127.0.0.1", port, keepalive=30)
+    c.loop_start()
+    return c
+
+
+def publish_all(port, msgs, qos=1):
+    """Publish (topic, payload, retain) tuples and wait for every PUBACK."""
+    c = client(port)
+    try:
+        infos = [c.publish(t, p, qos=qos, retain=r) for t, p, r in msgs]
+        for i in infos:
+            i.wait_for_publish(timeout=30)
+            if not i.is_published():
+                raise TimeoutError("publish not acknowledged")
+    finally:
+        c.loop_stop()
+        c.disconnect()
+
+
+def retained(port, topic_filter, settle=0.5, timeout=20.0):
+    """Every retained message under topic_filter, as {topic: payload}.
+
+    Collects until no new message arrives for `settle` seconds."""
+    got = {}
+    last = [time.monotonic()]
+
+    def on_message(_c, _u, m):
+        if m.retain:
+            got[m.topic] = m.payload
+            last[0] = time.monotonic()
+
+    c = mqtt.Client(clean_session=True)
+    c.on_message = on_message
+    c.connect("127.0.0.1", port, keepalive=30)
+    c.subscribe(topic_filter, qos=1)
+    c.loop_start()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            if time.monotonic() - last[0] > settle:
+                break
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    return got
+
+
+def summaries(port, prefix=""):
+    """Retained summaries as {(program, region): dict}."""
+    root = (prefix + "/" if prefix else "") + "vigie/v1/summary/"
+    out = {}
+    for t, p in retained(port, root + "#").items():
+        if not p:
+            continue
+        prog, region = t[len(root):].split("/")
+        out[(prog, region)] = json.loads(p)
+    return out

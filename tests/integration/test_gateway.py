@@ -1,0 +1,302 @@
+"""The gateway against a real mosquitto: exact summaries against an
+independently computed ground truth, through restarts, kill -9, broker
+restarts and a catalogue of bad input."""
+import json
+import random
+import threading
+import time
+
+import pytest
+
+from conftest import publish_all, retained, summaries, wait_for
+from vigie import (Gateway, Truth, REGIONS, STATES, comparable, unit_payload,
+                   unit_topic, wait_truth)
+
+FY = 2024  # --today 2024-06-01 is in FY 2024-2025
+
+
+def population(n, seed, regions=("03", "06", "10", "16", "09")):
+    """n units over a few sites per region, both programs, seeded."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        region = regions[i % len(regions)]
+        site = f"site-{region}-{i % 7}"
+        program = "renir" if i % 3 else "rgt"
+        state = rnd.choices(STATES, weights=(40, 10, 45, 4, 1))[0]
+        out.append((program, region, site, f"u{i:05d}", state))
+    return out
+
+
+def publish_units(port, truth, units, seq):
+    msgs = []
+    for program, region, site, unit, state in units:
+        msgs.append((unit_topic(program, region, site, unit),
+                     unit_payload(program, region, site, unit, state, seq),
+                     True))
+        truth.set(program, region, site, unit, state)
+    publish_all(port, msgs)
+
+
+@pytest.fixture
+def gateway(tmp_path, broker):
+    gw = Gateway(tmp_path, broker.port).start()
+    yield gw
+    gw.stop()
+
+
+def test_2000_units_exact_then_restart_identical(broker, gateway):
+    truth = Truth()
+    publish_units(broker.port, truth, population(2000, seed=1), seq=1)
+    wait_truth(broker.port, truth, FY)
+    before = {k: comparable(v) for k, v in summaries(broker.port).items()}
+    assert gateway.stop() == 0, "clean stop on SIGTERM"
+    assert "stopped cleanly" in gateway.logtext()
+    gateway.start()
+    wait_truth(broker.port, truth, FY)
+    after = {k: comparable(v) for k, v in summaries(broker.port).items()}
+    assert after == before
+
+
+def test_kill9_mid_burst_then_restart_matches_truth(broker, gateway):
+    truth = Truth()
+    units = population(2000, seed=2)
+    publish_units(broker.port, truth, units, seq=1)
+    # a second burst that changes every unit, with the gateway killed in it
+    rnd = random.Random(3)
+    changed = [(p, r, s, u, rnd.choice(STATES)) for p, r, s, u, _ in units]
+    killer = threading.Timer(0.05, gateway.kill9)
+    killer.start()
+    publish_units(broker.port, truth, changed, seq=2)
+    killer.join()
+    assert gateway.proc is None
+    gateway.start()
+    wait_truth(broker.port, truth, FY)
+
+
+def test_broker_restart_and_changes_after(broker, gateway):
+    truth = Truth()
+    units = population(300, seed=4)
+    publish_units(broker.port, truth, units, seq=1)
+    wait_truth(broker.port, truth, FY)
+    time.sleep(1.5)  # autosave_interval 1: let the broker snapshot
+    broker.restart()
+    changed = [(p, r, s, u, "migrated") for p, r, s, u, _ in units[:100]]
+    publish_units(broker.port, truth, changed, seq=2)
+    wait_truth(broker.port, truth, FY)
+    assert "replaying retained state" in gateway.logtext()
+
+
+def test_ordering_rules(broker, gateway):
+    truth = Truth()
+    t = unit_topic("renir", "06", "mtl-a", "radio-1")
+    msgs = [
+        (t, unit_payload("renir", "06", "mtl-a", "radio-1", "migrated", 100), True),
+        # replayed older message: must not roll back
+        (t, unit_payload("renir", "06", "mtl-a", "radio-1", "pending", 99), True),
+        # duplicate: harmless
+        (t, unit_payload("renir", "06", "mtl-a", "radio-1", "migrated", 100), True),
+    ]
+    for m in msgs:
+        publish_all(broker.port, [m])
+    truth.set("renir", "06", "mtl-a", "radio-1", "migrated")
+    wait_truth(broker.port, truth, FY)
+    assert "rejected " + t + ": stale_seq" in gateway.logtext()
+    # a re-flashed unit restarts from Unix time in ms: it rejoins
+    seq = int(time.time() * 1000)
+    publish_all(broker.port, [(t, unit_payload("renir", "06", "mtl-a",
+                                               "radio-1", "retired", seq), True)])
+    truth.set("renir", "06", "mtl-a", "radio-1", "retired")
+    # a second unit, then removed by an empty retained payload
+    t2 = unit_topic("renir", "06", "mtl-a", "radio-2")
+    publish_all(broker.port, [(t2, unit_payload("renir", "06", "mtl-a",
+                                                "radio-2", "pending", 5), True)])
+    publish_all(broker.port, [(t2, b"", True)])
+    wait_truth(broker.port, truth, FY)
+    # an older message after removal cannot resurrect it
+    publish_all(broker.port, [(t2, unit_payload("renir", "06", "mtl-a",
+                                                "radio-2", "pending", 4), False)])
+    time.sleep(0.5)
+    wait_truth(broker.port, truth, FY)
+
+
+def test_stale_offline_agent_and_faulted_reads(broker, gateway):
+    truth = Truth()
+    publish_units(broker.port, truth, [
+        ("renir", "03", "qc-1", "a", "migrated"),
+        ("renir", "03", "qc-1", "b", "pending"),
+        ("renir", "03", "qc-2", "c", "migrated"),
+    ], seq=1)
+    wait_truth(broker.port, truth, FY)
+    presence = json.dumps({"v": 1, "site": "qc-1", "region": "03",
+                           "online": False, "version": "t", "board": "host",
+                           "units": 2, "ts": "2026-11-22T18:00:00Z"})
+    publish_all(broker.port, [("vigie/v1/agent/qc-1", presence, True)])
+    truth.offline_sites.add("qc-1")
+    wait_truth(broker.port, truth, FY)
+    publish_all(broker.port, [(unit_topic("renir", "03", "qc-2", "c"),
+                               unit_payload("renir", "03", "qc-2", "c",
+                                            "migrated", 2,
+                                            fault="timeout"), True)])
+    truth.set("renir", "03", "qc-2", "c", "migrated", fault=True)
+    wait_truth(broker.port, truth, FY)
+    s = summaries(broker.port)[("renir", "03")]
+    assert s["stale"] == 3 and s["migrated"] == 2  # last known still counts
+
+
+BAD = [
+    # (topic, payload, reason expected in the log)
+    ("vigie/v1/unit/renir/06/mtl-a/x", b"{not json", "malformed"),
+    ("vigie/v1/unit/renir/06/mtl-a/x", b"[1,2]", "malformed"),
+    ("vigie/v1/unit/renir/06/mtl-a/x", b"{" * 50 + b"}" * 50, "malformed"),
+    ("vigie/v1/unit/renir/06/mtl-a/x",
+     b'{"v":1,"pad":"' + b"x" * 5000 + b'"}', "oversize"),
+    ("vigie/v1/unit/renir/06/mtl-a/x",
+     unit_payload("renir", "06", "mtl-a", "x", "migrated", "7"), "type"),
+    ("vigie/v1/unit/renir/06/mtl-a/x",
+     unit_payload("renir", "06", "mtl-a", "x", "migrated", 1.5), "type"),
+    ("vigie/v1/unit/renir/06/mtl-a/x",
+     unit_payload("renir", "06", "mtl-a", "x", "done", 1), "state"),
+    ("vigie/v1/unit/renir/06/mtl-a/x",
+     unit_payload("renir", "06", "mtl-a", "y", "migrated", 1), "mismatch"),
+    ("vigie/v1/unit/renir/06/mtl-a/x",
+     unit_payload("renir", "07", "mtl-a", "x", "migrated", 1), "mismatch"),
+    ("vigie/v1/unit/renir/18/mtl-a/x",
+     unit_payload("renir", "18", "mtl-a", "x", "migrated", 1), "topic"),
+    ("vigie/v1/unit/bogus/06/mtl-a/x",
+     unit_payload("bogus", "06", "mtl-a", "x", "migrated", 1), "topic"),
+    ("vigie/v1/unit/renir/06/mtl-a/x",
+     json.dumps({"v": 2, "program": "renir"}), "version"),
+    ("vigie/v1/unit/renir/06/mtl-a/x",
+     json.dumps({"v": 1, "program": "renir", "region": "06"}), "missing"),
+    ("vigie/v1/unit/renir/06/mtl-a/x",
+     unit_payload("renir", "06", "mtl-a", "x", "migrated", 1,
+                  ts="yesterday"), "time"),
+    ("vigie/v1/unit/renir/06/mtl-a/x",
+     unit_payload("renir", "06", "mtl-a", "x", "migrated", 1,
+                  tech="bad tech!"), "identifier"),
+    # the site is bound to 06 by the valid unit below: 13 is refused
+    ("vigie/v1/unit/renir/13/mtl-a/z",
+     unit_payload("renir", "13", "mtl-a", "z", "migrated", 9), "site_region"),
+]
+
+
+def test_bad_input_catalogue_changes_nothing(broker, gateway):
+    truth = Truth()
+    publish_units(broker.port, truth, [
+        ("renir", "06", "mtl-a", "ok-1", "pending"),
+        ("renir", "06", "mtl-a", "ok-2", "migrated"),
+    ], seq=1)
+    wait_truth(broker.port, truth, FY)
+    before = {k: comparable(v) for k, v in summaries(broker.port).items()}
+    publish_all(broker.port, [(t, p, False) for t, p, _ in BAD])
+    # a valid message after the bad ones proves they were all processed
+    publish_units(broker.port, truth, [("rgt", "06", "mtl-a", "l", "pending")], 1)
+    wait_truth(broker.port, truth, FY)
+    after = {k: comparable(v) for k, v in summaries(broker.port).items()}
+    for k in before:
+        if k[0] == "renir":
+            assert after[k] == before[k], k
+    log = gateway.logtext()
+    for topic, _, reason in BAD:
+        assert f"rejected {topic}: {reason}" in log, (topic, reason)
+    assert gateway.proc.poll() is None, "gateway survived"
+
+
+def test_reject_log_is_rate_limited(broker, gateway):
+    flood = [("vigie/v1/unit/renir/06/s/u", b"garbage", False)] * 500
+    publish_all(broker.port, flood)
+    truth = Truth()
+    publish_units(broker.port, truth, [("renir", "06", "s", "u", "pending")], 1)
+    wait_truth(broker.port, truth, FY)
+    lines = [l for l in gateway.logtext().splitlines() if "rejected" in l]
+    assert 1 <= len(lines) <= 10
+
+
+@pytest.mark.parametrize("today,fy,current", [
+    ("2024-03-31", 2023, "2023-2024"),
+    ("2024-04-01", 2024, "2024-2025"),
+    ("2023-01-15", 2022, "2023-2024"),
+    ("2026-11-23", 2026, "2024-2025"),
+])
+def test_fiscal_year_boundaries(tmp_path, broker, today, fy, current):
+    gw = Gateway(tmp_path, broker.port, today=today).start()
+    try:
+        truth = Truth()
+        publish_units(broker.port, truth,
+                      [("renir", "01", "bsl", f"u{i}", "migrated" if i < 7 else "pending")
+                       for i in range(10)], seq=1)
+        wait_truth(broker.port, truth, fy, programs=("renir",))
+        s = summaries(broker.port)[("renir", "01")]
+        assert s["target"]["fiscal_year"] == current
+        assert s["plan_ended"] == (fy > 2024)
+    finally:
+        gw.stop()
+
+
+def test_targets_file_adds_a_fiscal_year(tmp_path, broker):
+    tf = tmp_path / "targets.conf"
+    tf.write_text("# next plan\nrenir 2025-2026 80\nrgt 2025-2026 55.5\n")
+    gw = Gateway(tmp_path, broker.port, today="2025-06-01",
+                 extra=["--targets", str(tf)]).start()
+    try:
+        truth = Truth()
+        publish_units(broker.port, truth,
+                      [("rgt", "05", "est", f"l{i}", "migrated" if i < 111 else "pending")
+                       for i in range(200)], seq=1)
+        s = wait_for(lambda: summaries(broker.port).get(("rgt", "05")),
+                     what="rgt/05 summary")
+        s = wait_for(lambda: (lambda x: x if x and x["eligible"] == 200 else None)(
+            summaries(broker.port).get(("rgt", "05"))), what="200 units")
+        assert s["target"]["fiscal_year"] == "2025-2026"
+        assert s["target"]["percent"] == 55.5
+        assert s["target"]["met"] is True and s["target"]["units_needed"] == 0
+        assert s["plan_ended"] is False
+    finally:
+        gw.stop()
+
+
+def test_bad_targets_file_is_refused_with_file_and_line(tmp_path, broker):
+    tf = tmp_path / "targets.conf"
+    tf.write_text("renir 2025-2026 80\nrgt 2025 55\n")
+    gw = Gateway(tmp_path, broker.port, extra=["--targets", str(tf)]).start()
+    assert gw.proc.wait(10) == 2
+    gw.stop()
+    assert f"{tf}:2: fiscal year must look like 2025-2026" in gw.logtext()
+
+
+def test_event_when_a_region_meets_its_target(broker, gateway):
+    events = []
+    import paho.mqtt.client as mqtt
+    c = mqtt.Client()
+    c.on_message = lambda _c, _u, m: events.append(json.loads(m.payload))
+    c.connect("127.0.0.1", broker.port)
+    c.subscribe("vigie/v1/event/#", qos=1)
+    c.loop_start()
+    try:
+        truth = Truth()
+        units = [("renir", "04", "mau", f"u{i}", "migrated" if i < 74 else "pending")
+                 for i in range(100)]
+        publish_units(broker.port, truth, units, seq=1)
+        wait_truth(broker.port, truth, FY, programs=("renir",))
+        publish_units(broker.port, truth, [("renir", "04", "mau", "u80", "migrated")], 2)
+        wait_for(lambda: [e for e in events if e["region"] == "04"
+                          and e["event"] == "target_met"], what="event")
+        ev = [e for e in events if e["region"] == "04"][-1]
+        assert ev["fiscal_year"] == "2024-2025" and ev["percent"] == 75.0
+        assert ev["units_needed"] == 0
+    finally:
+        c.loop_stop()
+        c.disconnect()
+
+
+def test_gateway_presence_and_will(broker, gateway):
+    got = wait_for(lambda: retained(broker.port, "vigie/v1/gateway/#").get(
+        "vigie/v1/gateway/central"), what="gateway presence")
+    assert json.loads(got)["online"] is True
+    gateway.kill9()
+    got = wait_for(lambda: (lambda p: p if p and not json.loads(p)["online"] else None)(
+        retained(broker.port, "vigie/v1/gateway/#").get("vigie/v1/gateway/central")),
+        timeout=90, what="will: online false")
+    assert json.loads(got)["online"] is False
+    gateway.start()
