@@ -48,10 +48,15 @@ UT_BIN  := $(UT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 GATEWAY := $(BUILD)/vigie-gateway
 LIBVG   := $(BUILD)/libvigie.a
+# the gateway's core without its threads and sockets: unit tests, benches
+LIBGW   := $(BUILD)/libgw.a
+GW_CORE_OBJ := $(BUILD)/gateway/gw_core.o $(BUILD)/gateway/gw_units.o \
+               $(BUILD)/gateway/gw_store.o
+BENCH_BIN := $(BUILD)/bench/gateway-core
 
-.PHONY: all check unit unit-run unit-san clang-build integration deps \
+.PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
-all: $(GATEWAY)
+all: $(GATEWAY) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -60,12 +65,23 @@ $(BUILD)/%.o: %.c
 $(LIBVG): $(LIB_OBJ)
 	$(BOARD_CROSS)ar rcs $@ $^
 
+$(LIBGW): $(GW_CORE_OBJ)
+	$(BOARD_CROSS)ar rcs $@ $^
+
+$(BUILD)/bench/gateway-core: bench/gateway_core.c $(LIBGW) $(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(LIBGW) $(LIBVG) $(LDFLAGS) $(LIBS)
+
+# make bench: the figures of docs/BENCHMARKS.md (medians, ratios to peers)
+bench: $(BENCH_BIN)
+	$(BUILD)/bench/gateway-core 100000 1000000 5
+
 $(GATEWAY): $(GW_OBJ) $(LIBVG)
 	$(CC) $(LDFLAGS) -o $@ $(GW_OBJ) $(LIBVG) $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBVG)
+$(BUILD)/tests/%: tests/unit/%.c $(LIBGW) $(LIBVG)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(LIBVG) \
+	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(LIBGW) $(LIBVG) \
 	  $(shell $(PKG_CONFIG) --cflags --libs cmocka) $(LDFLAGS) $(LIBS)
 
 unit: $(UT_BIN)
@@ -85,7 +101,23 @@ clang-build:
 integration: all
 	$(PYTHON) -m pytest -q tests/integration
 
-check: all unit-run unit-san clang-build integration
+# check and demo first install what is missing (as root), then re-read
+# this Makefile so that pkg-config sees the freshly installed libraries.
+check: ensure-deps
+	$(MAKE) check-run
+
+check-run: all unit-run unit-san clang-build integration
+
+ensure-deps:
+	@missing=$$(for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	  grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get \
+	    install -y -q --no-install-recommends $$missing; \
+	  else echo "missing Debian packages:" $$missing; \
+	    echo "run: sudo make deps"; exit 1; fi; fi
 
 DEBS := build-essential pkg-config libmosquitto-dev libcjson-dev \
         libsqlite3-dev libmodbus-dev libcmocka-dev mosquitto \

@@ -34,6 +34,7 @@ static void usage(FILE *f)
 "  --prefix PREFIX         topic prefix before vigie/v1 (default: none)\n"
 "  --data-dir DIR          SQLite store directory (default: .)\n"
 "  --targets FILE          targets file adding fiscal years (see docs)\n"
+"  --keepalive S           MQTT keepalive in seconds (default 30)\n"
 "  --coalesce-ms N         summary coalescing delay (default 200)\n"
 "  --history-interval S    seconds between history points (default 300)\n"
 "  --today YYYY-MM-DD      hold targets as of this date (default: today)\n"
@@ -102,7 +103,7 @@ static int parse_int(const char *arg, int min, int max, int *out)
 enum {
 	O_BROKER = 256, O_USER, O_PWFILE, O_PW, O_CAFILE, O_CERT, O_KEY, O_ID,
 	O_PREFIX, O_DATADIR, O_TARGETS, O_COALESCE, O_HISTORY, O_TODAY,
-	O_LOGLEVEL, O_HELP, O_VERSION
+	O_LOGLEVEL, O_KEEPALIVE, O_HELP, O_VERSION
 };
 
 static const struct option longopts[] = {
@@ -121,6 +122,7 @@ static const struct option longopts[] = {
 	{ "history-interval", required_argument, NULL, O_HISTORY },
 	{ "today", required_argument, NULL, O_TODAY },
 	{ "log-level", required_argument, NULL, O_LOGLEVEL },
+	{ "keepalive", required_argument, NULL, O_KEEPALIVE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -161,6 +163,9 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 	case O_COALESCE:
 		return parse_int(arg, 0, 60000, &o->coalesce_ms)
 			       ? "--coalesce-ms wants 0..60000" : NULL;
+	case O_KEEPALIVE:
+		return parse_int(arg, 5, 3600, &o->keepalive)
+			       ? "--keepalive wants 5..3600 seconds" : NULL;
 	case O_HISTORY:
 		return parse_int(arg, 1, 86400, &o->history_s)
 			       ? "--history-interval wants 1..86400" : NULL;

@@ -297,6 +297,6 @@ def test_gateway_presence_and_will(broker, gateway):
     gateway.kill9()
     got = wait_for(lambda: (lambda p: p if p and not json.loads(p)["online"] else None)(
         retained(broker.port, "vigie/v1/gateway/#").get("vigie/v1/gateway/central")),
-        timeout=90, what="will: online false")
+        timeout=30, what="will: online false")
     assert json.loads(got)["online"] is False
     gateway.start()

@@ -29,6 +29,7 @@ class Gateway:
                      "--broker", f"127.0.0.1:{port}",
                      "--data-dir", self.data, "--today", today,
                      "--coalesce-ms", "100", "--history-interval", "1",
+                     "--keepalive", "5",
                      *extra]
         self.proc = None
 
