@@ -106,7 +106,7 @@ integration: all
 check: ensure-deps
 	$(MAKE) check-run
 
-check-run: all unit-run unit-san clang-build integration
+check-run: all lint unit-run unit-san clang-build integration
 
 ensure-deps:
 	@missing=$$(for p in $(DEBS); do \
@@ -119,7 +119,7 @@ ensure-deps:
 	  else echo "missing Debian packages:" $$missing; \
 	    echo "run: sudo make deps"; exit 1; fi; fi
 
-DEBS := build-essential pkg-config libmosquitto-dev libcjson-dev \
+DEBS := build-essential cppcheck clang-tidy pkg-config libmosquitto-dev libcjson-dev \
         libsqlite3-dev libmodbus-dev libcmocka-dev mosquitto \
         mosquitto-clients python3 python3-pytest python3-paho-mqtt clang
 deps:
@@ -134,9 +134,10 @@ install: all
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --std=c11 --inline-suppr -Iinclude -Ilib lib gateway
-	clang-tidy --quiet $(LIB_SRC) $(GW_SRC) -- -std=c11 -D_DEFAULT_SOURCE \
-	  -D_POSIX_C_SOURCE=200809L -Iinclude -Ilib -DVG_VERSION='"lint"' \
+	  --std=c11 --inline-suppr -Iinclude -Ilib -Igateway lib gateway bench
+	clang-tidy --quiet $(LIB_SRC) $(GW_SRC) bench/*.c -- -std=c11 \
+	  -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Iinclude -Ilib -Igateway \
+	  $(shell $(PKG_CONFIG) --cflags $(PKGS)) -DVG_VERSION='"lint"' \
 	  -DVG_BOARD='"lint"'
 
 clean:

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "vigie/log.h"
+#include "vigie/str.h"
 #include "vigie/timeutil.h"
 
 #define NREG (VG_REGION_COUNT + 1)
@@ -163,13 +164,14 @@ static void queue_row(struct gw_core *c, uint32_t ui,
 	row->removed = u->flags & GW_UNIT_REMOVED;
 	row->seq = u->seq;
 	row->since = u->since;
-	strcpy(row->site, gw_units_site(c->t, u->site)->id);
-	strcpy(row->unit, u->id);
+	vg_strlcpy(row->site, gw_units_site(c->t, u->site)->id,
+		   sizeof(row->site));
+	vg_strlcpy(row->unit, u->id, sizeof(row->unit));
 	if (st) {
 		row->source = (uint8_t)st->source;
 		row->ts = st->ts;
-		strcpy(row->tech, st->tech);
-		strcpy(row->fault, st->fault);
+		vg_strlcpy(row->tech, st->tech, sizeof(row->tech));
+		vg_strlcpy(row->fault, st->fault, sizeof(row->fault));
 	}
 }
 
@@ -189,14 +191,14 @@ static void queue_transition(struct gw_core *c, const struct gw_unit *u,
 	t->program = u->program;
 	t->region = u->region;
 	t->from = (int8_t)from;
-	t->to = (u->flags & GW_UNIT_REMOVED) ? -1 : (int8_t)u->state;
+	t->to = (int8_t)((u->flags & GW_UNIT_REMOVED) ? -1 : (int)u->state);
 	t->at = at;
 	t->seq = u->seq;
-	strcpy(t->site, gw_units_site(c->t, u->site)->id);
-	strcpy(t->unit, u->id);
+	vg_strlcpy(t->site, gw_units_site(c->t, u->site)->id, sizeof(t->site));
+	vg_strlcpy(t->unit, u->id, sizeof(t->unit));
 	if (st) {
 		t->source = (uint8_t)st->source;
-		strcpy(t->tech, st->tech);
+		vg_strlcpy(t->tech, st->tech, sizeof(t->tech));
 	}
 }
 
@@ -212,13 +214,13 @@ static void queue_site(struct gw_core *c, const struct gw_site *s,
 		return;
 	}
 	memset(r, 0, sizeof(*r));
-	strcpy(r->site, s->id);
+	vg_strlcpy(r->site, s->id, sizeof(r->site));
 	r->region = s->region;
 	r->online = s->online;
 	r->ts = s->presence_ts;
 	if (pr) {
-		strcpy(r->version, pr->version);
-		strcpy(r->board, pr->board);
+		vg_strlcpy(r->version, pr->version, sizeof(r->version));
+		vg_strlcpy(r->board, pr->board, sizeof(r->board));
 	}
 }
 

@@ -43,7 +43,7 @@ static uint32_t hash_site(const char *id)
 
 static uint32_t *new_buckets(uint32_t n)
 {
-	uint32_t *b = malloc((size_t)n * sizeof(*b));
+	uint32_t *b = n ? malloc((size_t)n * sizeof(*b)) : NULL;
 	if (b)
 		memset(b, 0xff, (size_t)n * sizeof(*b)); /* all GW_NONE */
 	return b;

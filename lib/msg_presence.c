@@ -4,6 +4,7 @@
 #include "json.h"
 #include "vigie/err.h"
 #include "vigie/region.h"
+#include "vigie/str.h"
 #include "vigie/timeutil.h"
 
 enum { F_V, F_SITE, F_REGION, F_ONLINE, F_VERSION, F_BOARD, F_UNITS, F_TS };
@@ -12,6 +13,9 @@ static const char *const fields[] = {
 	"v", "site", "region", "online", "version", "board", "units", "ts",
 	NULL
 };
+
+/* Units one agent may report; the decoder and the encoder share it. */
+#define UNITS_MAX 1000000
 
 #define REQUIRED ((1u << F_V) | (1u << F_SITE) | (1u << F_REGION) | \
 		  (1u << F_ONLINE))
@@ -31,7 +35,7 @@ static enum vg_reject one_field(int f, const cJSON *it,
 			return VG_REJ_TYPE;
 		if (!vg_ident_valid(it->valuestring, strlen(it->valuestring)))
 			return VG_REJ_IDENT;
-		strcpy(o->site, it->valuestring);
+		vg_strlcpy(o->site, it->valuestring, sizeof(o->site));
 		return VG_REJ_NONE;
 	case F_REGION:
 		if (!cJSON_IsString(it))
@@ -51,7 +55,7 @@ static enum vg_reject one_field(int f, const cJSON *it,
 		return vg_json_text(it, o->board, sizeof(o->board))
 			       ? VG_REJ_NONE : VG_REJ_TYPE;
 	case F_UNITS:
-		return vg_json_int(it, 0, 1000000, &o->units) ? VG_REJ_NONE
+		return vg_json_int(it, 0, UNITS_MAX, &o->units) ? VG_REJ_NONE
 							      : VG_REJ_TYPE;
 	case F_TS:
 		if (!cJSON_IsString(it))
@@ -104,8 +108,12 @@ int vg_presence_encode(const struct vg_presence *pr, char *buf, size_t size)
 	char ts[VG_TIME_LEN];
 	struct vg_jw w;
 
+	/* refuse anything vg_presence_decode would reject */
 	if (!vg_ident_valid(pr->site, strlen(pr->site)) || pr->region < 1 ||
-	    pr->region > VG_REGION_COUNT ||
+	    pr->region > VG_REGION_COUNT || pr->units < 0 ||
+	    pr->units > UNITS_MAX ||
+	    !vg_utf8_valid(pr->version, strlen(pr->version)) ||
+	    !vg_utf8_valid(pr->board, strlen(pr->board)) ||
 	    vg_time_format(pr->ts, ts, sizeof(ts)) < 0)
 		return VG_ERR_INVAL;
 	vg_jw_init(&w, buf, size);

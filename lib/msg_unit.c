@@ -8,6 +8,7 @@
 #include "json.h"
 #include "vigie/err.h"
 #include "vigie/region.h"
+#include "vigie/str.h"
 #include "vigie/timeutil.h"
 
 enum {
@@ -25,13 +26,13 @@ static const char *const fields[] = {
 		  (1u << F_SEQ) | (1u << F_TS))
 
 /* An identifier field: string, charset and length checked. */
-static enum vg_reject ident_field(const cJSON *it, char *dst)
+static enum vg_reject ident_field(const cJSON *it, char *dst, size_t size)
 {
 	if (!cJSON_IsString(it))
 		return VG_REJ_TYPE;
 	if (!vg_ident_valid(it->valuestring, strlen(it->valuestring)))
 		return VG_REJ_IDENT;
-	strcpy(dst, it->valuestring);
+	vg_strlcpy(dst, it->valuestring, size);
 	return VG_REJ_NONE;
 }
 
@@ -82,8 +83,8 @@ static enum vg_reject one_field(int f, const cJSON *it,
 		r = enum_field(it, vg_region_parse, VG_REJ_REGION, &v);
 		o->region = v;
 		return r;
-	case F_SITE: return ident_field(it, o->site);
-	case F_UNIT: return ident_field(it, o->unit);
+	case F_SITE: return ident_field(it, o->site, sizeof(o->site));
+	case F_UNIT: return ident_field(it, o->unit, sizeof(o->unit));
 	case F_STATE:
 		r = enum_field(it, vg_state_parse, VG_REJ_STATE, &v);
 		o->state = (enum vg_state)v;
@@ -93,6 +94,8 @@ static enum vg_reject one_field(int f, const cJSON *it,
 							       : VG_REJ_TYPE;
 	case F_TS: return time_field(it, &o->ts);
 	case F_SINCE:
+		if (cJSON_IsNull(it))
+			return VG_REJ_NONE;
 		o->has_since = true;
 		return time_field(it, &o->since);
 	case F_SOURCE:
@@ -102,7 +105,7 @@ static enum vg_reject one_field(int f, const cJSON *it,
 	case F_TECH:
 		if (cJSON_IsNull(it))
 			return VG_REJ_NONE;
-		return ident_field(it, o->tech);
+		return ident_field(it, o->tech, sizeof(o->tech));
 	case F_FAULT: return optional_text(it, o->fault, sizeof(o->fault));
 	case F_NOTE: return optional_text(it, o->note, sizeof(o->note));
 	default: return VG_REJ_NONE;
@@ -167,6 +170,11 @@ int vg_unit_status_encode(const struct vg_unit_status *st, char *buf,
 	    !vg_ident_valid(st->site, strlen(st->site)) ||
 	    !vg_ident_valid(st->unit, strlen(st->unit)) || st->seq < 0 ||
 	    st->seq > VG_SEQ_MAX || vg_time_format(st->ts, ts, sizeof(ts)) < 0)
+		return VG_ERR_INVAL;
+	/* text the decoder would refuse (not UTF-8) or a source it cannot name */
+	if ((unsigned)st->source > VG_SOURCE_MANUAL ||
+	    !vg_utf8_valid(st->fault, strlen(st->fault)) ||
+	    !vg_utf8_valid(st->note, strlen(st->note)))
 		return VG_ERR_INVAL;
 	vg_jw_init(&w, buf, size);
 	vg_jw_printf(&w,

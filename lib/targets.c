@@ -14,7 +14,7 @@
 #include "vigie/arith.h"
 #include "vigie/err.h"
 
-#define TARGETS_FILE_MAX (64 * 1024)
+#define TARGETS_FILE_MAX ((size_t)64 * 1024)
 
 void vg_targets_default(struct vg_targets *tg)
 {
@@ -207,7 +207,7 @@ int vg_targets_load(struct vg_targets *tg, const char *path, char *err,
 		goto out;
 	}
 	if (n > TARGETS_FILE_MAX) {
-		snprintf(err, errlen, "%s: larger than %d bytes", path,
+		snprintf(err, errlen, "%s: larger than %zu bytes", path,
 			 TARGETS_FILE_MAX);
 		rc = VG_ERR_RANGE;
 		goto out;

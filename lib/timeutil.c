@@ -116,8 +116,8 @@ int vg_time_parse(const char *s, size_t len, int64_t *t)
 		return VG_ERR_PARSE;
 	if (ss == 60) /* a leap second folds onto the next second */
 		ss = 59;
-	*t = vg_days_from_civil(d.y, d.m, d.d) * 86400 + hh * 3600 + mm * 60 +
-	     ss;
+	*t = vg_days_from_civil(d.y, d.m, d.d) * 86400 + (int64_t)hh * 3600 +
+	     (int64_t)mm * 60 + ss;
 	return VG_OK;
 }
 
@@ -125,7 +125,7 @@ int vg_date_parse(const char *s, struct vg_date *out)
 {
 	size_t len = 0;
 
-	while (s[len] && len < 11)
+	while (len < 11 && s[len])
 		len++;
 	if (len != 10)
 		return VG_ERR_PARSE;

@@ -1,0 +1,13 @@
+/*
+ * Bounded string copy: the only way Vigie copies a C string into a fixed
+ * buffer, so that no copy can overrun whatever its source.
+ */
+#ifndef VIGIE_STR_H
+#define VIGIE_STR_H
+
+#include <stddef.h>
+
+/* Copy at most size-1 bytes and NUL-terminate; returns strlen(src). */
+size_t vg_strlcpy(char *dst, const char *src, size_t size);
+
+#endif
