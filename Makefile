@@ -34,7 +34,7 @@ LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
 ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
-              -fno-sanitize-recover=all
+              -fno-sanitize-recover=all -DVG_NO_ARENA
 LDFLAGS    += -fsanitize=address,undefined
 endif
 
@@ -52,7 +52,7 @@ LIBVG   := $(BUILD)/libvigie.a
 LIBGW   := $(BUILD)/libgw.a
 GW_CORE_OBJ := $(BUILD)/gateway/gw_core.o $(BUILD)/gateway/gw_units.o \
                $(BUILD)/gateway/gw_store.o
-BENCH_BIN := $(BUILD)/bench/gateway-core
+BENCH_BIN := $(BUILD)/bench/gateway-core $(BUILD)/bench/gateway-restart
 
 .PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
@@ -68,13 +68,14 @@ $(LIBVG): $(LIB_OBJ)
 $(LIBGW): $(GW_CORE_OBJ)
 	$(BOARD_CROSS)ar rcs $@ $^
 
-$(BUILD)/bench/gateway-core: bench/gateway_core.c $(LIBGW) $(LIBVG)
+$(BUILD)/bench/gateway-%: bench/gateway_%.c $(LIBGW) $(LIBVG)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(LIBGW) $(LIBVG) $(LDFLAGS) $(LIBS)
 
 # make bench: the figures of docs/BENCHMARKS.md (medians, ratios to peers)
 bench: $(BENCH_BIN)
 	$(BUILD)/bench/gateway-core 100000 1000000 5
+	$(BUILD)/bench/gateway-restart 1000000
 
 $(GATEWAY): $(GW_OBJ) $(LIBVG)
 	$(CC) $(LDFLAGS) -o $@ $(GW_OBJ) $(LIBVG) $(LIBS)
@@ -88,7 +89,7 @@ unit: $(UT_BIN)
 
 # Run every unit test binary; stop at the first failure.
 unit-run: unit
-	@set -e; for t in $(UT_BIN); do echo "== $$t"; $$t; done
+	@set -e; for t in $(UT_BIN) $(AGENT_UT_BIN); do echo "== $$t"; $$t; done
 
 unit-san:
 	$(MAKE) BUILD=build/san SAN=1 CFLAGS="-O1 -g" unit-run
@@ -120,7 +121,7 @@ ensure-deps:
 	    echo "run: sudo make deps"; exit 1; fi; fi
 
 DEBS := build-essential cppcheck clang-tidy pkg-config libmosquitto-dev libcjson-dev \
-        libsqlite3-dev libmodbus-dev libcmocka-dev mosquitto \
+        libsqlite3-dev libmodbus-dev libinih-dev libcmocka-dev mosquitto \
         mosquitto-clients python3 python3-pytest python3-paho-mqtt clang
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -134,7 +135,7 @@ install: all
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --std=c11 --inline-suppr -Iinclude -Ilib -Igateway lib gateway bench
+	  --std=c11 --inline-suppr -Iinclude -Ilib -Igateway lib gateway bench firmware tools/sim
 	clang-tidy --quiet $(LIB_SRC) $(GW_SRC) bench/*.c -- -std=c11 \
 	  -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Iinclude -Ilib -Igateway \
 	  $(shell $(PKG_CONFIG) --cflags $(PKGS)) -DVG_VERSION='"lint"' \

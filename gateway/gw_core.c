@@ -47,8 +47,16 @@ struct gw_core *gw_core_new(void)
 	return c;
 }
 
+/* Past this many rows a drained batch gives its memory back: a first load
+ * of a million units must not leave a million-row buffer behind. */
+#define BATCH_KEEP 16384
+
 void gw_batch_clear(struct gw_batch *b)
 {
+	if (b->rows_cap > BATCH_KEEP || b->trans_cap > BATCH_KEEP) {
+		gw_batch_free(b);
+		return;
+	}
 	b->nrows = 0;
 	b->ntrans = 0;
 	b->nsites = 0;

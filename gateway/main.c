@@ -5,6 +5,7 @@
  * (SIGINT/SIGTERM stop cleanly, SIGHUP reloads the targets file).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,9 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	vg_log_set_ident("vigie-gateway");
+	/* Store batches are large and short-lived: keep them out of the heap
+	 * (glibc would otherwise raise this threshold and keep the pages). */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	if (gw_opts_parse(&gw.o, argc, argv) != VG_OK)
 		return 2;
 	memset(gw.last_met, -1, sizeof(gw.last_met));

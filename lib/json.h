@@ -21,6 +21,9 @@
 enum vg_reject vg_json_parse_object(const char *payload, size_t len,
 				    cJSON **root);
 
+/* Free a tree from vg_json_parse_object and end the decode. */
+void vg_json_release(cJSON *root);
+
 /* Index of name in a NULL-terminated table, or -1. */
 int vg_json_field_index(const char *const *names, const char *name);
 

@@ -99,7 +99,7 @@ enum vg_reject vg_presence_decode(const char *payload, size_t len,
 			   strcmp(topic->site, out->site) != 0))
 		r = VG_REJ_MISMATCH;
 out:
-	cJSON_Delete(root);
+	vg_json_release(root);
 	return r;
 }
 

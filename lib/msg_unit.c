@@ -155,7 +155,7 @@ enum vg_reject vg_unit_status_decode(const char *payload, size_t len,
 	}
 	r = check_topic(topic, out);
 out:
-	cJSON_Delete(root);
+	vg_json_release(root);
 	return r;
 }
 

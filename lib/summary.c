@@ -287,6 +287,6 @@ enum vg_reject vg_summary_decode(const char *payload, size_t len,
 	if (r == VG_REJ_NONE && pe && !cJSON_IsBool(pe))
 		r = VG_REJ_TYPE;
 	out->plan_ended = pe && cJSON_IsTrue(pe);
-	cJSON_Delete(root);
+	vg_json_release(root);
 	return r;
 }
