@@ -1,0 +1,13 @@
+# Board: rpi4 — Raspberry Pi 4 / CM4 (Cortex-A72) on 64-bit Debian, wired to
+# the equipment through a USB RS-485 adapter.  Cross-built with Debian's
+# gcc-aarch64-linux-gnu and the arm64 multiarch -dev packages (see
+# boards/README.md): make BOARD=rpi4
+BOARD_DESC     = Raspberry Pi 4 (aarch64, Cortex-A72)
+BOARD_TRIPLET  = aarch64-linux-gnu
+BOARD_CROSS    = aarch64-linux-gnu-
+BOARD_CPUFLAGS = -mcpu=cortex-a72
+BOARD_SERIAL   = /dev/ttyUSB0
+BOARD_RS485    = 0
+BOARD_DATADIR  = /var/lib/vigie
+# pkg-config must look at the target's libraries, not the build machine's
+PKG_CONFIG     = PKG_CONFIG_LIBDIR=/usr/lib/$(BOARD_TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config

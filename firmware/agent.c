@@ -1,0 +1,307 @@
+/*
+ * Lifecycle of the agent.  The main thread owns the signals (signalfd),
+ * the control socket, the storage retry timer and the systemd watchdog;
+ * the data path runs in the bus threads and the MQTT thread.  A reload
+ * parses the new file first and changes nothing unless it is valid.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+
+#include "ctl.h"
+#include "vigie/err.h"
+#include "vigie/log.h"
+#include "vigie/timeutil.h"
+#include "vigie/topic.h"
+
+#define TICK_MS 1000
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void notify_systemd(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (!path || !path[0] || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	strcpy(sa.sun_path, path);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+			  strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   len) < 0)
+		vg_log(VG_LOG_DEBUG, "sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+/* One agent per data directory: two would fight over the records. */
+static int lock_data_dir(const struct agent_config *cfg)
+{
+	char path[AGENT_PATH_MAX + 16];
+	int fd;
+
+	mkdir(cfg->data_dir, 0750);
+	snprintf(path, sizeof(path), "%s/agent.lock", cfg->data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -2;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Store, pollers, MQTT and control socket for a.cfg. */
+static int start_all(struct agent *a)
+{
+	int rc = agent_outbox_open(&a->ob, &a->cfg, a->cfg.data_dir);
+
+	if (rc == VG_ERR_IO) {
+		vg_log(VG_LOG_ERR, "storage: %s unusable; running from memory "
+		       "only: a restart now would lose unpublished state",
+		       a->cfg.data_dir);
+		rc = agent_outbox_open(&a->ob, &a->cfg, NULL);
+		a->ob.degraded = true;
+	}
+	if (rc)
+		return rc;
+	if ((rc = agent_mqtt_init(&a->mq, &a->cfg, &a->ob)) != VG_OK)
+		return rc;
+	a->ob.notify = agent_mqtt_wake;
+	a->ob.notify_arg = &a->mq;
+	if ((rc = agent_modbus_init(&a->mb, &a->cfg, &a->ob)) != VG_OK)
+		return rc;
+	if ((rc = agent_ctl_listen(a->cfg.control, &a->ctl_fd)) != VG_OK)
+		return rc;
+	if ((rc = agent_mqtt_start(&a->mq)) != VG_OK)
+		return rc;
+	return agent_modbus_start(&a->mb);
+}
+
+static void stop_all(struct agent *a)
+{
+	agent_modbus_free(&a->mb);
+	agent_mqtt_free(&a->mq);
+	agent_ctl_close(a->ctl_fd, a->cfg.control);
+	a->ctl_fd = -1;
+	agent_outbox_flush(&a->ob);
+	agent_outbox_close(&a->ob);
+}
+
+static void reload(struct agent *a)
+{
+	struct agent_config next;
+	char err[AGENT_ERR_MAX];
+	int unacked, dirty;
+	bool degraded;
+
+	if (agent_config_load(&next, a->cfg_path, err, sizeof(err))) {
+		vg_log(VG_LOG_ERR, "reload refused, keeping the running "
+		       "configuration: %s", err);
+		return;
+	}
+	agent_outbox_flush(&a->ob);
+	agent_outbox_counts(&a->ob, &unacked, &dirty, &degraded);
+	if (dirty || strcmp(next.data_dir, a->cfg.data_dir) != 0) {
+		vg_log(VG_LOG_ERR, "reload refused: %s", dirty ?
+		       "records are waiting for the disk" :
+		       "data_dir cannot change without a restart");
+		agent_config_free(&next);
+		return;
+	}
+	stop_all(a);
+	agent_config_free(&a->cfg);
+	a->cfg = next;
+	vg_log_set_level(a->cfg.log_level);
+	if (start_all(a) != VG_OK) {
+		vg_log(VG_LOG_ERR, "reload: cannot restart; exiting");
+		exit(1);
+	}
+	vg_log(VG_LOG_INFO, "configuration reloaded: %d devices, %d units",
+	       a->cfg.ndevices, a->cfg.nunits);
+}
+
+static int open_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	/* before any thread exists, so every thread inherits the mask */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+/* Returns false when asked to stop. */
+static bool handle_signal(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	if (read(a->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return true;
+	if (si.ssi_signo == SIGHUP) {
+		vg_log(VG_LOG_INFO, "SIGHUP: reloading %s", a->cfg_path);
+		reload(a);
+		return true;
+	}
+	vg_log(VG_LOG_INFO, "signal %u: stopping", si.ssi_signo);
+	return false;
+}
+
+static int64_t watchdog_ms(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC");
+
+	return usec ? atoll(usec) / 2000 : 0;
+}
+
+static void main_loop(struct agent *a)
+{
+	int64_t wd = watchdog_ms(), last_wd = 0, last_flush = vg_mono_ms();
+
+	for (;;) {
+		struct pollfd p[2] = { { a->sig_fd, POLLIN, 0 },
+				       { a->ctl_fd, POLLIN, 0 } };
+		int64_t now;
+
+		if (poll(p, 2, TICK_MS) < 0 && errno != EINTR)
+			break;
+		if ((p[0].revents & POLLIN) && !handle_signal(a))
+			break;
+		if (p[1].revents & POLLIN)
+			agent_ctl_serve(a->ctl_fd, a);
+		now = vg_mono_ms();
+		if (now - last_flush >= 5000) {
+			agent_outbox_flush(&a->ob);
+			last_flush = now;
+		}
+		if (wd > 0 && now - last_wd >= wd) {
+			notify_systemd("WATCHDOG=1");
+			last_wd = now;
+		}
+	}
+}
+
+static int load(struct agent *a, const char *path)
+{
+	char err[AGENT_ERR_MAX];
+
+	memset(a, 0, sizeof(*a));
+	a->cfg_path = path;
+	a->ctl_fd = a->lock_fd = a->sig_fd = -1;
+	if (agent_config_load(&a->cfg, path, err, sizeof(err)) != VG_OK) {
+		fprintf(stderr, "vigie-agent: %s\n", err);
+		return 1;
+	}
+	vg_log_set_level(a->cfg.log_level);
+	return 0;
+}
+
+int agent_run(const char *cfg_path)
+{
+	struct agent a;
+	int status = 1;
+
+	if (load(&a, cfg_path))
+		return 1;
+	a.lock_fd = lock_data_dir(&a.cfg);
+	if (a.lock_fd == -1) {
+		vg_log(VG_LOG_ERR, "another vigie-agent uses %s",
+		       a.cfg.data_dir);
+		goto out;
+	}
+	if ((a.sig_fd = open_signals()) < 0)
+		goto out;
+	mosquitto_lib_init();
+	if (start_all(&a) == VG_OK) {
+		vg_log(VG_LOG_INFO, "site %s: %d devices, %d units, data in %s",
+		       a.cfg.site, a.cfg.ndevices, a.cfg.nunits,
+		       a.cfg.data_dir);
+		notify_systemd("READY=1");
+		main_loop(&a);
+		status = 0;
+	}
+	notify_systemd("STOPPING=1");
+	stop_all(&a);
+	mosquitto_lib_cleanup();
+out:
+	if (a.sig_fd >= 0)
+		close(a.sig_fd);
+	if (a.lock_fd >= 0)
+		close(a.lock_fd);
+	agent_config_free(&a.cfg);
+	return status;
+}
+
+static void print_once(const struct agent *a, int i)
+{
+	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
+	struct vg_unit_status st;
+	const struct agent_unit *u = &a->cfg.units[i];
+
+	if (agent_outbox_status((struct agent_outbox *)&a->ob, i, &st,
+				NULL) != VG_OK ||
+	    vg_topic_unit(topic, sizeof(topic), a->cfg.prefix, u->program,
+			  a->cfg.region, a->cfg.site, u->id) < 0 ||
+	    vg_unit_status_encode(&st, payload, sizeof(payload)) < 0)
+		return;
+	printf("{\"topic\":\"%s\",\"retain\":true,\"payload\":%s}\n", topic,
+	       payload);
+}
+
+int agent_once(const char *cfg_path)
+{
+	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
+	struct agent a;
+	int rc;
+
+	if (load(&a, cfg_path))
+		return 1;
+	rc = agent_outbox_open(&a.ob, &a.cfg, NULL);
+	if (rc == VG_OK)
+		rc = agent_modbus_init(&a.mb, &a.cfg, &a.ob);
+	if (rc != VG_OK) {
+		fprintf(stderr, "vigie-agent: %s\n", vg_strerror(rc));
+		agent_config_free(&a.cfg);
+		return 1;
+	}
+	agent_modbus_poll_once(&a.mb);
+	vg_topic_agent(topic, sizeof(topic), a.cfg.prefix, a.cfg.site);
+	if (agent_mqtt_presence(&a.cfg, true, payload, sizeof(payload)) > 0)
+		printf("{\"topic\":\"%s\",\"retain\":true,\"payload\":%s}\n",
+		       topic, payload);
+	for (int i = 0; i < a.cfg.nunits; i++)
+		print_once(&a, i);
+	for (int d = 0; d < a.cfg.ndevices; d++)
+		fprintf(stderr, "device %s: %d request(s) planned, %d sent\n",
+			a.cfg.devices[d].name, a.mb.plan.dev_nreq[d],
+			a.mb.requests[d]);
+	agent_modbus_free(&a.mb);
+	agent_outbox_close(&a.ob);
+	agent_config_free(&a.cfg);
+	return 0;
+}

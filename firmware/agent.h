@@ -1,0 +1,30 @@
+/*
+ * The running agent: the configuration in force, the durable store, the
+ * Modbus bus threads, the MQTT thread and the control socket, started,
+ * reloaded (SIGHUP) and stopped together by the main thread.
+ */
+#ifndef AGENT_AGENT_H
+#define AGENT_AGENT_H
+
+#include "config.h"
+#include "modbus.h"
+#include "mqtt.h"
+#include "outbox.h"
+
+struct agent {
+	const char *cfg_path;      /* not owned (argv) */
+	struct agent_config cfg;   /* owned */
+	struct agent_outbox ob;
+	struct agent_modbus mb;
+	struct agent_mqtt mq;
+	int ctl_fd;
+	int lock_fd;
+	int sig_fd;
+};
+
+/* Run until SIGTERM/SIGINT; returns the process exit status. */
+int agent_run(const char *cfg_path);
+/* --once: poll every device one time, print the would-be messages. */
+int agent_once(const char *cfg_path);
+
+#endif

@@ -1,0 +1,63 @@
+# vigie-agent (firmware/), its site simulator (tools/sim/) and their unit
+# tests (tests/unit/agent/), included by the top Makefile.  Everything is
+# built for $(BOARD): boards/*.mk set the cross toolchain and CPU flags.
+
+AGENT      := $(BUILD)/vigie-agent
+SIM        := $(BUILD)/vigie-sim
+AGENT_PKGS := libmosquitto libcjson libmodbus inih
+AGENT_SRC  := $(wildcard firmware/*.c)
+AGENT_OBJ  := $(AGENT_SRC:%.c=$(BUILD)/%.o)
+# everything but main(): what the unit tests link against
+AGENT_CORE := $(filter-out $(BUILD)/firmware/main.o,$(AGENT_OBJ))
+SIM_SRC    := $(wildcard tools/sim/*.c)
+SIM_OBJ    := $(SIM_SRC:%.c=$(BUILD)/%.o)
+AGENT_UT_SRC := $(wildcard tests/unit/agent/test_*.c)
+AGENT_UT_BIN := $(AGENT_UT_SRC:tests/unit/agent/%.c=$(BUILD)/tests/agent/%)
+
+AGENT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmodbus inih) \
+	-DAGENT_DATADIR='"$(BOARD_DATADIR)"'
+AGENT_LIBS   := $(shell $(PKG_CONFIG) --libs $(AGENT_PKGS)) -lpthread -lm
+# keep the field binary small: unused sections of libvigie are dropped
+AGENT_LDFLAGS := -Wl,--gc-sections -Wl,--as-needed
+
+all: $(AGENT) $(SIM)
+unit: $(AGENT_UT_BIN)
+
+$(BUILD)/firmware/%.o: firmware/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(AGENT_CFLAGS) -ffunction-sections -fdata-sections \
+	  -MMD -MP -c $< -o $@
+
+$(BUILD)/tools/sim/%.o: tools/sim/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(AGENT_CFLAGS) -MMD -MP -c $< -o $@
+
+$(AGENT): $(AGENT_OBJ) $(LIBVG)
+	$(CC) $(LDFLAGS) $(AGENT_LDFLAGS) -o $@ $(AGENT_OBJ) $(LIBVG) $(AGENT_LIBS)
+
+$(SIM): $(SIM_OBJ) $(LIBVG)
+	$(CC) $(LDFLAGS) -o $@ $(SIM_OBJ) $(LIBVG) \
+	  $(shell $(PKG_CONFIG) --libs libmodbus)
+
+$(BUILD)/tests/agent/%: tests/unit/agent/%.c $(AGENT_CORE) $(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(AGENT_CFLAGS) -Ifirmware -o $@ $< $(AGENT_CORE) \
+	  $(LIBVG) $(shell $(PKG_CONFIG) --cflags --libs cmocka) $(LDFLAGS) \
+	  $(AGENT_LIBS)
+
+.PHONY: agent-size
+# Stripped size of the agent, the figure BRIEF §6 caps at 150 KiB.
+agent-size: $(AGENT)
+	@cp $(AGENT) $(BUILD)/vigie-agent.stripped
+	@$(BOARD_CROSS)strip $(BUILD)/vigie-agent.stripped
+	@echo "vigie-agent stripped: $$(stat -c %s $(BUILD)/vigie-agent.stripped) bytes"
+
+install-agent: $(AGENT)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/sbin/vigie-agent
+	install -m 0644 deploy/vigie-agent.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+-include $(AGENT_OBJ:.o=.d) $(SIM_OBJ:.o=.d)
+
+.PHONY: install-agent
+install: install-agent

@@ -1,0 +1,713 @@
+/*
+ * Configuration parser on libinih.  inih only reports the line of a syntax
+ * error, so the text is fed through our own line reader: the handler then
+ * knows the line of every key and can say "file:line: reason" for semantic
+ * errors too.  Checks that span sections (a unit naming a device declared
+ * further down) run after the parse, with the line of the section at fault.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "vigie/err.h"
+#include "vigie/log.h"
+#include "vigie/region.h"
+
+#ifndef AGENT_DATADIR
+#define AGENT_DATADIR "/var/lib/vigie"
+#endif
+
+#define CONFIG_FILE_MAX (4 << 20)
+
+enum section { SEC_NONE, SEC_SITE, SEC_BROKER, SEC_AGENT, SEC_DEVICE,
+	       SEC_UNIT };
+
+struct parse {
+	struct agent_config *cfg;
+	const char *name;
+	const char *text;       /* not owned */
+	const char *pos;
+	int line;               /* line last handed to inih */
+	int section_line;       /* line of the last [section] header */
+	bool new_section;       /* a header was read since the last key */
+	bool long_line;
+	char section[AGENT_PATH_MAX];
+	enum section kind;
+	int index;              /* device or unit being filled */
+	int cap;                /* allocated units */
+	char (*devname)[VG_IDENT_MAX + 1]; /* per unit, until resolved; owned */
+	char *err;
+	size_t errlen;
+	bool failed;
+	int fail_line;
+};
+
+/* Record the first error only: later ones are usually its echo. */
+static int fail(struct parse *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct parse *p, int line, const char *fmt, ...)
+{
+	char msg[AGENT_ERR_MAX];
+	va_list ap;
+
+	if (p->failed)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(p->err, p->errlen, "%s:%d: %s", p->name, line, msg);
+	p->failed = true;
+	p->fail_line = line;
+	return 0;
+}
+
+/* inih reader over memory, counting lines as it hands them out. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse *p = stream;
+	const char *nl;
+	size_t len, take;
+
+	if (!*p->pos)
+		return NULL;
+	nl = strchr(p->pos, '\n');
+	len = nl ? (size_t)(nl - p->pos) + 1 : strlen(p->pos);
+	take = len < (size_t)num - 1 ? len : (size_t)num - 1;
+	p->line++;
+	if (p->pos[strspn(p->pos, " \t")] == '[')
+		p->section_line = p->line, p->new_section = true;
+	if (take < len && !p->long_line) {
+		p->long_line = true;
+		fail(p, p->line, "line longer than %d characters", num - 2);
+	}
+	memcpy(str, p->pos, take);
+	str[take] = '\0';
+	p->pos += len;
+	return str;
+}
+
+static bool copy(char *dst, size_t size, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= size)
+		return false;
+	memcpy(dst, v, n + 1);
+	return true;
+}
+
+static bool parse_int(const char *v, long min, long max, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max)
+		return false;
+	*out = (int)n;
+	return true;
+}
+
+static int parse_bool(const char *v)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
+	static const char *const no[] = { "no", "false", "off", "0", NULL };
+
+	for (int i = 0; yes[i]; i++) {
+		if (strcmp(v, yes[i]) == 0)
+			return 1;
+		if (strcmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+#define INT_KEY(k, field, lo, hi)                                            \
+	if (strcmp(key, k) == 0) {                                           \
+		if (!parse_int(v, lo, hi, &(field)))                         \
+			return fail(p, p->line, "%s must be an integer in "  \
+				    "%d..%d", k, lo, hi);                    \
+		return 1;                                                    \
+	}
+#define STR_KEY(k, field)                                                    \
+	if (strcmp(key, k) == 0) {                                           \
+		if (!copy(field, sizeof(field), v))                          \
+			return fail(p, p->line, "%s is too long", k);        \
+		return 1;                                                    \
+	}
+
+static int unknown(struct parse *p, const char *key)
+{
+	return fail(p, p->line, "unknown key '%s' in [%s]", key, p->section);
+}
+
+static int site_key(struct parse *p, const char *key, const char *v)
+{
+	struct agent_config *c = p->cfg;
+
+	if (strcmp(key, "id") == 0) {
+		if (!vg_ident_valid(v, strlen(v)))
+			return fail(p, p->line, "site id '%s' must be 1-48 "
+				    "characters of [A-Za-z0-9._-]", v);
+		strcpy(c->site, v);
+		return 1;
+	}
+	if (strcmp(key, "region") == 0) {
+		c->region = vg_region_parse(v, strlen(v));
+		if (c->region < 1)
+			return fail(p, p->line, "region must be 01..17, not "
+				    "'%s'", v);
+		return 1;
+	}
+	return unknown(p, key);
+}
+
+static int broker_tls(struct parse *p, const char *v)
+{
+	int b = parse_bool(v);
+
+	if (b < 0)
+		return fail(p, p->line, "tls must be yes or no");
+	p->cfg->tls = b;
+	return 1;
+}
+
+static int broker_key(struct parse *p, const char *key, const char *v)
+{
+	struct agent_config *c = p->cfg;
+
+	STR_KEY("host", c->host);
+	INT_KEY("port", c->port, 1, 65535);
+	INT_KEY("keepalive", c->keepalive, 5, 3600);
+	STR_KEY("username", c->username);
+	STR_KEY("password", c->password);
+	STR_KEY("ca_file", c->ca_file);
+	STR_KEY("ca_path", c->ca_path);
+	STR_KEY("cert_file", c->cert_file);
+	STR_KEY("key_file", c->key_file);
+	if (strcmp(key, "client_id") == 0) {
+		if (!vg_ident_valid(v, strlen(v)))
+			return fail(p, p->line, "client_id must be 1-48 "
+				    "characters of [A-Za-z0-9._-]");
+		strcpy(c->client_id, v);
+		return 1;
+	}
+	if (strcmp(key, "prefix") == 0) {
+		if (strlen(v) > VG_PREFIX_MAX || !vg_prefix_valid(v))
+			return fail(p, p->line, "prefix '%s' is not a valid "
+				    "topic prefix", v);
+		strcpy(c->prefix, v);
+		return 1;
+	}
+	if (strcmp(key, "tls") == 0)
+		return broker_tls(p, v);
+	return unknown(p, key);
+}
+
+static int agent_key(struct parse *p, const char *key, const char *v)
+{
+	struct agent_config *c = p->cfg;
+
+	STR_KEY("data_dir", c->data_dir);
+	STR_KEY("control_socket", c->control);
+	if (strcmp(key, "log_level") == 0) {
+		c->log_level = vg_log_level_parse(v);
+		if (c->log_level < 0)
+			return fail(p, p->line, "log_level must be error, "
+				    "warn, info or debug");
+		return 1;
+	}
+	return unknown(p, key);
+}
+
+/* "host:port" for Modbus TCP; the port defaults to 502. */
+static int device_tcp(struct parse *p, struct agent_device *d, const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	size_t hl = colon ? (size_t)(colon - v) : strlen(v);
+
+	d->transport = AGENT_TCP;
+	if (hl == 0 || hl >= sizeof(d->host))
+		return fail(p, p->line, "tcp must be HOST:PORT");
+	memcpy(d->host, v, hl);
+	d->host[hl] = '\0';
+	d->port = 502;
+	if (colon && !parse_int(colon + 1, 1, 65535, &d->port))
+		return fail(p, p->line, "bad TCP port in '%s'", v);
+	return 1;
+}
+
+static int device_parity(struct parse *p, struct agent_device *d,
+			 const char *v)
+{
+	if (!strcmp(v, "N") || !strcmp(v, "none"))
+		d->parity = 'N';
+	else if (!strcmp(v, "E") || !strcmp(v, "even"))
+		d->parity = 'E';
+	else if (!strcmp(v, "O") || !strcmp(v, "odd"))
+		d->parity = 'O';
+	else
+		return fail(p, p->line, "parity must be none, even or odd");
+	return 1;
+}
+
+static int device_key(struct parse *p, const char *key, const char *v)
+{
+	struct agent_device *d = &p->cfg->devices[p->index];
+	int b;
+
+	if (strcmp(key, "tcp") == 0)
+		return device_tcp(p, d, v);
+	if (strcmp(key, "rtu") == 0) {
+		d->transport = AGENT_RTU;
+		STR_KEY("rtu", d->serial);
+	}
+	if (strcmp(key, "parity") == 0)
+		return device_parity(p, d, v);
+	if (strcmp(key, "rs485") == 0) {
+		if ((b = parse_bool(v)) < 0)
+			return fail(p, p->line, "rs485 must be yes or no");
+		d->rs485 = b;
+		return 1;
+	}
+	INT_KEY("baud", d->baud, 300, 4000000);
+	INT_KEY("data_bits", d->data_bits, 5, 8);
+	INT_KEY("stop_bits", d->stop_bits, 1, 2);
+	INT_KEY("slave", d->slave, 0, 255);
+	INT_KEY("response_timeout_ms", d->response_timeout_ms, 10, 60000);
+	INT_KEY("byte_timeout_ms", d->byte_timeout_ms, 1, 60000);
+	INT_KEY("retries", d->retries, 0, 10);
+	INT_KEY("poll_interval_ms", d->poll_interval_ms, 100, 86400000);
+	INT_KEY("frame_gap_ms", d->frame_gap_ms, 0, 1000);
+	return unknown(p, key);
+}
+
+/* "0=pending 1=migrating 2=migrated 3=retired" */
+static int unit_map(struct parse *p, struct agent_unit *u, const char *v)
+{
+	char buf[AGENT_PATH_MAX], *save = NULL, *tok;
+	int value, st;
+
+	if (!copy(buf, sizeof(buf), v))
+		return fail(p, p->line, "map is too long");
+	u->nmap = 0;
+	for (tok = strtok_r(buf, " \t,", &save); tok;
+	     tok = strtok_r(NULL, " \t,", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			return fail(p, p->line, "map entry '%s' is not "
+				    "VALUE=STATE", tok);
+		*eq = '\0';
+		st = vg_state_parse(eq + 1, strlen(eq + 1));
+		if (!parse_int(tok, 0, 65535, &value))
+			return fail(p, p->line, "map value '%s' is not "
+				    "0..65535", tok);
+		if (st < 0 || st == VG_STATE_UNKNOWN)
+			return fail(p, p->line, "map state '%s' is not pending,"
+				    " migrating, migrated or retired", eq + 1);
+		if (u->nmap == AGENT_MAP_MAX)
+			return fail(p, p->line, "at most %d map entries",
+				    AGENT_MAP_MAX);
+		u->map_value[u->nmap] = (uint16_t)value;
+		u->map_state[u->nmap++] = (uint8_t)st;
+	}
+	return 1;
+}
+
+static int unit_reg(struct parse *p, struct agent_unit *u, const char *v)
+{
+	for (int r = 0; r < AGENT_REG_COUNT; r++) {
+		if (strcmp(v, agent_config_reg_name(r)) == 0) {
+			u->reg = r;
+			return 1;
+		}
+	}
+	return fail(p, p->line, "register must be holding, input, coil or "
+		    "discrete, not '%s'", v);
+}
+
+static int unit_key(struct parse *p, const char *key, const char *v)
+{
+	struct agent_unit *u = &p->cfg->units[p->index];
+	int n;
+
+	if (strcmp(key, "program") == 0) {
+		if ((n = vg_program_parse(v, strlen(v))) < 0)
+			return fail(p, p->line, "program must be renir or rgt,"
+				    " not '%s'", v);
+		u->program = n;
+		return 1;
+	}
+	if (strcmp(key, "source") == 0) {
+		if (strcmp(v, "manual") && strcmp(v, "modbus"))
+			return fail(p, p->line, "source must be modbus or "
+				    "manual");
+		u->manual = strcmp(v, "manual") == 0;
+		return 1;
+	}
+	if (strcmp(key, "device") == 0) {
+		if (!vg_ident_valid(v, strlen(v)))
+			return fail(p, p->line, "bad device name '%s'", v);
+		strcpy(p->devname[p->index], v);
+		return 1;
+	}
+	if (strcmp(key, "register") == 0)
+		return unit_reg(p, u, v);
+	if (strcmp(key, "address") == 0) {
+		if (!parse_int(v, 0, 65535, &n))
+			return fail(p, p->line, "address must be 0..65535");
+		u->address = (uint16_t)n;
+		return 1;
+	}
+	if (strcmp(key, "map") == 0)
+		return unit_map(p, u, v);
+	return unknown(p, key);
+}
+
+static void device_defaults(struct agent_device *d, int line)
+{
+	memset(d, 0, sizeof(*d));
+	d->transport = -1;
+	d->baud = 19200;
+	d->parity = 'N';
+	d->data_bits = 8;
+	d->stop_bits = 1;
+	d->slave = 1;
+	d->response_timeout_ms = 500;
+	d->byte_timeout_ms = 100;
+	d->retries = 1;
+	d->poll_interval_ms = 1000;
+	d->frame_gap_ms = 5;
+	d->line = line;
+}
+
+static int new_device(struct parse *p, const char *name)
+{
+	struct agent_config *c = p->cfg;
+
+	if (!vg_ident_valid(name, strlen(name)))
+		return fail(p, p->section_line, "bad device name '%s'", name);
+	for (int i = 0; i < c->ndevices; i++) {
+		if (strcmp(c->devices[i].name, name) == 0)
+			return fail(p, p->section_line, "device '%s' already declared"
+				    " at line %d", name, c->devices[i].line);
+	}
+	if (c->ndevices == AGENT_DEVICES_MAX)
+		return fail(p, p->section_line, "more than %d devices",
+			    AGENT_DEVICES_MAX);
+	p->index = c->ndevices++;
+	device_defaults(&c->devices[p->index], p->section_line);
+	strcpy(c->devices[p->index].name, name);
+	p->kind = SEC_DEVICE;
+	return 1;
+}
+
+static int grow_units(struct parse *p)
+{
+	int cap = p->cap ? p->cap * 2 : 64;
+	void *u, *d;
+
+	u = realloc(p->cfg->units, (size_t)cap * sizeof(*p->cfg->units));
+	if (u)
+		p->cfg->units = u;
+	d = realloc(p->devname, (size_t)cap * sizeof(*p->devname));
+	if (d)
+		p->devname = d;
+	if (!u || !d)
+		return fail(p, p->section_line, "out of memory");
+	p->cap = cap;
+	return 1;
+}
+
+static int new_unit(struct parse *p, const char *id)
+{
+	struct agent_config *c = p->cfg;
+	struct agent_unit *u;
+	int prev;
+
+	if (!vg_ident_valid(id, strlen(id)))
+		return fail(p, p->section_line, "unit id '%s' must be 1-48 characters"
+			    " of [A-Za-z0-9._-]", id);
+	if ((prev = agent_config_unit_find(c, id)) >= 0)
+		return fail(p, p->section_line, "unit '%s' already declared at line "
+			    "%d", id, c->units[prev].line);
+	if (c->nunits == AGENT_UNITS_MAX)
+		return fail(p, p->section_line, "more than %d units", AGENT_UNITS_MAX);
+	if (c->nunits == p->cap && !grow_units(p))
+		return 0;
+	p->index = c->nunits++;
+	u = &c->units[p->index];
+	memset(u, 0, sizeof(*u));
+	u->program = -1;
+	u->device = -1;
+	u->line = p->section_line;
+	strcpy(u->id, id);
+	p->devname[p->index][0] = '\0';
+	p->kind = SEC_UNIT;
+	return 1;
+}
+
+/* A new [section] header: decide its kind once. */
+static int enter_section(struct parse *p, const char *section)
+{
+	const char *arg = strchr(section, ' ');
+
+	copy(p->section, sizeof(p->section), section);
+	p->kind = SEC_NONE;
+	if (!section[0])
+		return fail(p, p->line, "key outside any [section]");
+	if (!arg) {
+		if (!strcmp(section, "site"))
+			p->kind = SEC_SITE;
+		else if (!strcmp(section, "broker"))
+			p->kind = SEC_BROKER;
+		else if (!strcmp(section, "agent"))
+			p->kind = SEC_AGENT;
+		else
+			return fail(p, p->section_line, "unknown section [%s]",
+				    section);
+		return 1;
+	}
+	while (*arg == ' ')
+		arg++;
+	if (!strncmp(section, "device ", 7))
+		return new_device(p, arg);
+	if (!strncmp(section, "unit ", 5))
+		return new_unit(p, arg);
+	return fail(p, p->section_line, "unknown section [%s]", section);
+}
+
+static int handler(void *user, const char *section, const char *key,
+		   const char *value)
+{
+	struct parse *p = user;
+
+	if (p->failed)
+		return 1; /* keep the first error; inih would add its own */
+	if (p->new_section || strcmp(section, p->section) != 0) {
+		p->new_section = false; /* "[unit A]" twice is two sections */
+		if (!enter_section(p, section))
+			return 1;
+	}
+	switch (p->kind) {
+	case SEC_SITE:
+		return site_key(p, key, value), 1;
+	case SEC_BROKER:
+		return broker_key(p, key, value), 1;
+	case SEC_AGENT:
+		return agent_key(p, key, value), 1;
+	case SEC_DEVICE:
+		return device_key(p, key, value), 1;
+	case SEC_UNIT:
+		return unit_key(p, key, value), 1;
+	default:
+		return 1;
+	}
+}
+
+static int check_device(struct parse *p, const struct agent_device *d)
+{
+	if ((int)d->transport < 0)
+		return fail(p, d->line, "device '%s' needs tcp = HOST:PORT or "
+			    "rtu = SERIAL-DEVICE", d->name);
+	if (d->transport == AGENT_RTU && (d->slave < 1 || d->slave > 247))
+		return fail(p, d->line, "device '%s': an RTU slave id is "
+			    "1..247", d->name);
+	return 1;
+}
+
+static int resolve_unit(struct parse *p, int i)
+{
+	struct agent_config *c = p->cfg;
+	struct agent_unit *u = &c->units[i];
+
+	if ((int)u->program < 0)
+		return fail(p, u->line, "unit '%s' needs a program (renir or "
+			    "rgt)", u->id);
+	if (u->manual)
+		return 1;
+	for (int d = 0; d < c->ndevices; d++) {
+		if (strcmp(c->devices[d].name, p->devname[i]) == 0)
+			u->device = d;
+	}
+	if (!p->devname[i][0])
+		return fail(p, u->line, "unit '%s' needs a device (or source "
+			    "= manual)", u->id);
+	if (u->device < 0)
+		return fail(p, u->line, "unit '%s': no device named '%s'",
+			    u->id, p->devname[i]);
+	if (u->nmap == 0) {
+		/* bits: 0 = still on the old network, 1 = migrated */
+		static const uint8_t reg[] = { VG_STATE_PENDING,
+			VG_STATE_MIGRATING, VG_STATE_MIGRATED,
+			VG_STATE_RETIRED };
+		bool bit = u->reg == AGENT_REG_COIL ||
+			   u->reg == AGENT_REG_DISCRETE;
+
+		u->nmap = bit ? 2 : 4;
+		for (int k = 0; k < u->nmap; k++) {
+			u->map_value[k] = (uint16_t)k;
+			u->map_state[k] = bit && k ? VG_STATE_MIGRATED : reg[k];
+		}
+	}
+	return 1;
+}
+
+static int check_tls(struct parse *p)
+{
+	struct agent_config *c = p->cfg;
+
+	if (c->ca_file[0] || c->ca_path[0] || c->cert_file[0])
+		c->tls = true;
+	if (c->tls && !c->ca_file[0] && !c->ca_path[0])
+		return fail(p, p->line, "[broker] tls needs ca_file or "
+			    "ca_path: the broker is always verified");
+	if (!c->cert_file[0] != !c->key_file[0])
+		return fail(p, p->line, "[broker] cert_file and key_file go "
+			    "together");
+	return 1;
+}
+
+/* Whole-file checks and defaults, once every section is known. */
+static int finish(struct parse *p)
+{
+	struct agent_config *c = p->cfg;
+
+	p->line++; /* errors about what is missing point past the end */
+	if (!c->site[0])
+		return fail(p, p->line, "[site] id is missing");
+	if (!c->region)
+		return fail(p, p->line, "[site] region is missing");
+	if (!check_tls(p))
+		return 0;
+	for (int i = 0; i < c->ndevices; i++) {
+		if (!check_device(p, &c->devices[i]))
+			return 0;
+	}
+	for (int i = 0; i < c->nunits; i++) {
+		if (!resolve_unit(p, i))
+			return 0;
+	}
+	if (!c->client_id[0])
+		snprintf(c->client_id, sizeof(c->client_id), "vigie-agent-%s",
+			 c->site);
+	if (!c->control[0] &&
+	    snprintf(c->control, sizeof(c->control), "%s/agent.sock",
+		     c->data_dir) >= (int)sizeof(c->control))
+		return fail(p, p->line, "data_dir is too long");
+	return 1;
+}
+
+static void defaults(struct agent_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->host, "127.0.0.1");
+	c->port = 1883;
+	c->keepalive = 30;
+	strcpy(c->data_dir, AGENT_DATADIR);
+	c->log_level = VG_LOG_INFO;
+}
+
+int agent_config_parse(struct agent_config *cfg, const char *text,
+		       const char *name, char *err, size_t errlen)
+{
+	struct parse p = { .cfg = cfg, .name = name, .text = text,
+			   .pos = text, .err = err, .errlen = errlen };
+	int rc;
+
+	defaults(cfg);
+	copy(cfg->path, sizeof(cfg->path), name);
+	rc = ini_parse_stream(reader, &p, handler, &p);
+	if (rc > 0 && (!p.failed || rc < p.fail_line)) {
+		p.failed = false; /* a syntax error above wins */
+		fail(&p, rc, "syntax error (expected [section] or key = "
+		     "value)");
+	} else if (rc < 0 && !p.failed)
+		fail(&p, 0, "cannot parse");
+	if (!p.failed)
+		finish(&p);
+	free(p.devname);
+	if (p.failed) {
+		agent_config_free(cfg);
+		return VG_ERR_PARSE;
+	}
+	return VG_OK;
+}
+
+int agent_config_load(struct agent_config *cfg, const char *path, char *err,
+		      size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t n = 0;
+	int rc = VG_ERR_IO;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return VG_ERR_IO;
+	}
+	text = malloc(CONFIG_FILE_MAX + 1);
+	if (!text) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	n = fread(text, 1, CONFIG_FILE_MAX + 1, f);
+	if (ferror(f) || n > CONFIG_FILE_MAX) {
+		snprintf(err, errlen, "%s: %s", path, ferror(f) ?
+			 strerror(errno) : "file too large");
+		goto out;
+	}
+	text[n] = '\0';
+	if (strlen(text) != n) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		goto out;
+	}
+	rc = agent_config_parse(cfg, text, path, err, errlen);
+out:
+	free(text);
+	fclose(f);
+	return rc;
+}
+
+void agent_config_free(struct agent_config *cfg)
+{
+	free(cfg->units);
+	cfg->units = NULL;
+	cfg->nunits = 0;
+}
+
+int agent_config_unit_find(const struct agent_config *cfg, const char *id)
+{
+	for (int i = 0; i < cfg->nunits; i++) {
+		if (strcmp(cfg->units[i].id, id) == 0)
+			return i;
+	}
+	return -1;
+}
+
+const char *agent_config_reg_name(enum agent_reg r)
+{
+	static const char *const names[] = { "holding", "input", "coil",
+					     "discrete" };
+
+	return (unsigned)r < AGENT_REG_COUNT ? names[r] : NULL;
+}
+
+int agent_config_map(const struct agent_unit *u, uint16_t value)
+{
+	for (int i = 0; i < u->nmap; i++) {
+		if (u->map_value[i] == value)
+			return u->map_state[i];
+	}
+	return -1;
+}

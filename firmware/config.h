@@ -1,0 +1,120 @@
+/*
+ * The agent's configuration: one human-edited INI file (libinih) read into
+ * an immutable struct agent_config.  Every error is reported as
+ * "file:line: what is wrong"; a reload parses into a fresh struct and the
+ * caller swaps it in only when it is valid, so a typo never takes a running
+ * agent down.
+ */
+#ifndef AGENT_CONFIG_H
+#define AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigie/domain.h"
+#include "vigie/ident.h"
+#include "vigie/topic.h"
+
+#define AGENT_PATH_MAX 256
+#define AGENT_HOST_MAX 128
+#define AGENT_SECRET_MAX 128
+#define AGENT_DEVICES_MAX 64
+#define AGENT_UNITS_MAX 8192
+#define AGENT_ERR_MAX 512
+
+enum agent_transport { AGENT_TCP = 0, AGENT_RTU };
+
+/* Where a unit's state is read; order fixes the planner's grouping. */
+enum agent_reg {
+	AGENT_REG_HOLDING = 0,
+	AGENT_REG_INPUT,
+	AGENT_REG_COIL,
+	AGENT_REG_DISCRETE,
+	AGENT_REG_COUNT
+};
+
+/* One Modbus slave, on a TCP endpoint or an RTU bus shared with others. */
+struct agent_device {
+	char name[VG_IDENT_MAX + 1];
+	enum agent_transport transport;
+	char host[AGENT_HOST_MAX];        /* TCP */
+	int port;                         /* TCP */
+	char serial[AGENT_PATH_MAX];      /* RTU */
+	int baud;
+	char parity;                      /* 'N', 'E', 'O' */
+	int data_bits;
+	int stop_bits;
+	bool rs485;
+	int slave;                        /* 1..247 (0..255 on TCP) */
+	int response_timeout_ms;
+	int byte_timeout_ms;
+	int retries;                      /* extra tries on busy / timeout */
+	int poll_interval_ms;
+	int frame_gap_ms;                 /* RTU silence between requests */
+	int line;                         /* where it was declared */
+};
+
+/* State a read value maps to; -1 where the value means nothing. */
+#define AGENT_MAP_MAX 8
+
+struct agent_unit {
+	char id[VG_IDENT_MAX + 1];
+	enum vg_program program;
+	bool manual;           /* marked by technicians, never read */
+	int device;            /* index into devices; -1 when manual */
+	enum agent_reg reg;
+	uint16_t address;
+	int nmap;
+	uint16_t map_value[AGENT_MAP_MAX];
+	uint8_t map_state[AGENT_MAP_MAX]; /* enum vg_state */
+	int line;
+};
+
+struct agent_config {
+	char path[AGENT_PATH_MAX];
+	char site[VG_IDENT_MAX + 1];
+	int region;
+	/* broker */
+	char host[AGENT_HOST_MAX];
+	int port;
+	char prefix[VG_PREFIX_MAX + 1];
+	char client_id[VG_IDENT_MAX + 16];
+	char username[AGENT_SECRET_MAX];
+	char password[AGENT_SECRET_MAX];
+	bool tls;
+	char ca_file[AGENT_PATH_MAX];
+	char ca_path[AGENT_PATH_MAX];
+	char cert_file[AGENT_PATH_MAX];
+	char key_file[AGENT_PATH_MAX];
+	int keepalive;
+	/* agent */
+	char data_dir[AGENT_PATH_MAX];
+	char control[AGENT_PATH_MAX];     /* control socket path */
+	int log_level;
+	int ndevices;
+	struct agent_device devices[AGENT_DEVICES_MAX];
+	int nunits;
+	struct agent_unit *units;         /* owned: agent_config_free */
+};
+
+/*
+ * Parse path into *cfg (zeroed first).  On error returns VG_ERR_PARSE (or
+ * VG_ERR_IO) with "file:line: reason" in err, and *cfg holds nothing that
+ * needs freeing.  On success free it with agent_config_free.
+ */
+int agent_config_load(struct agent_config *cfg, const char *path, char *err,
+		      size_t errlen);
+/* As agent_config_load on text in memory; name stands for the file. */
+int agent_config_parse(struct agent_config *cfg, const char *text,
+		       const char *name, char *err, size_t errlen);
+void agent_config_free(struct agent_config *cfg);
+
+/* Index of a unit by id, or -1. */
+int agent_config_unit_find(const struct agent_config *cfg, const char *id);
+/* "holding", "input", "coil", "discrete" */
+const char *agent_config_reg_name(enum agent_reg r);
+/* Map a raw value through a unit's table; -1 when unmapped. */
+int agent_config_map(const struct agent_unit *u, uint16_t value);
+
+#endif

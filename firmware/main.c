@@ -1,0 +1,155 @@
+/*
+ * vigie-agent's command line: the daemon, its dry runs (--check-config,
+ * --once) and the technician's client (status, mark), all in one binary so
+ * a field unit carries a single file.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "config.h"
+#include "ctl.h"
+#include "vigie/log.h"
+
+#ifndef AGENT_CONFIG_PATH
+#define AGENT_CONFIG_PATH "/etc/vigie/vigie-agent.conf"
+#endif
+
+struct opts {
+	const char *config;
+	const char *socket;
+	const char *tech;
+	const char *note;
+	int nargs;
+	const char *args[4];
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: vigie-agent [-c FILE]                 run the agent\n"
+	      "       vigie-agent --check-config FILE       validate a "
+	      "configuration\n"
+	      "       vigie-agent --once [-c FILE]          poll once, print "
+	      "what would be published\n"
+	      "       vigie-agent [-c FILE|-s SOCK] status\n"
+	      "       vigie-agent [-c FILE|-s SOCK] mark UNIT STATE --tech ID "
+	      "[--note TEXT]\n"
+	      "       vigie-agent --version\n"
+	      "default FILE: " AGENT_CONFIG_PATH "\n", f);
+}
+
+static int check_config(const char *path)
+{
+	struct agent_config cfg;
+	char err[AGENT_ERR_MAX];
+	int manual = 0;
+
+	if (agent_config_load(&cfg, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	for (int i = 0; i < cfg.nunits; i++)
+		manual += cfg.units[i].manual;
+	printf("%s: ok: site %s, %d device(s), %d unit(s) (%d manual)\n",
+	       path, cfg.site, cfg.ndevices, cfg.nunits, manual);
+	agent_config_free(&cfg);
+	return 0;
+}
+
+/* The control socket: -s, else the one the config file names. */
+static int client(const struct opts *o, const char *request)
+{
+	struct agent_config cfg;
+	char err[AGENT_ERR_MAX], path[AGENT_PATH_MAX];
+	int rc;
+
+	if (o->socket)
+		return agent_ctl_request(o->socket, request);
+	if (agent_config_load(&cfg, o->config, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vigie-agent: %s (use -s SOCKET)\n", err);
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s", cfg.control);
+	agent_config_free(&cfg);
+	rc = agent_ctl_request(path, request);
+	return rc;
+}
+
+static int mark(const struct opts *o)
+{
+	char req[AGENT_CTL_LINE_MAX];
+
+	if (o->nargs != 3 || !o->tech) {
+		fputs("usage: vigie-agent mark UNIT STATE --tech ID "
+		      "[--note TEXT]\n", stderr);
+		return 2;
+	}
+	if (strchr(o->args[1], ' ') || strchr(o->args[2], ' ') ||
+	    strchr(o->tech, ' ') || (o->note && strchr(o->note, '\n'))) {
+		fputs("vigie-agent: unit, state and technician id contain no "
+		      "spaces; the note is one line\n", stderr);
+		return 2;
+	}
+	if (snprintf(req, sizeof(req), "mark %s %s %s%s%s", o->args[1],
+		     o->args[2], o->tech, o->note ? " " : "",
+		     o->note ? o->note : "") >= (int)sizeof(req)) {
+		fputs("vigie-agent: request too long\n", stderr);
+		return 2;
+	}
+	return client(o, req);
+}
+
+static const char *need(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "vigie-agent: %s needs a value\n", argv[*i]);
+		exit(2);
+	}
+	return argv[++*i];
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .config = AGENT_CONFIG_PATH };
+	bool once = false;
+
+	vg_log_set_ident("vigie-agent");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-c") || !strcmp(a, "--config"))
+			o.config = need(argc, argv, &i);
+		else if (!strcmp(a, "-s") || !strcmp(a, "--socket"))
+			o.socket = need(argc, argv, &i);
+		else if (!strcmp(a, "--tech"))
+			o.tech = need(argc, argv, &i);
+		else if (!strcmp(a, "--note"))
+			o.note = need(argc, argv, &i);
+		else if (!strcmp(a, "--check-config"))
+			return check_config(need(argc, argv, &i));
+		else if (!strcmp(a, "--once"))
+			once = true;
+		else if (!strcmp(a, "--version")) {
+			printf("vigie-agent %s (%s)\n", VG_VERSION, VG_BOARD);
+			return 0;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (a[0] == '-' || o.nargs == 4) {
+			usage(stderr);
+			return 2;
+		} else
+			o.args[o.nargs++] = a;
+	}
+	if (once)
+		return agent_once(o.config);
+	if (o.nargs == 0)
+		return agent_run(o.config);
+	if (!strcmp(o.args[0], "status") && o.nargs == 1)
+		return client(&o, "status");
+	if (!strcmp(o.args[0], "mark"))
+		return mark(&o);
+	usage(stderr);
+	return 2;
+}

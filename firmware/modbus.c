@@ -1,0 +1,405 @@
+/*
+ * Bus threads on libmodbus.  Error policy, per request: an exception that
+ * says the request itself is wrong (illegal address, function, value) is
+ * never retried; "busy" is retried after a short pause; a timeout or a
+ * garbled frame is followed by modbus_flush so a late answer cannot be
+ * taken for the next one, and is retried only while the slave is healthy
+ * (a dead slave gets one try per poll, so it cannot eat the bus).  Anything
+ * that smells of a broken link closes the connection; the next poll
+ * reconnects.
+ */
+#include "modbus.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <modbus.h>
+
+#include "vigie/err.h"
+#include "vigie/log.h"
+#include "vigie/timeutil.h"
+
+#define BUSY_PAUSE_MS 50
+
+struct agent_modbus_bus {
+	struct agent_modbus *m;
+	int ndev;
+	int dev[AGENT_DEVICES_MAX];       /* device indices on this bus */
+	int64_t due[AGENT_DEVICES_MAX];   /* next poll, monotonic ms */
+	modbus_t *ctx;                    /* owned */
+	bool connected;
+	pthread_t thread;
+	struct vg_ratelimit rl;
+};
+
+static bool same_bus(const struct agent_device *a,
+		     const struct agent_device *b)
+{
+	if (a->transport != b->transport)
+		return false;
+	if (a->transport == AGENT_TCP)
+		return a->port == b->port && strcmp(a->host, b->host) == 0;
+	return strcmp(a->serial, b->serial) == 0;
+}
+
+static void group_buses(struct agent_modbus *m)
+{
+	const struct agent_config *c = m->cfg;
+
+	for (int d = 0; d < c->ndevices; d++) {
+		int b = 0;
+
+		while (b < m->nbus &&
+		       !same_bus(&c->devices[m->bus[b].dev[0]],
+				 &c->devices[d]))
+			b++;
+		if (b == m->nbus) {
+			m->bus[b].m = m;
+			vg_ratelimit_init(&m->bus[b].rl, 60000, 2);
+			m->nbus++;
+		}
+		m->bus[b].dev[m->bus[b].ndev++] = d;
+	}
+}
+
+int agent_modbus_init(struct agent_modbus *m, const struct agent_config *cfg,
+		      struct agent_outbox *ob)
+{
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->cfg = cfg;
+	m->ob = ob;
+	rc = agent_modbus_plan_build(&m->plan, cfg);
+	if (rc)
+		return rc;
+	m->bus = calloc((size_t)cfg->ndevices + 1, sizeof(*m->bus));
+	if (!m->bus) {
+		agent_modbus_plan_free(&m->plan);
+		return VG_ERR_NOMEM;
+	}
+	group_buses(m);
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	return VG_OK;
+}
+
+static void set_timeout(modbus_t *ctx, int ms,
+			int (*set)(modbus_t *, uint32_t, uint32_t))
+{
+	set(ctx, (uint32_t)(ms / 1000), (uint32_t)(ms % 1000) * 1000u);
+}
+
+static modbus_t *new_ctx(const struct agent_device *d)
+{
+	char port[8];
+
+	if (d->transport == AGENT_RTU)
+		return modbus_new_rtu(d->serial, d->baud, d->parity,
+				      d->data_bits, d->stop_bits);
+	snprintf(port, sizeof(port), "%d", d->port);
+	return modbus_new_tcp_pi(d->host, port);
+}
+
+static const char *bus_name(const struct agent_device *d, char *buf,
+			    size_t size)
+{
+	if (d->transport == AGENT_RTU)
+		snprintf(buf, size, "rtu %s", d->serial);
+	else
+		snprintf(buf, size, "tcp %s:%d", d->host, d->port);
+	return buf;
+}
+
+/* Connect if needed; returns 0 or an errno value for the fault text. */
+static int bus_connect(struct agent_modbus_bus *b,
+		       const struct agent_device *d)
+{
+	char name[AGENT_PATH_MAX + 8];
+	uint32_t dropped;
+	int err;
+
+	if (b->connected)
+		return 0;
+	if (!b->ctx && !(b->ctx = new_ctx(d)))
+		return errno ? errno : ENOMEM;
+	set_timeout(b->ctx, d->response_timeout_ms,
+		    modbus_set_response_timeout);
+	if (modbus_connect(b->ctx) != 0)
+		goto fail;
+	if (d->transport == AGENT_RTU && d->rs485 &&
+	    modbus_rtu_set_serial_mode(b->ctx, MODBUS_RTU_RS485) != 0) {
+		modbus_close(b->ctx);
+		goto fail;
+	}
+	b->connected = true;
+	vg_log(VG_LOG_INFO, "modbus: %s connected",
+	       bus_name(d, name, sizeof(name)));
+	return 0;
+fail:
+	err = errno;
+	if (vg_ratelimit_allow(&b->rl, vg_mono_ms(), &dropped))
+		vg_log(VG_LOG_WARN, "modbus: %s: cannot connect: %s",
+		       bus_name(d, name, sizeof(name)), modbus_strerror(err));
+	return err;
+}
+
+static void bus_close(struct agent_modbus_bus *b)
+{
+	if (b->connected)
+		modbus_close(b->ctx);
+	b->connected = false;
+}
+
+static int read_raw(modbus_t *ctx, const struct agent_modbus_req *q,
+		    uint16_t *regs, uint8_t *bits)
+{
+	switch (q->reg) {
+	case AGENT_REG_HOLDING:
+		return modbus_read_registers(ctx, q->addr, q->count, regs);
+	case AGENT_REG_INPUT:
+		return modbus_read_input_registers(ctx, q->addr, q->count,
+						   regs);
+	case AGENT_REG_COIL:
+		return modbus_read_bits(ctx, q->addr, q->count, bits);
+	default:
+		return modbus_read_input_bits(ctx, q->addr, q->count, bits);
+	}
+}
+
+static bool link_error(int e)
+{
+	return e == ECONNRESET || e == EPIPE || e == EBADF || e == ENOTCONN ||
+	       e == ECONNREFUSED || e == EIO;
+}
+
+static void pause_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* One request with the retry policy; 0 or the errno of the last try. */
+static int read_req(struct agent_modbus *m, struct agent_modbus_bus *b,
+		    int d, const struct agent_modbus_req *q, uint16_t *regs,
+		    uint8_t *bits)
+{
+	const struct agent_device *dev = &m->cfg->devices[d];
+	int err = 0;
+
+	for (int attempt = 0; attempt <= dev->retries; attempt++) {
+		if (dev->transport == AGENT_RTU && dev->frame_gap_ms)
+			pause_ms(dev->frame_gap_ms);
+		m->requests[d]++;
+		if (read_raw(b->ctx, q, regs, bits) == q->count) {
+			m->dead[d] = false;
+			return 0;
+		}
+		err = errno;
+		if (err == EMBXILADD || err == EMBXILFUN || err == EMBXILVAL ||
+		    link_error(err))
+			return err;
+		if (err == EMBXSBUSY) {
+			pause_ms(BUSY_PAUSE_MS * (attempt + 1));
+			continue;
+		}
+		modbus_flush(b->ctx); /* timeout, bad CRC, stray data */
+		if (err == ETIMEDOUT && m->dead[d])
+			break;
+	}
+	if (err == ETIMEDOUT)
+		m->dead[d] = true;
+	return err;
+}
+
+static void apply(struct agent_modbus *m, const struct agent_modbus_req *q,
+		  const uint16_t *regs, const uint8_t *bits)
+{
+	const struct agent_config *c = m->cfg;
+	char fault[AGENT_FAULT_MAX + 1];
+
+	for (int k = 0; k < q->nunits; k++) {
+		int i = m->plan.order[q->first + k];
+		const struct agent_unit *u = &c->units[i];
+		int off = u->address - q->addr;
+		uint16_t v = regs ? regs[off] : bits[off];
+		int st = agent_config_map(u, v);
+
+		if (st >= 0) {
+			agent_outbox_read_ok(m->ob, i, st);
+			continue;
+		}
+		snprintf(fault, sizeof(fault), "unmapped value %u", v);
+		agent_outbox_read_fault(m->ob, i, fault);
+	}
+}
+
+static void fault_req(struct agent_modbus *m,
+		      const struct agent_modbus_req *q, const char *why)
+{
+	for (int k = 0; k < q->nunits; k++)
+		agent_outbox_read_fault(m->ob, m->plan.order[q->first + k],
+					why);
+}
+
+static void fault_from(struct agent_modbus *m, int d, int from,
+		       const char *why)
+{
+	int first = m->plan.dev_first[d], n = m->plan.dev_nreq[d];
+
+	for (int r = from; r < n; r++)
+		fault_req(m, &m->plan.req[first + r], why);
+}
+
+static void poll_device(struct agent_modbus *m, struct agent_modbus_bus *b,
+			int d)
+{
+	const struct agent_device *dev = &m->cfg->devices[d];
+	uint16_t regs[AGENT_PLAN_MAX_REGS];
+	uint8_t bits[AGENT_PLAN_MAX_BITS];
+	int first = m->plan.dev_first[d], n = m->plan.dev_nreq[d], err;
+
+	m->requests[d] = 0;
+	if (n == 0)
+		return;
+	if ((err = bus_connect(b, dev)) != 0) {
+		fault_from(m, d, 0, modbus_strerror(err));
+		return;
+	}
+	modbus_set_slave(b->ctx, dev->slave);
+	set_timeout(b->ctx, dev->response_timeout_ms,
+		    modbus_set_response_timeout);
+	set_timeout(b->ctx, dev->byte_timeout_ms, modbus_set_byte_timeout);
+	for (int r = 0; r < n; r++) {
+		const struct agent_modbus_req *q = &m->plan.req[first + r];
+		bool word = q->reg == AGENT_REG_HOLDING ||
+			    q->reg == AGENT_REG_INPUT;
+
+		err = read_req(m, b, d, q, regs, bits);
+		if (!err) {
+			apply(m, q, word ? regs : NULL, bits);
+			continue;
+		}
+		if (link_error(err)) {
+			bus_close(b);
+			fault_from(m, d, r, modbus_strerror(err));
+			return;
+		}
+		fault_req(m, q, modbus_strerror(err));
+	}
+}
+
+static bool wait_until(struct agent_modbus *m, int64_t due)
+{
+	bool stop;
+
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop) {
+		int64_t left = due - vg_mono_ms();
+		struct timespec ts;
+
+		if (left <= 0)
+			break;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+	}
+	stop = m->stop;
+	pthread_mutex_unlock(&m->lock);
+	return !stop;
+}
+
+/* Earliest-due device first; a late poll is not caught up in a burst. */
+static void *bus_thread(void *arg)
+{
+	struct agent_modbus_bus *b = arg;
+	struct agent_modbus *m = b->m;
+
+	for (int k = 0; k < b->ndev; k++)
+		b->due[k] = vg_mono_ms();
+	for (;;) {
+		int next = 0;
+		int64_t now;
+
+		for (int k = 1; k < b->ndev; k++) {
+			if (b->due[k] < b->due[next])
+				next = k;
+		}
+		if (!wait_until(m, b->due[next]))
+			break;
+		poll_device(m, b, b->dev[next]);
+		now = vg_mono_ms();
+		b->due[next] += m->cfg->devices[b->dev[next]].poll_interval_ms;
+		if (b->due[next] < now)
+			b->due[next] = now;
+	}
+	return NULL;
+}
+
+int agent_modbus_start(struct agent_modbus *m)
+{
+	pthread_attr_t attr;
+	int rc = VG_OK;
+
+	pthread_attr_init(&attr);
+	/* 2 x 2 KiB read buffers and libmodbus frames: 256 KiB is ample */
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	m->stop = false;
+	for (int b = 0; b < m->nbus; b++) {
+		if (pthread_create(&m->bus[b].thread, &attr, bus_thread,
+				   &m->bus[b]) != 0) {
+			m->nbus = b;
+			rc = VG_ERR_NOMEM;
+			break;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	m->started = true;
+	return rc;
+}
+
+void agent_modbus_stop(struct agent_modbus *m)
+{
+	if (!m->started)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stop = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	for (int b = 0; b < m->nbus; b++)
+		pthread_join(m->bus[b].thread, NULL);
+	m->started = false;
+}
+
+void agent_modbus_poll_once(struct agent_modbus *m)
+{
+	for (int b = 0; b < m->nbus; b++) {
+		for (int k = 0; k < m->bus[b].ndev; k++)
+			poll_device(m, &m->bus[b], m->bus[b].dev[k]);
+	}
+}
+
+void agent_modbus_free(struct agent_modbus *m)
+{
+	agent_modbus_stop(m);
+	for (int b = 0; b < m->nbus; b++) {
+		bus_close(&m->bus[b]);
+		if (m->bus[b].ctx)
+			modbus_free(m->bus[b].ctx);
+	}
+	free(m->bus);
+	m->bus = NULL;
+	agent_modbus_plan_free(&m->plan);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->cond);
+}

@@ -1,0 +1,543 @@
+/*
+ * Durable unit store and outbox (see outbox.h for the on-disk layout).
+ * Every new record goes: seq reserved (persisted) -> record written and
+ * fsync'd -> flags set -> publisher woken.  Acknowledgements rewrite the
+ * record with the outbox flag cleared, so a restart knows what the broker
+ * already has; a lost acknowledgement only costs a harmless republish.
+ */
+#include "outbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vigie/err.h"
+#include "vigie/timeutil.h"
+#include "vigie/topic.h"
+
+/* How far ahead a persisted seq reservation reaches (ms of wall clock). */
+#define SEQ_RESERVE 60000
+
+uint32_t agent_outbox_crc32(uint32_t crc, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xEDB88320u & -(crc & 1u));
+	}
+	return ~crc;
+}
+
+/* Copy with truncation (fault texts are cut to what a record holds). */
+static void set_text(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void storage_error(struct agent_outbox *ob, const char *what,
+			  const char *name, int err)
+{
+	uint32_t dropped = 0;
+
+	if (!ob->degraded)
+		vg_log(VG_LOG_ERR, "storage: cannot %s %s/%s: %s; keeping "
+		       "state in memory until the disk takes it again", what,
+		       ob->dir, name, strerror(err));
+	else if (vg_ratelimit_allow(&ob->rl, vg_mono_ms(), &dropped))
+		vg_log(VG_LOG_WARN, "storage: still cannot %s %s/%s: %s", what,
+		       ob->dir, name, strerror(err));
+	ob->degraded = true;
+}
+
+/* tmp file, fsync, rename, fsync dir: the file is the old or the new one. */
+static int write_file(struct agent_outbox *ob, const char *name,
+		      const void *buf, size_t len)
+{
+	char tmp[VG_IDENT_MAX + 16];
+	int fd, err = 0;
+
+	snprintf(tmp, sizeof(tmp), "tmp.%s", name);
+	fd = openat(ob->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0640);
+	if (fd < 0)
+		return errno;
+	if (write(fd, buf, len) != (ssize_t)len)
+		err = errno ? errno : ENOSPC;
+	if (!err && fdatasync(fd) != 0)
+		err = errno;
+	if (close(fd) != 0 && !err)
+		err = errno;
+	if (!err && renameat(ob->dirfd, tmp, ob->dirfd, name) != 0)
+		err = errno;
+	if (!err && fsync(ob->dirfd) != 0)
+		err = errno;
+	if (err)
+		unlinkat(ob->dirfd, tmp, 0);
+	return err;
+}
+
+static void fill_status(const struct agent_outbox *ob, int i,
+			struct vg_unit_status *st)
+{
+	const struct agent_unit *u = &ob->cfg->units[i];
+	const struct agent_rec *r = &ob->rec[i];
+
+	memset(st, 0, sizeof(*st));
+	st->program = u->program;
+	st->region = ob->cfg->region;
+	strcpy(st->site, ob->cfg->site);
+	strcpy(st->unit, u->id);
+	st->state = r->state;
+	st->seq = r->seq;
+	st->ts = r->ts;
+	st->has_since = true;
+	st->since = r->since;
+	st->source = r->source;
+	strcpy(st->tech, r->tech);
+	strcpy(st->fault, r->fault);
+	if (r->note)
+		snprintf(st->note, sizeof(st->note), "%s", r->note);
+}
+
+static int encode(const struct agent_outbox *ob, int i, char *buf,
+		  size_t size)
+{
+	struct vg_unit_status st;
+
+	fill_status(ob, i, &st);
+	return vg_unit_status_encode(&st, buf, size);
+}
+
+/* Write unit i's record as it is in memory; clears DIRTY on success. */
+static int persist(struct agent_outbox *ob, int i)
+{
+	uint8_t buf[AGENT_RECORD_HDR + VG_PAYLOAD_MAX];
+	char name[VG_IDENT_MAX + 8];
+	struct agent_rec *r = &ob->rec[i];
+	int len, err;
+
+	if (!ob->durable)
+		return VG_OK;
+	len = encode(ob, i, (char *)buf + AGENT_RECORD_HDR, VG_PAYLOAD_MAX);
+	if (len < 0)
+		return len;
+	memcpy(buf, AGENT_RECORD_MAGIC, 4);
+	put32(buf + 8, (uint32_t)len);
+	put32(buf + 12, r->flags & REC_UNACKED);
+	put32(buf + 4, agent_outbox_crc32(0, buf + 8, 8 + (size_t)len));
+	snprintf(name, sizeof(name), "u.%s", ob->cfg->units[i].id);
+	err = write_file(ob, name, buf, AGENT_RECORD_HDR + (size_t)len);
+	if (err) {
+		if (!(r->flags & REC_DIRTY))
+			ob->dirty++;
+		r->flags |= REC_DIRTY;
+		storage_error(ob, "write", name, err);
+		return VG_ERR_IO;
+	}
+	if (r->flags & REC_DIRTY)
+		ob->dirty--;
+	r->flags &= (uint8_t)~REC_DIRTY;
+	return VG_OK;
+}
+
+static int persist_seq(struct agent_outbox *ob, int64_t reserve)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)reserve);
+	int err;
+
+	if (!ob->durable) {
+		ob->reserved_seq = reserve;
+		return VG_OK;
+	}
+	err = write_file(ob, "seq", buf, (size_t)n);
+	if (err) {
+		storage_error(ob, "write", "seq", err);
+		return VG_ERR_IO;
+	}
+	ob->reserved_seq = reserve;
+	return VG_OK;
+}
+
+/* seq = max(last + 1, now in ms), reserved on disk before it is used. */
+static int64_t next_seq(struct agent_outbox *ob)
+{
+	int64_t s = vg_now_ms();
+
+	if (s <= ob->last_seq)
+		s = ob->last_seq + 1;
+	if (s > ob->reserved_seq)
+		persist_seq(ob, s + SEQ_RESERVE);
+	ob->last_seq = s;
+	return s;
+}
+
+/* A new record for unit i (fields already updated): seq, disk, outbox. */
+static int commit(struct agent_outbox *ob, int i)
+{
+	struct agent_rec *r = &ob->rec[i];
+	int rc;
+
+	r->seq = next_seq(ob);
+	r->ts = r->seq / 1000;
+	if (!(r->flags & REC_UNACKED))
+		ob->unacked++;
+	r->flags |= REC_UNACKED | REC_QUEUED;
+	rc = persist(ob, i);
+	if (ob->notify)
+		ob->notify(ob->notify_arg);
+	return rc == VG_ERR_IO ? VG_OK : rc; /* degraded still publishes */
+}
+
+static int load_record(struct agent_outbox *ob, int i, int64_t now)
+{
+	uint8_t buf[AGENT_RECORD_HDR + VG_PAYLOAD_MAX + 1];
+	const struct agent_unit *u = &ob->cfg->units[i];
+	struct agent_rec *r = &ob->rec[i];
+	struct vg_unit_status st;
+	char name[VG_IDENT_MAX + 8];
+	ssize_t n;
+	uint32_t len;
+	int fd;
+
+	snprintf(name, sizeof(name), "u.%s", u->id);
+	fd = openat(ob->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? VG_ERR_NOTFOUND : VG_ERR_IO;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	len = n >= AGENT_RECORD_HDR ? get32(buf + 8) : 0;
+	if (n < AGENT_RECORD_HDR || memcmp(buf, AGENT_RECORD_MAGIC, 4) ||
+	    len > VG_PAYLOAD_MAX || (size_t)n != AGENT_RECORD_HDR + len ||
+	    get32(buf + 4) != agent_outbox_crc32(0, buf + 8, 8 + len) ||
+	    vg_unit_status_decode((char *)buf + AGENT_RECORD_HDR, len, NULL,
+				  &st) != VG_REJ_NONE ||
+	    strcmp(st.unit, u->id) != 0) {
+		vg_log(VG_LOG_ERR, "storage: %s/%s is corrupt (bad checksum "
+		       "or content); unit %s restarts as unknown", ob->dir,
+		       name, u->id);
+		return VG_ERR_PARSE;
+	}
+	r->state = st.state;
+	r->source = st.source;
+	r->seq = st.seq;
+	r->ts = st.ts;
+	r->since = st.has_since ? st.since : now;
+	strcpy(r->tech, st.tech);
+	set_text(r->fault, sizeof(r->fault), st.fault);
+	r->note = st.note[0] ? strdup(st.note) : NULL;
+	r->flags = get32(buf + 12) & REC_UNACKED;
+	if (st.seq > ob->last_seq)
+		ob->last_seq = st.seq;
+	/* moved to another site, region or program: say so again */
+	if (st.program != u->program || st.region != ob->cfg->region ||
+	    strcmp(st.site, ob->cfg->site) != 0)
+		return VG_ERR_RANGE;
+	return VG_OK;
+}
+
+static int64_t read_seq_file(struct agent_outbox *ob)
+{
+	char buf[32] = "";
+	int fd = openat(ob->dirfd, "seq", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
+static int open_dir(struct agent_outbox *ob, const char *data_dir)
+{
+	if (snprintf(ob->dir, sizeof(ob->dir), "%s/units", data_dir) >=
+	    (int)sizeof(ob->dir))
+		return VG_ERR_RANGE;
+	if (mkdir(data_dir, 0750) != 0 && errno != EEXIST)
+		goto fail;
+	if (mkdir(ob->dir, 0750) != 0 && errno != EEXIST)
+		goto fail;
+	ob->dirfd = open(ob->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ob->dirfd < 0)
+		goto fail;
+	return VG_OK;
+fail:
+	vg_log(VG_LOG_ERR, "storage: %s: %s", ob->dir, strerror(errno));
+	return VG_ERR_IO;
+}
+
+/* Load every configured unit; new or unreadable ones start unknown. */
+static void load_all(struct agent_outbox *ob)
+{
+	int64_t now = vg_now();
+	int rc;
+
+	ob->last_seq = ob->durable ? read_seq_file(ob) : 0;
+	ob->reserved_seq = ob->last_seq;
+	for (int i = 0; i < ob->nunits; i++) {
+		struct agent_rec *r = &ob->rec[i];
+
+		rc = ob->durable ? load_record(ob, i, now) : VG_ERR_NOTFOUND;
+		if (rc == VG_OK) {
+			ob->unacked += !!(r->flags & REC_UNACKED);
+			continue;
+		}
+		if (rc != VG_ERR_RANGE) {
+			memset(r, 0, sizeof(*r));
+			r->state = VG_STATE_UNKNOWN;
+			r->since = now;
+		}
+		commit(ob, i);
+	}
+}
+
+int agent_outbox_open(struct agent_outbox *ob, const struct agent_config *cfg,
+		      const char *data_dir)
+{
+	memset(ob, 0, sizeof(*ob));
+	ob->dirfd = -1;
+	ob->cfg = cfg;
+	ob->nunits = cfg->nunits;
+	vg_ratelimit_init(&ob->rl, 60000, 1);
+	if (data_dir) {
+		ob->durable = true;
+		if (open_dir(ob, data_dir) != VG_OK)
+			return VG_ERR_IO;
+	}
+	ob->rec = calloc((size_t)cfg->nunits + 1, sizeof(*ob->rec));
+	if (!ob->rec) {
+		agent_outbox_close(ob);
+		return VG_ERR_NOMEM;
+	}
+	pthread_mutex_init(&ob->lock, NULL);
+	load_all(ob);
+	return VG_OK;
+}
+
+void agent_outbox_close(struct agent_outbox *ob)
+{
+	if (ob->rec) {
+		for (int i = 0; i < ob->nunits; i++)
+			free(ob->rec[i].note);
+		free(ob->rec);
+		pthread_mutex_destroy(&ob->lock);
+	}
+	if (ob->dirfd >= 0)
+		close(ob->dirfd);
+	ob->rec = NULL;
+	ob->dirfd = -1;
+}
+
+static void clear_manual(struct agent_rec *r)
+{
+	r->tech[0] = '\0';
+	free(r->note);
+	r->note = NULL;
+}
+
+int agent_outbox_read_ok(struct agent_outbox *ob, int unit, int state)
+{
+	struct agent_rec *r = &ob->rec[unit];
+	int rc = VG_OK;
+
+	pthread_mutex_lock(&ob->lock);
+	if (r->state != state || r->fault[0] ||
+	    r->source != VG_SOURCE_MODBUS) {
+		if (r->state != state)
+			r->since = vg_now();
+		r->state = (uint8_t)state;
+		r->source = VG_SOURCE_MODBUS;
+		r->fault[0] = '\0';
+		clear_manual(r);
+		rc = commit(ob, unit);
+	}
+	pthread_mutex_unlock(&ob->lock);
+	return rc;
+}
+
+int agent_outbox_read_fault(struct agent_outbox *ob, int unit,
+			    const char *fault)
+{
+	struct agent_rec *r = &ob->rec[unit];
+	int rc = VG_OK;
+
+	pthread_mutex_lock(&ob->lock);
+	if (strncmp(r->fault, fault, AGENT_FAULT_MAX) != 0) {
+		set_text(r->fault, sizeof(r->fault), fault);
+		rc = commit(ob, unit);
+	}
+	pthread_mutex_unlock(&ob->lock);
+	return rc;
+}
+
+int agent_outbox_mark(struct agent_outbox *ob, int unit, int state,
+		      const char *tech, const char *note, int64_t *seq)
+{
+	struct agent_rec *r = &ob->rec[unit];
+	char *copy = note && note[0] ? strdup(note) : NULL;
+	int rc;
+
+	if (note && note[0] && !copy)
+		return VG_ERR_NOMEM;
+	pthread_mutex_lock(&ob->lock);
+	if (r->state != state)
+		r->since = vg_now();
+	r->state = (uint8_t)state;
+	r->source = VG_SOURCE_MANUAL;
+	r->fault[0] = '\0';
+	clear_manual(r);
+	set_text(r->tech, sizeof(r->tech), tech);
+	r->note = copy;
+	rc = commit(ob, unit);
+	*seq = r->seq;
+	pthread_mutex_unlock(&ob->lock);
+	return rc;
+}
+
+void agent_outbox_birth(struct agent_outbox *ob)
+{
+	pthread_mutex_lock(&ob->lock);
+	for (int i = 0; i < ob->nunits; i++) {
+		ob->rec[i].flags |= REC_QUEUED;
+		ob->rec[i].mid = 0;
+	}
+	pthread_mutex_unlock(&ob->lock);
+}
+
+void agent_outbox_lost(struct agent_outbox *ob)
+{
+	pthread_mutex_lock(&ob->lock);
+	for (int i = 0; i < ob->nunits; i++)
+		ob->rec[i].mid = 0;
+	pthread_mutex_unlock(&ob->lock);
+}
+
+int agent_outbox_next(struct agent_outbox *ob, int *cursor, char *topic,
+		      size_t tsize, char *payload, size_t psize,
+		      int64_t *seq)
+{
+	int found = -1;
+
+	pthread_mutex_lock(&ob->lock);
+	for (int k = 0; k < ob->nunits && found < 0; k++) {
+		int i = (*cursor + k) % ob->nunits;
+		const struct agent_unit *u = &ob->cfg->units[i];
+
+		if (!(ob->rec[i].flags & REC_QUEUED))
+			continue;
+		ob->rec[i].flags &= (uint8_t)~REC_QUEUED;
+		if (vg_topic_unit(topic, tsize, ob->cfg->prefix, u->program,
+				  ob->cfg->region, ob->cfg->site, u->id) < 0 ||
+		    encode(ob, i, payload, psize) < 0) {
+			vg_log(VG_LOG_ERR, "unit %s: cannot encode", u->id);
+			continue;
+		}
+		*seq = ob->rec[i].seq;
+		found = i;
+		*cursor = (i + 1) % ob->nunits;
+	}
+	pthread_mutex_unlock(&ob->lock);
+	return found;
+}
+
+void agent_outbox_sent(struct agent_outbox *ob, int unit, int mid,
+		       int64_t seq)
+{
+	pthread_mutex_lock(&ob->lock);
+	ob->rec[unit].mid = mid;
+	ob->rec[unit].mid_seq = seq;
+	pthread_mutex_unlock(&ob->lock);
+}
+
+void agent_outbox_requeue(struct agent_outbox *ob, int unit)
+{
+	pthread_mutex_lock(&ob->lock);
+	ob->rec[unit].flags |= REC_QUEUED;
+	pthread_mutex_unlock(&ob->lock);
+}
+
+void agent_outbox_acked(struct agent_outbox *ob, int mid)
+{
+	pthread_mutex_lock(&ob->lock);
+	for (int i = 0; i < ob->nunits; i++) {
+		struct agent_rec *r = &ob->rec[i];
+
+		if (r->mid != mid)
+			continue;
+		r->mid = 0;
+		if ((r->flags & REC_UNACKED) && r->mid_seq == r->seq) {
+			r->flags &= (uint8_t)~REC_UNACKED;
+			ob->unacked--;
+			persist(ob, i);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&ob->lock);
+}
+
+void agent_outbox_flush(struct agent_outbox *ob)
+{
+	pthread_mutex_lock(&ob->lock);
+	if (ob->degraded && ob->last_seq >= ob->reserved_seq)
+		persist_seq(ob, ob->last_seq + SEQ_RESERVE);
+	for (int i = 0; i < ob->nunits && ob->dirty; i++) {
+		if ((ob->rec[i].flags & REC_DIRTY) && persist(ob, i) != VG_OK)
+			break;
+	}
+	if (ob->degraded && ob->dirty == 0 &&
+	    ob->reserved_seq > ob->last_seq) {
+		ob->degraded = false;
+		vg_log(VG_LOG_INFO, "storage: %s writable again; every "
+		       "record is on disk", ob->dir);
+	}
+	pthread_mutex_unlock(&ob->lock);
+}
+
+int agent_outbox_status(struct agent_outbox *ob, int unit,
+			struct vg_unit_status *st, uint8_t *flags)
+{
+	if (unit < 0 || unit >= ob->nunits)
+		return VG_ERR_NOTFOUND;
+	pthread_mutex_lock(&ob->lock);
+	fill_status(ob, unit, st);
+	if (flags)
+		*flags = ob->rec[unit].flags;
+	pthread_mutex_unlock(&ob->lock);
+	return VG_OK;
+}
+
+void agent_outbox_counts(struct agent_outbox *ob, int *unacked, int *dirty,
+			 bool *degraded)
+{
+	pthread_mutex_lock(&ob->lock);
+	*unacked = ob->unacked;
+	*dirty = ob->dirty;
+	*degraded = ob->degraded;
+	pthread_mutex_unlock(&ob->lock);
+}

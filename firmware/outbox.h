@@ -1,0 +1,121 @@
+/*
+ * The durable store: the last known state of every unit (the inventory a
+ * birth republishes) and, folded into it, the outbox: a unit whose latest
+ * record the broker has not acknowledged yet.  A unit holds at most one
+ * record, so the outbox is bounded by the number of units however long the
+ * site stays offline.
+ *
+ * On disk, one file per unit (DATA_DIR/units/u.<id>): a 16-byte header
+ * (magic, CRC-32, length, flags) and the unit status JSON exactly as it is
+ * published.  A record is written to a temporary file, fsync'd, renamed
+ * over the old one and the directory fsync'd, all before the record may be
+ * published; the checksum catches what a rename cannot (a torn or corrupted
+ * file).  When the disk refuses (full, read-only) the record stays in
+ * memory, marked dirty, is published anyway and written as soon as the
+ * disk takes it again.
+ *
+ * Thread-safe: the pollers, the MQTT thread and the control socket share
+ * one store through its mutex.
+ */
+#ifndef AGENT_OUTBOX_H
+#define AGENT_OUTBOX_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "vigie/log.h"
+#include "vigie/msg.h"
+
+#define AGENT_FAULT_MAX 63
+#define AGENT_RECORD_MAGIC "VGR1"
+#define AGENT_RECORD_HDR 16
+
+/* Per-unit flags. */
+#define REC_UNACKED 0x01u /* in the outbox: not acknowledged by the broker */
+#define REC_DIRTY 0x02u   /* newer than what the disk holds */
+#define REC_QUEUED 0x04u  /* to (re)publish on the current connection */
+
+struct agent_rec {
+	int64_t seq;
+	int64_t ts;
+	int64_t since;
+	uint8_t state;               /* enum vg_state */
+	uint8_t source;              /* enum vg_source */
+	uint8_t flags;
+	int mid;                     /* MQTT message id in flight, or 0 */
+	int64_t mid_seq;             /* seq of the message in flight */
+	char tech[VG_IDENT_MAX + 1];
+	char fault[AGENT_FAULT_MAX + 1];
+	char *note;                  /* owned; NULL when none */
+};
+
+typedef void (*agent_outbox_notify_fn)(void *arg);
+
+struct agent_outbox {
+	pthread_mutex_t lock;
+	const struct agent_config *cfg; /* not owned; outlives the store */
+	bool durable;                   /* false: memory only (--once) */
+	char dir[AGENT_PATH_MAX];       /* DATA_DIR/units */
+	int dirfd;
+	bool degraded;                  /* the disk refused the last write */
+	struct vg_ratelimit rl;
+	int64_t last_seq;
+	int64_t reserved_seq;           /* persisted high-water mark */
+	int nunits;
+	struct agent_rec *rec;          /* owned; one per cfg unit */
+	int unacked;
+	int dirty;
+	agent_outbox_notify_fn notify;  /* wakes the publisher; may be NULL */
+	void *notify_arg;
+};
+
+/*
+ * Open the store for cfg's units.  dir NULL keeps everything in memory.
+ * Records of units no longer configured stay on disk untouched.  A missing
+ * or corrupt record starts its unit as "unknown" (logged).
+ */
+int agent_outbox_open(struct agent_outbox *ob, const struct agent_config *cfg,
+		      const char *data_dir);
+void agent_outbox_close(struct agent_outbox *ob);
+
+/* Results of a read: a state (clears the fault) or a fault (keeps it). */
+int agent_outbox_read_ok(struct agent_outbox *ob, int unit, int state);
+int agent_outbox_read_fault(struct agent_outbox *ob, int unit,
+			    const char *fault);
+/* A technician's mark; *seq receives the record's seq.  note may be NULL. */
+int agent_outbox_mark(struct agent_outbox *ob, int unit, int state,
+		      const char *tech, const char *note, int64_t *seq);
+
+/* A connection opened: queue every unit (the birth). */
+void agent_outbox_birth(struct agent_outbox *ob);
+/* The connection closed: nothing is in flight any more. */
+void agent_outbox_lost(struct agent_outbox *ob);
+/*
+ * Next queued unit from *cursor on: fills topic and payload, clears its
+ * QUEUED flag and returns its index (publish, then agent_outbox_sent), or
+ * -1 when nothing is queued.
+ */
+int agent_outbox_next(struct agent_outbox *ob, int *cursor, char *topic,
+		      size_t tsize, char *payload, size_t psize,
+		      int64_t *seq);
+void agent_outbox_sent(struct agent_outbox *ob, int unit, int mid,
+		       int64_t seq);
+/* Publishing failed: queue the unit again. */
+void agent_outbox_requeue(struct agent_outbox *ob, int unit);
+/* PUBACK for mid: the unit leaves the outbox if nothing newer came. */
+void agent_outbox_acked(struct agent_outbox *ob, int mid);
+/* Retry writing records the disk refused; logs the recovery. */
+void agent_outbox_flush(struct agent_outbox *ob);
+
+/* The unit status as published (for --once and status). */
+int agent_outbox_status(struct agent_outbox *ob, int unit,
+			struct vg_unit_status *st, uint8_t *flags);
+void agent_outbox_counts(struct agent_outbox *ob, int *unacked, int *dirty,
+			 bool *degraded);
+
+/* CRC-32 (IEEE), as stored in record headers. */
+uint32_t agent_outbox_crc32(uint32_t crc, const void *buf, size_t len);
+
+#endif

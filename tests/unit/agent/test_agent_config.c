@@ -1,0 +1,162 @@
+/*
+ * Configuration parser: a full valid file, defaults, and errors that name
+ * the file and the line at fault.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "vigie/err.h"
+
+static const char good[] =
+	"# a comment\n"
+	"[site]\n"
+	"id = qc-03-a\n"
+	"region = 03\n"
+	"\n"
+	"[broker]\n"
+	"host = broker.example\n"
+	"port = 8883\n"
+	"ca_file = /etc/ssl/ca.pem\n"
+	"username = agent\n"
+	"password = secret\n"
+	"prefix = lab\n"
+	"\n"
+	"[agent]\n"
+	"data_dir = /tmp/vigie\n"
+	"\n"
+	"[unit U1]\n"
+	"program = renir\n"
+	"device = plc\n"
+	"register = input\n"
+	"address = 7\n"
+	"map = 10=pending 20=migrated ; inline comment\n"
+	"\n"
+	"[device plc]\n"
+	"rtu = /dev/ttyS1\n"
+	"baud = 9600\n"
+	"parity = even\n"
+	"slave = 4\n"
+	"rs485 = yes\n"
+	"\n"
+	"[unit M1]\n"
+	"program = rgt\n"
+	"source = manual\n"
+	"\n"
+	"[unit C1]\n"
+	"program = rgt\n"
+	"device = plc\n"
+	"register = coil\n"
+	"address = 3\n";
+
+static void parses_a_full_file(void **state)
+{
+	struct agent_config c;
+	char err[AGENT_ERR_MAX] = "";
+
+	(void)state;
+	if (agent_config_parse(&c, good, "t.conf", err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.site, "qc-03-a");
+	assert_int_equal(c.region, 3);
+	assert_int_equal(c.port, 8883);
+	assert_true(c.tls); /* a CA file means TLS */
+	assert_string_equal(c.prefix, "lab");
+	assert_string_equal(c.client_id, "vigie-agent-qc-03-a");
+	assert_string_equal(c.control, "/tmp/vigie/agent.sock");
+	assert_int_equal(c.ndevices, 1);
+	assert_int_equal(c.devices[0].transport, AGENT_RTU);
+	assert_int_equal(c.devices[0].parity, 'E');
+	assert_int_equal(c.devices[0].slave, 4);
+	assert_true(c.devices[0].rs485);
+	assert_int_equal(c.nunits, 3);
+	assert_int_equal(c.units[0].device, 0); /* declared before its device */
+	assert_int_equal(c.units[0].reg, AGENT_REG_INPUT);
+	assert_int_equal(agent_config_map(&c.units[0], 20), VG_STATE_MIGRATED);
+	assert_int_equal(agent_config_map(&c.units[0], 0), -1);
+	assert_true(c.units[1].manual);
+	/* bits default to 0 = pending, 1 = migrated */
+	assert_int_equal(agent_config_map(&c.units[2], 1), VG_STATE_MIGRATED);
+	assert_int_equal(agent_config_map(&c.units[2], 0), VG_STATE_PENDING);
+	agent_config_free(&c);
+}
+
+/* text must be refused with an error containing want. */
+static void expect_error(const char *text, const char *want)
+{
+	struct agent_config c;
+	char err[AGENT_ERR_MAX] = "";
+
+	if (agent_config_parse(&c, text, "t.conf", err, sizeof(err)) !=
+	    VG_ERR_PARSE)
+		fail_msg("accepted: %s", text);
+	if (!strstr(err, want))
+		fail_msg("got \"%s\", want \"%s\"", err, want);
+	assert_null(c.units);
+}
+
+static void errors_name_file_and_line(void **state)
+{
+	(void)state;
+	expect_error("[site]\nid = a\nregion = 18\n", "t.conf:3: region");
+	expect_error("[site]\nid = bad/id\n", "t.conf:2: site id");
+	expect_error("[site]\nid = a\nregion = 01\n[nope]\nx = 1\n",
+		     "t.conf:4: unknown section");
+	expect_error("[site]\nid = a\nregion = 01\n[broker]\nport = 0\n",
+		     "t.conf:5: port");
+	expect_error("[site]\nid = a\nregion = 01\n[broker]\ncolour = 1\n",
+		     "t.conf:5: unknown key 'colour'");
+	expect_error("[site]\nid = a\nregion = 01\nthis is not ini\n",
+		     "t.conf:4: syntax error");
+	expect_error("[site]\nid = a\nregion = 01\n[unit U]\nprogram = x\n",
+		     "t.conf:5: program");
+	expect_error("[site]\nid = a\nregion = 01\n[unit U]\n"
+		     "program = rgt\ndevice = ghost\n",
+		     "t.conf:4: unit 'U': no device named 'ghost'");
+	expect_error("[site]\nid = a\nregion = 01\n[unit U]\nprogram = rgt\n"
+		     "source = manual\n[unit U]\nprogram = rgt\n", "t.conf:7: unit 'U' "
+		     "already declared at line 4");
+	expect_error("[site]\nid = a\nregion = 01\n[unit U]\nprogram = rgt\n"
+		     "map = 1=gone\n", "t.conf:6: map state");
+	expect_error("[site]\nid = a\nregion = 01\n[broker]\ntls = yes\n",
+		     "tls needs ca_file");
+	expect_error("[site]\nregion = 01\n", "t.conf:3: [site] id is "
+		     "missing");
+	expect_error("[site]\nid = a\nregion = 01\n[device d]\nslave = 1\n",
+		     "t.conf:4: device 'd' needs tcp");
+}
+
+static void syntax_error_before_semantic_one_wins(void **state)
+{
+	(void)state;
+	expect_error("[site]\nid = a\ngarbage\nregion = 99\n",
+		     "t.conf:3: syntax error");
+}
+
+static void missing_file_is_reported(void **state)
+{
+	struct agent_config c;
+	char err[AGENT_ERR_MAX] = "";
+
+	(void)state;
+	assert_int_equal(agent_config_load(&c, "/nonexistent/a.conf", err,
+					   sizeof(err)), VG_ERR_IO);
+	assert_non_null(strstr(err, "/nonexistent/a.conf"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parses_a_full_file),
+		cmocka_unit_test(errors_name_file_and_line),
+		cmocka_unit_test(syntax_error_before_semantic_one_wins),
+		cmocka_unit_test(missing_file_is_reported),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

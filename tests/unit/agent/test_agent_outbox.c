@@ -1,0 +1,234 @@
+/*
+ * Durable store and outbox: records survive a restart, acknowledgements
+ * empty the outbox durably, seq only grows, a torn or corrupted record is
+ * caught by its checksum, and a disk that refuses writes degrades to
+ * memory without losing what is to be published.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "outbox.h"
+#include "vigie/err.h"
+#include "vigie/log.h"
+
+static char dir[64];
+static struct agent_config cfg;
+
+static int setup(void **state)
+{
+	(void)state;
+	vg_log_set_level(VG_LOG_ERR);
+	strcpy(dir, "/tmp/vg-outbox-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	memset(&cfg, 0, sizeof(cfg));
+	strcpy(cfg.site, "site-1");
+	cfg.region = 3;
+	cfg.nunits = 3;
+	cfg.units = calloc(3, sizeof(*cfg.units));
+	for (int i = 0; i < 3; i++) {
+		snprintf(cfg.units[i].id, sizeof(cfg.units[i].id), "U%d", i);
+		cfg.units[i].program = i == 2 ? VG_PROG_RGT : VG_PROG_RENIR;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	free(cfg.units);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void record_path(char *buf, size_t size, const char *unit)
+{
+	snprintf(buf, size, "%s/units/u.%s", dir, unit);
+}
+
+/* Publish everything queued and acknowledge it. */
+static int publish_all(struct agent_outbox *ob, int *mid)
+{
+	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
+	int cursor = 0, n = 0, unit;
+	int64_t seq;
+
+	agent_outbox_birth(ob); /* as after a connect */
+	while ((unit = agent_outbox_next(ob, &cursor, topic, sizeof(topic),
+					 payload, sizeof(payload),
+					 &seq)) >= 0) {
+		agent_outbox_sent(ob, unit, ++*mid, seq);
+		agent_outbox_acked(ob, *mid);
+		n++;
+	}
+	return n;
+}
+
+static void new_units_start_unknown_in_the_outbox(void **state)
+{
+	struct agent_outbox ob;
+	struct vg_unit_status st;
+	int unacked, dirty, mid = 0;
+	bool degraded;
+
+	(void)state;
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
+	assert_int_equal(unacked, 3);
+	assert_int_equal(dirty, 0);
+	assert_int_equal(agent_outbox_status(&ob, 0, &st, NULL), VG_OK);
+	assert_int_equal(st.state, VG_STATE_UNKNOWN);
+	assert_int_equal(publish_all(&ob, &mid), 3);
+	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
+	assert_int_equal(unacked, 0);
+	agent_outbox_close(&ob);
+}
+
+static void changes_survive_a_restart(void **state)
+{
+	struct agent_outbox ob;
+	struct vg_unit_status st;
+	int unacked, dirty, mid = 0;
+	int64_t seq1, seq2, mseq;
+	bool degraded;
+
+	(void)state;
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	publish_all(&ob, &mid);
+	agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED);
+	agent_outbox_status(&ob, 0, &st, NULL);
+	seq1 = st.seq;
+	agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED); /* no change */
+	agent_outbox_status(&ob, 0, &st, NULL);
+	assert_true(st.seq == seq1);
+	agent_outbox_read_fault(&ob, 1, "timeout");
+	assert_int_equal(agent_outbox_mark(&ob, 2, VG_STATE_RETIRED, "T-7",
+					   "removed", &mseq), VG_OK);
+	agent_outbox_close(&ob); /* nothing acknowledged: all in the outbox */
+
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
+	assert_int_equal(unacked, 3);
+	agent_outbox_status(&ob, 0, &st, NULL);
+	assert_int_equal(st.state, VG_STATE_MIGRATED);
+	assert_int_equal(st.source, VG_SOURCE_MODBUS);
+	assert_true(st.seq == seq1);
+	agent_outbox_status(&ob, 1, &st, NULL);
+	assert_string_equal(st.fault, "timeout");
+	agent_outbox_status(&ob, 2, &st, NULL);
+	assert_int_equal(st.state, VG_STATE_RETIRED);
+	assert_int_equal(st.source, VG_SOURCE_MANUAL);
+	assert_string_equal(st.tech, "T-7");
+	assert_string_equal(st.note, "removed");
+	assert_true(st.seq == mseq);
+	/* seq keeps growing across the restart */
+	agent_outbox_read_ok(&ob, 0, VG_STATE_PENDING);
+	agent_outbox_status(&ob, 0, &st, NULL);
+	seq2 = st.seq;
+	assert_true(seq2 > mseq);
+	/* acknowledgements are durable too */
+	publish_all(&ob, &mid);
+	agent_outbox_close(&ob);
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
+	assert_int_equal(unacked, 0);
+	agent_outbox_close(&ob);
+}
+
+static void corrupt_and_torn_records_are_caught(void **state)
+{
+	struct agent_outbox ob;
+	struct vg_unit_status st;
+	char path[128];
+	int fd, mid = 0;
+	char c;
+
+	(void)state;
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED);
+	agent_outbox_read_ok(&ob, 1, VG_STATE_MIGRATING);
+	agent_outbox_read_ok(&ob, 2, VG_STATE_MIGRATED);
+	publish_all(&ob, &mid);
+	agent_outbox_close(&ob);
+
+	/* flip one byte inside U0's JSON: still valid JSON, wrong state */
+	record_path(path, sizeof(path), "U0");
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &c, 1, AGENT_RECORD_HDR + 50), 1);
+	c ^= 0x01;
+	assert_int_equal(pwrite(fd, &c, 1, AGENT_RECORD_HDR + 50), 1);
+	close(fd);
+	/* tear U1: only half of it reached the disk */
+	record_path(path, sizeof(path), "U1");
+	assert_int_equal(truncate(path, 60), 0);
+
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	agent_outbox_status(&ob, 0, &st, NULL);
+	assert_int_equal(st.state, VG_STATE_UNKNOWN);
+	agent_outbox_status(&ob, 1, &st, NULL);
+	assert_int_equal(st.state, VG_STATE_UNKNOWN);
+	agent_outbox_status(&ob, 2, &st, NULL);
+	assert_int_equal(st.state, VG_STATE_MIGRATED);
+	agent_outbox_close(&ob);
+}
+
+static void refused_disk_keeps_state_in_memory(void **state)
+{
+	struct agent_outbox ob;
+	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX], cmd[128];
+	int unacked, dirty, cursor = 0;
+	int64_t seq;
+	bool degraded;
+
+	(void)state;
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	/* pull the directory from under the store: every write now fails */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/units", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED),
+			 VG_OK);
+	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
+	assert_true(degraded);
+	assert_int_equal(dirty, 1);
+	/* still published */
+	assert_true(agent_outbox_next(&ob, &cursor, topic, sizeof(topic),
+				      payload, sizeof(payload), &seq) >= 0);
+	agent_outbox_close(&ob);
+	vg_log_set_level(VG_LOG_ERR);
+}
+
+static void crc_matches_ieee(void **state)
+{
+	(void)state;
+	assert_int_equal(agent_outbox_crc32(0, "123456789", 9), 0xCBF43926u);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			new_units_start_unknown_in_the_outbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(changes_survive_a_restart,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			corrupt_and_torn_records_are_caught, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			refused_disk_keeps_state_in_memory, setup, teardown),
+		cmocka_unit_test(crc_matches_ieee),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

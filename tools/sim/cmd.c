@@ -1,0 +1,155 @@
+/*
+ * The command language on stdin, one command a line, one answer a line
+ * ("ok ...", or "error ..."):
+ *   set SLAVE ADDR VALUE     holding and input register ADDR := VALUE
+ *   hold SLAVE ADDR VALUE    holding register only
+ *   input SLAVE ADDR VALUE   input register only
+ *   coil SLAVE ADDR 0|1      coil and discrete input
+ *   kill SLAVE               stop answering (a dead slave)
+ *   revive SLAVE             answer again
+ *   busy SLAVE N             answer "busy" to the next N requests
+ *   stats                    "ok SLAVE:REQUESTS ..." per slave
+ *   dump [SLAVE]             non-zero holding registers as "ADDR=VALUE"
+ *   quit
+ */
+#include "sim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ARGS_MAX 4
+
+static int split(char *line, char **argv)
+{
+	char *save = NULL;
+	int n = 0;
+
+	for (char *t = strtok_r(line, " \t\r\n", &save); t && n < ARGS_MAX;
+	     t = strtok_r(NULL, " \t\r\n", &save))
+		argv[n++] = t;
+	return n;
+}
+
+static bool num(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+
+	if (!s)
+		return false;
+	*out = strtol(s, &end, 0);
+	return end != s && !*end && *out >= lo && *out <= hi;
+}
+
+static int set_value(struct sim *s, char **argv, bool hold, bool input)
+{
+	struct sim_slave *sl;
+	long id, addr, v;
+
+	if (!num(argv[1], 0, SIM_SLAVE_MAX, &id) ||
+	    !num(argv[2], 0, s->size - 1, &addr) ||
+	    !num(argv[3], 0, 65535, &v) || !(sl = sim_slave_get(s, (int)id)))
+		return -1;
+	if (hold)
+		sl->map->tab_registers[addr] = (uint16_t)v;
+	if (input)
+		sl->map->tab_input_registers[addr] = (uint16_t)v;
+	return 0;
+}
+
+static int set_coil(struct sim *s, char **argv)
+{
+	struct sim_slave *sl;
+	long id, addr, v;
+
+	if (!num(argv[1], 0, SIM_SLAVE_MAX, &id) ||
+	    !num(argv[2], 0, s->size - 1, &addr) || !num(argv[3], 0, 1, &v) ||
+	    !(sl = sim_slave_get(s, (int)id)))
+		return -1;
+	sl->map->tab_bits[addr] = (uint8_t)v;
+	sl->map->tab_input_bits[addr] = (uint8_t)v;
+	return 0;
+}
+
+static int slave_cmd(struct sim *s, char **argv, int argc)
+{
+	struct sim_slave *sl;
+	long id, n = 0;
+
+	if (!num(argv[1], 0, SIM_SLAVE_MAX, &id) ||
+	    !(sl = sim_slave_get(s, (int)id)))
+		return -1;
+	if (!strcmp(argv[0], "kill"))
+		sl->alive = false;
+	else if (!strcmp(argv[0], "revive"))
+		sl->alive = true;
+	else if (argc == 3 && num(argv[2], 0, 1000000, &n))
+		sl->busy = (int)n;
+	else
+		return -1;
+	return 0;
+}
+
+static void stats(struct sim *s)
+{
+	fputs("ok", s->out);
+	for (int i = 0; i <= SIM_SLAVE_MAX; i++) {
+		if (s->slave[i])
+			fprintf(s->out, " %d:%lu", i, s->slave[i]->requests);
+	}
+	fputc('\n', s->out);
+}
+
+static void dump(struct sim *s, const char *which)
+{
+	long only = -1;
+
+	if (which && !num(which, 0, SIM_SLAVE_MAX, &only)) {
+		fputs("error bad slave\n", s->out);
+		return;
+	}
+	fputs("ok", s->out);
+	for (int i = 0; i <= SIM_SLAVE_MAX; i++) {
+		struct sim_slave *sl = s->slave[i];
+
+		if (!sl || (only >= 0 && i != only))
+			continue;
+		for (int a = 0; a < s->size; a++) {
+			if (sl->map->tab_registers[a])
+				fprintf(s->out, " %d/%d=%u", i, a,
+					sl->map->tab_registers[a]);
+		}
+	}
+	fputc('\n', s->out);
+}
+
+bool sim_cmd_exec(struct sim *s, char *line)
+{
+	char *argv[ARGS_MAX] = { 0 };
+	int argc = split(line, argv), rc = -1;
+
+	if (argc == 0)
+		return true;
+	if (!strcmp(argv[0], "quit"))
+		return false;
+	if (!strcmp(argv[0], "stats")) {
+		stats(s);
+	} else if (!strcmp(argv[0], "dump")) {
+		dump(s, argv[1]);
+	} else {
+		if (argc == 4 && !strcmp(argv[0], "set"))
+			rc = set_value(s, argv, true, true);
+		else if (argc == 4 && !strcmp(argv[0], "hold"))
+			rc = set_value(s, argv, true, false);
+		else if (argc == 4 && !strcmp(argv[0], "input"))
+			rc = set_value(s, argv, false, true);
+		else if (argc == 4 && !strcmp(argv[0], "coil"))
+			rc = set_coil(s, argv);
+		else if (argc >= 2 && (!strcmp(argv[0], "kill") ||
+				       !strcmp(argv[0], "revive") ||
+				       !strcmp(argv[0], "busy")))
+			rc = slave_cmd(s, argv, argc);
+		fputs(rc == 0 ? "ok\n" : "error bad command\n", s->out);
+	}
+	fflush(s->out);
+	return true;
+}
