@@ -54,6 +54,18 @@ GW_CORE_OBJ := $(BUILD)/gateway/gw_core.o $(BUILD)/gateway/gw_units.o \
                $(BUILD)/gateway/gw_store.o
 BENCH_BIN := $(BUILD)/bench/gateway-core $(BUILD)/bench/gateway-restart
 
+DEBS := build-essential cppcheck clang-tidy pkg-config libmosquitto-dev libcjson-dev \
+        libsqlite3-dev libmodbus-dev libinih-dev libcmocka-dev mosquitto \
+        mosquitto-clients python3 python3-pytest python3-paho-mqtt clang
+# Each part keeps its own rules beside its sources.  They may add to DEBS
+# (Debian packages), CHECK_EXTRA (targets make check runs) and BENCH_EXTRA.
+.DEFAULT_GOAL := all
+CHECK_EXTRA :=
+BENCH_EXTRA :=
+-include firmware/agent.mk
+-include tools/demo.mk
+-include tests/cross.mk
+
 .PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
 all: $(GATEWAY) $(BENCH_BIN)
@@ -73,7 +85,7 @@ $(BUILD)/bench/gateway-%: bench/gateway_%.c $(LIBGW) $(LIBVG)
 	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(LIBGW) $(LIBVG) $(LDFLAGS) $(LIBS)
 
 # make bench: the figures of docs/BENCHMARKS.md (medians, ratios to peers)
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(BENCH_EXTRA)
 	$(BUILD)/bench/gateway-core 100000 1000000 5
 	$(BUILD)/bench/gateway-restart 1000000
 
@@ -107,7 +119,7 @@ integration: all
 check: ensure-deps
 	$(MAKE) check-run
 
-check-run: all lint unit-run unit-san clang-build integration
+check-run: all lint unit-run unit-san clang-build integration $(CHECK_EXTRA)
 
 ensure-deps:
 	@missing=$$(for p in $(DEBS); do \
@@ -120,9 +132,6 @@ ensure-deps:
 	  else echo "missing Debian packages:" $$missing; \
 	    echo "run: sudo make deps"; exit 1; fi; fi
 
-DEBS := build-essential cppcheck clang-tidy pkg-config libmosquitto-dev libcjson-dev \
-        libsqlite3-dev libmodbus-dev libinih-dev libcmocka-dev mosquitto \
-        mosquitto-clients python3 python3-pytest python3-paho-mqtt clang
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
@@ -143,8 +152,5 @@ lint:
 
 clean:
 	rm -rf build
-
-# The agent's rules live beside its sources.
--include firmware/agent.mk
 
 -include $(LIB_OBJ:.o=.d) $(GW_OBJ:.o=.d)
