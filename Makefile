@@ -57,6 +57,8 @@ BENCH_BIN := $(BUILD)/bench/gateway-core $(BUILD)/bench/gateway-restart
 DEBS := build-essential cppcheck clang-tidy pkg-config libmosquitto-dev libcjson-dev \
         libsqlite3-dev libmodbus-dev libinih-dev libcmocka-dev mosquitto \
         mosquitto-clients python3 python3-pytest python3-paho-mqtt clang
+# tools/vigie-pki and the security tests
+DEBS += openssl
 # Each part keeps its own rules beside its sources.  They may add to DEBS
 # (Debian packages), CHECK_EXTRA (targets make check runs) and BENCH_EXTRA.
 .DEFAULT_GOAL := all

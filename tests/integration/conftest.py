@@ -67,6 +67,9 @@ class Broker:
                 "max_queued_messages 10000000\n"
                 "max_inflight_messages 100\n"
                 f"log_dest file {self.dir}/mosquitto.log\n"
+                # as root, mosquitto would switch to its own user, which
+                # cannot read the test's private tmp dir
+                "user root\n"
                 + extra_conf
             )
         self.proc = None

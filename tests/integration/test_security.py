@@ -1,0 +1,267 @@
+"""Tests that try to get in, against a real mosquitto started with
+deploy/mosquitto/vigie.conf and credentials made by tools/vigie-pki.
+Each asserts the denial and that no summary changed."""
+import json
+import os
+import re
+import ssl
+import subprocess
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from conftest import MOSQUITTO, ROOT, free_port, wait_for, wait_port
+from vigie import Gateway, Truth, comparable, unit_payload, unit_topic
+
+FY = 2024
+SITES = "mtl-042 06\nqc-1 03\n"
+
+
+def make_pki(tmp, name="pki"):
+    out = tmp / name
+    sites = tmp / "sites.txt"
+    sites.write_text(SITES)
+    subprocess.run([os.path.join(ROOT, "tools", "vigie-pki"), str(out),
+                    str(sites), "localhost"], check=True,
+                   capture_output=True)
+    return out
+
+
+class SecureBroker:
+    """The deploy/ configuration with its paths and ports made local:
+    every directive about who may do what is kept as it is."""
+
+    def __init__(self, tmp, pki):
+        with open(os.path.join(ROOT, "deploy", "mosquitto", "vigie.conf")) as f:
+            conf = f.read()
+        self.ports = {p: free_port() for p in (1883, 8883, 8884, 8885)}
+        conf = conf.replace("/etc/mosquitto/vigie", str(pki))
+        conf = conf.replace("/var/lib/mosquitto/", f"{tmp}/")
+        for std, port in self.ports.items():
+            conf = re.sub(rf"^listener {std}( 127\.0\.0\.1)?$",
+                          f"listener {port} 127.0.0.1", conf, flags=re.M)
+        pass
+        self.conf = tmp / "secure.conf"
+        self.conf.write_text(conf + f"log_dest file {tmp}/broker.log\n"
+                             "user root\n")  # tmp dirs are private
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        for port in self.ports.values():
+            wait_port(port)
+        self.pki = pki
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def secure(tmp_path):
+    pki = make_pki(tmp_path)
+    b = SecureBroker(tmp_path, pki)
+    yield b
+    b.stop()
+
+
+def password(pki, user):
+    p = pki / "sites" / f"{user}.password"
+    return (p if p.exists() else pki / f"{user}.password").read_text().strip()
+
+
+def connect(port, user=None, pw=None, tls=None, cert=None):
+    """Connect and return the CONNACK code, or the exception raised."""
+    got = {}
+    c = mqtt.Client(clean_session=True)
+    if user:
+        c.username_pw_set(user, pw)
+    if tls:
+        c.tls_set(ca_certs=str(tls), certfile=cert and str(cert[0]),
+                  keyfile=cert and str(cert[1]), tls_version=ssl.PROTOCOL_TLSv1_2)
+    c.on_connect = lambda _c, _u, _f, rc: got.setdefault("rc", rc)
+    try:
+        c.connect("localhost" if tls else "127.0.0.1", port, keepalive=10)
+    except (ssl.SSLError, OSError) as e:
+        return e
+    c.loop_start()
+    try:
+        wait_for(lambda: "rc" in got, timeout=5, what="CONNACK")
+    except TimeoutError as e:
+        c.loop_stop()
+        return e
+    if got["rc"] != 0:
+        c.loop_stop()
+        return got["rc"]
+    c.vigie_rc = 0
+    return c
+
+
+def site_client(secure, site):
+    c = connect(secure.ports[8884], site, password(secure.pki, site),
+                tls=secure.pki / "ca.crt")
+    assert not isinstance(c, (int, Exception)), f"{site} could not connect: {c}"
+    return c
+
+
+def publish(c, topic, payload, retain=True):
+    info = c.publish(topic, payload, qos=1, retain=retain)
+    info.wait_for_publish(timeout=5)
+
+
+def watch(secure, user, topic):
+    """A subscriber with `user`'s rights; returns (client, received dict)."""
+    got = {}
+    c = connect(secure.ports[1883], user, password(secure.pki, user))
+    assert not isinstance(c, (int, Exception)), c
+    c.on_message = lambda _c, _u, m: got.__setitem__(m.topic, m.payload)
+    c.subscribe(topic, qos=1)
+    return c, got
+
+
+@pytest.fixture
+def gw(tmp_path, secure):
+    g = Gateway(tmp_path, secure.ports[1883],
+                extra=["--username", "vigie-gateway", "--password-file",
+                       str(secure.pki / "vigie-gateway.password")]).start()
+    yield g
+    g.stop()
+
+
+def summaries_as(secure, user="vigie-dashboard"):
+    c, got = watch(secure, user, "vigie/v1/summary/#")
+    time.sleep(0.7)
+    c.loop_stop()
+    c.disconnect()
+    return {tuple(t.split("/")[-2:]): comparable(json.loads(p))
+            for t, p in got.items() if p}
+
+
+def baseline(secure, gw):
+    """Legitimate traffic from both sites, and the summaries it gives."""
+    for site, region in (("mtl-042", "06"), ("qc-1", "03")):
+        c = site_client(secure, site)
+        publish(c, unit_topic("renir", region, site, "u1"),
+                unit_payload("renir", region, site, "u1", "migrated", 1))
+        c.loop_stop()
+        c.disconnect()
+    wait_for(lambda: len(summaries_as(secure)) >= 6, what="summaries")
+    return summaries_as(secure)
+
+
+def test_anonymous_is_refused_on_every_listener(secure):
+    assert connect(secure.ports[1883]) != 0
+    for port in (8884, 8885):
+        r = connect(secure.ports[port], tls=secure.pki / "ca.crt")
+        assert isinstance(r, (int, Exception)) and r != 0, port
+
+
+def test_wrong_password_is_refused(secure):
+    r = connect(secure.ports[1883], "qc-1", "not-the-password")
+    assert isinstance(r, int) and r != 0
+
+
+def test_agent_cannot_write_another_sites_topics(secure, gw):
+    before = baseline(secure, gw)
+    c = site_client(secure, "qc-1")
+    publish(c, unit_topic("renir", "06", "mtl-042", "u1"),
+            unit_payload("renir", "06", "mtl-042", "u1", "pending", 99))
+    publish(c, "vigie/v1/agent/mtl-042",
+            json.dumps({"v": 1, "site": "mtl-042", "region": "06",
+                        "online": False}))
+    publish(c, "vigie/v1/summary/renir/06", b"{}")
+    c.loop_stop()
+    c.disconnect()
+    time.sleep(0.5)
+    assert summaries_as(secure) == before
+    assert "rejected" not in gw.logtext()  # the broker stopped it first
+
+
+def test_agent_cannot_move_numbers_into_another_region(secure, gw):
+    before = baseline(secure, gw)
+    c = site_client(secure, "qc-1")  # qc-1 is bound to 03
+    t = unit_topic("renir", "06", "qc-1", "u9")  # its own site, region 06
+    publish(c, t, unit_payload("renir", "06", "qc-1", "u9", "migrated", 5))
+    c.loop_stop()
+    c.disconnect()
+    wait_for(lambda: f"rejected {t}: site_region" in gw.logtext(),
+             what="site_region rejection")
+    assert summaries_as(secure) == before
+
+
+def test_dashboard_user_cannot_publish(secure, gw):
+    before = baseline(secure, gw)
+    c = connect(secure.ports[1883], "vigie-dashboard",
+                password(secure.pki, "vigie-dashboard"))
+    publish(c, "vigie/v1/summary/renir/06", b'{"v":1,"forged":true}')
+    publish(c, unit_topic("renir", "06", "mtl-042", "u2"),
+            unit_payload("renir", "06", "mtl-042", "u2", "migrated", 1))
+    c.loop_stop()
+    c.disconnect()
+    time.sleep(0.5)
+    assert summaries_as(secure) == before
+
+
+def test_certificate_from_another_ca_is_refused(tmp_path, secure):
+    other = make_pki(tmp_path, "other")  # same names, different CA
+    good = (secure.pki / "sites" / "qc-1.crt", secure.pki / "sites" / "qc-1.key")
+    bad = (other / "sites" / "qc-1.crt", other / "sites" / "qc-1.key")
+    ok = connect(secure.ports[8883], tls=secure.pki / "ca.crt", cert=good)
+    assert not isinstance(ok, (int, Exception)), ok  # the real one works
+    ok.loop_stop()
+    ok.disconnect()
+    r = connect(secure.ports[8883], tls=secure.pki / "ca.crt", cert=bad)
+    assert isinstance(r, (int, Exception)) and r != 0
+
+
+def run_agent(tmp_path, secure, ca, name):
+    conf = tmp_path / f"{name}.conf"
+    conf.write_text(
+        "[site]\nid = qc-1\nregion = 03\n\n[broker]\nhost = localhost\n"
+        f"port = {secure.ports[8884]}\nusername = qc-1\n"
+        f"password = {password(secure.pki, 'qc-1')}\n"
+        f"ca_file = {ca}\nkeepalive = 5\n\n"
+        f"[agent]\ndata_dir = {tmp_path / name}\nlog_level = debug\n\n"
+        "[unit m1]\nprogram = renir\nsource = manual\n")
+    log = tmp_path / f"{name}.log"
+    from agent_kit import AGENT
+    with open(log, "wb") as lf:
+        p = subprocess.Popen([AGENT, "-c", str(conf)], stdout=lf, stderr=lf)
+    return p, log
+
+
+def test_agent_refuses_a_broker_it_cannot_verify(tmp_path, secure):
+    broker_log = tmp_path / "broker.log"
+    logins = lambda: broker_log.read_text(errors="replace").count("u'qc-1'")
+    # control: with the right CA the same agent gets in
+    p, _ = run_agent(tmp_path, secure, secure.pki / "ca.crt", "good")
+    try:
+        wait_for(lambda: logins() >= 1, what="agent connected with right CA")
+    finally:
+        p.terminate()
+        p.wait(10)
+    before = logins()
+    other = make_pki(tmp_path, "other")
+    p, log = run_agent(tmp_path, secure, other / "ca.crt", "bad")
+    try:
+        # every reconnect attempt is refused: never a silent fallback
+        wait_for(lambda: log.read_text(errors="replace").count("TLS error") >= 3,
+                 timeout=60, what="three refused TLS handshakes")
+    finally:
+        p.terminate()
+        p.wait(10)
+    assert logins() == before, "the agent must never log in"
+
+
+def test_agent_wildcard_subscription_sees_nothing(secure, gw):
+    baseline(secure, gw)
+    c, got = watch(secure, "qc-1", "#")
+    other = site_client(secure, "mtl-042")
+    publish(other, unit_topic("renir", "06", "mtl-042", "u3"),
+            unit_payload("renir", "06", "mtl-042", "u3", "pending", 1))
+    time.sleep(1.0)
+    c.loop_stop()
+    c.disconnect()
+    other.loop_stop()
+    other.disconnect()
+    assert got == {}, f"an agent read {sorted(got)}"
