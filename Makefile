@@ -67,6 +67,7 @@ BENCH_EXTRA :=
 -include firmware/agent.mk
 -include tools/demo.mk
 -include tests/cross.mk
+-include tests/fuzz/fuzz.mk
 
 .PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
@@ -147,10 +148,12 @@ install: all
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c11 --inline-suppr -Iinclude -Ilib -Igateway lib gateway bench firmware tools/sim
-	clang-tidy --quiet $(LIB_SRC) $(GW_SRC) bench/*.c -- -std=c11 \
+	clang-tidy --quiet $(LIB_SRC) $(GW_SRC) bench/*.c $(AGENT_SRC) \
+	  $(SIM_SRC) -- -std=c11 \
 	  -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Iinclude -Ilib -Igateway \
-	  $(shell $(PKG_CONFIG) --cflags $(PKGS)) -DVG_VERSION='"lint"' \
-	  -DVG_BOARD='"lint"'
+	  $(shell $(PKG_CONFIG) --cflags $(PKGS) libmodbus inih) \
+	  -DVG_VERSION='"lint"' -DVG_BOARD='"lint"' \
+	  -DAGENT_DATADIR='"$(BOARD_DATADIR)"'
 
 clean:
 	rm -rf build
