@@ -52,7 +52,8 @@ LIBVG   := $(BUILD)/libvigie.a
 LIBGW   := $(BUILD)/libgw.a
 GW_CORE_OBJ := $(BUILD)/gateway/gw_core.o $(BUILD)/gateway/gw_units.o \
                $(BUILD)/gateway/gw_store.o
-BENCH_BIN := $(BUILD)/bench/gateway-core $(BUILD)/bench/gateway-restart
+BENCH_BIN := $(BUILD)/bench/gateway-core $(BUILD)/bench/gateway-restart \
+             $(BUILD)/bench/loadgen
 
 DEBS := build-essential cppcheck clang-tidy pkg-config libmosquitto-dev libcjson-dev \
         libsqlite3-dev libmodbus-dev libinih-dev libcmocka-dev mosquitto \
@@ -87,10 +88,15 @@ $(BUILD)/bench/gateway-%: bench/gateway_%.c $(LIBGW) $(LIBVG)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(LIBGW) $(LIBVG) $(LDFLAGS) $(LIBS)
 
+$(BUILD)/bench/loadgen: bench/loadgen.c $(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBVG) $(LDFLAGS) $(LIBS)
+
 # make bench: the figures of docs/BENCHMARKS.md (medians, ratios to peers)
 bench: $(BENCH_BIN) $(BENCH_EXTRA)
 	$(BUILD)/bench/gateway-core 100000 1000000 5
 	$(BUILD)/bench/gateway-restart 1000000
+	$(PYTHON) bench/gateway_vs_sub.py 200000 5
 
 $(GATEWAY): $(GW_OBJ) $(LIBVG)
 	$(CC) $(LDFLAGS) -o $@ $(GW_OBJ) $(LIBVG) $(LIBS)
