@@ -25,6 +25,7 @@
 #include "ctl.h"
 #include "vigie/err.h"
 #include "vigie/log.h"
+#include "vigie/str.h"
 #include "vigie/timeutil.h"
 #include "vigie/topic.h"
 
@@ -40,7 +41,7 @@ static void notify_systemd(const char *msg)
 
 	if (!path || !path[0] || strlen(path) >= sizeof(sa.sun_path))
 		return;
-	strcpy(sa.sun_path, path);
+	vg_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
 	if (sa.sun_path[0] == '@')
 		sa.sun_path[0] = '\0'; /* abstract namespace */
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
@@ -153,6 +154,8 @@ static int open_signals(void)
 	/* before any thread exists, so every thread inherits the mask */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* a file size limit makes writes fail (EFBIG), like a full disk */
+	signal(SIGXFSZ, SIG_IGN);
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 

@@ -61,3 +61,16 @@ install-agent: $(AGENT)
 
 .PHONY: install-agent
 install: install-agent
+
+# make bench: the agent's figures of docs/BENCHMARKS.md (BRIEF §6): stripped
+# size on the host and on the arm64 board, then Modbus requests per poll and
+# memory with 2,000 units (medians of 5 runs, bench/agent-rss).
+.PHONY: agent-bench
+BENCH_EXTRA += agent-bench
+agent-bench: $(AGENT) $(SIM)
+	@$(MAKE) --no-print-directory agent-size
+	@if command -v aarch64-linux-gnu-gcc >/dev/null; then \
+	  $(MAKE) --no-print-directory BOARD=rpi4 BUILD=build/rpi4 \
+	    CC=aarch64-linux-gnu-gcc agent-size | tail -1; \
+	else echo "aarch64-linux-gnu-gcc missing (make cross-deps): no arm64 size"; fi
+	$(PYTHON) bench/agent-rss --units 2000 --runs 5 --build $(BUILD)

@@ -19,6 +19,7 @@
 #include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/region.h"
+#include "vigie/str.h"
 
 #ifndef AGENT_DATADIR
 #define AGENT_DATADIR "/var/lib/vigie"
@@ -157,7 +158,7 @@ static int site_key(struct parse *p, const char *key, const char *v)
 		if (!vg_ident_valid(v, strlen(v)))
 			return fail(p, p->line, "site id '%s' must be 1-48 "
 				    "characters of [A-Za-z0-9._-]", v);
-		strcpy(c->site, v);
+		vg_strlcpy(c->site, v, sizeof(c->site));
 		return 1;
 	}
 	if (strcmp(key, "region") == 0) {
@@ -197,14 +198,14 @@ static int broker_key(struct parse *p, const char *key, const char *v)
 		if (!vg_ident_valid(v, strlen(v)))
 			return fail(p, p->line, "client_id must be 1-48 "
 				    "characters of [A-Za-z0-9._-]");
-		strcpy(c->client_id, v);
+		vg_strlcpy(c->client_id, v, sizeof(c->client_id));
 		return 1;
 	}
 	if (strcmp(key, "prefix") == 0) {
 		if (strlen(v) > VG_PREFIX_MAX || !vg_prefix_valid(v))
 			return fail(p, p->line, "prefix '%s' is not a valid "
 				    "topic prefix", v);
-		strcpy(c->prefix, v);
+		vg_strlcpy(c->prefix, v, sizeof(c->prefix));
 		return 1;
 	}
 	if (strcmp(key, "tls") == 0)
@@ -348,7 +349,7 @@ static int unit_key(struct parse *p, const char *key, const char *v)
 		return 1;
 	}
 	if (strcmp(key, "source") == 0) {
-		if (strcmp(v, "manual") && strcmp(v, "modbus"))
+		if (strcmp(v, "manual") != 0 && strcmp(v, "modbus") != 0)
 			return fail(p, p->line, "source must be modbus or "
 				    "manual");
 		u->manual = strcmp(v, "manual") == 0;
@@ -357,7 +358,7 @@ static int unit_key(struct parse *p, const char *key, const char *v)
 	if (strcmp(key, "device") == 0) {
 		if (!vg_ident_valid(v, strlen(v)))
 			return fail(p, p->line, "bad device name '%s'", v);
-		strcpy(p->devname[p->index], v);
+		vg_strlcpy(p->devname[p->index], v, sizeof(p->devname[p->index]));
 		return 1;
 	}
 	if (strcmp(key, "register") == 0)
@@ -406,7 +407,7 @@ static int new_device(struct parse *p, const char *name)
 			    AGENT_DEVICES_MAX);
 	p->index = c->ndevices++;
 	device_defaults(&c->devices[p->index], p->section_line);
-	strcpy(c->devices[p->index].name, name);
+	vg_strlcpy(c->devices[p->index].name, name, sizeof(c->devices[p->index].name));
 	p->kind = SEC_DEVICE;
 	return 1;
 }
@@ -450,7 +451,7 @@ static int new_unit(struct parse *p, const char *id)
 	u->program = -1;
 	u->device = -1;
 	u->line = p->section_line;
-	strcpy(u->id, id);
+	vg_strlcpy(u->id, id, sizeof(u->id));
 	p->devname[p->index][0] = '\0';
 	p->kind = SEC_UNIT;
 	return 1;
@@ -610,10 +611,10 @@ static int finish(struct parse *p)
 static void defaults(struct agent_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	strcpy(c->host, "127.0.0.1");
+	vg_strlcpy(c->host, "127.0.0.1", sizeof(c->host));
 	c->port = 1883;
 	c->keepalive = 30;
-	strcpy(c->data_dir, AGENT_DATADIR);
+	vg_strlcpy(c->data_dir, AGENT_DATADIR, sizeof(c->data_dir));
 	c->log_level = VG_LOG_INFO;
 }
 

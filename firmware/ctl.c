@@ -20,6 +20,7 @@
 #include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/region.h"
+#include "vigie/str.h"
 #include "vigie/timeutil.h"
 
 static int make_addr(const char *path, struct sockaddr_un *sa)
@@ -28,7 +29,7 @@ static int make_addr(const char *path, struct sockaddr_un *sa)
 	sa->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa->sun_path))
 		return VG_ERR_RANGE;
-	strcpy(sa->sun_path, path);
+	vg_strlcpy(sa->sun_path, path, sizeof(sa->sun_path));
 	return VG_OK;
 }
 
@@ -97,7 +98,7 @@ static void print_time(FILE *f, int64_t t)
 	char buf[VG_TIME_LEN];
 
 	if (vg_time_format(t, buf, sizeof(buf)) < 0)
-		strcpy(buf, "?");
+		vg_strlcpy(buf, "?", sizeof(buf));
 	fputs(buf, f);
 }
 
@@ -117,7 +118,8 @@ static void status_link(FILE *f, struct agent *a)
 	fprintf(f, " (%u connects)\n", st.connects);
 	agent_outbox_counts(&a->ob, &unacked, &dirty, &degraded);
 	fprintf(f, "outbox  %d record(s) awaiting acknowledgement, %d in "
-		"flight\n", unacked, st.inflight);
+		"flight, %d removal(s) pending\n", unacked, st.inflight,
+		agent_outbox_removals(&a->ob));
 	fprintf(f, "storage %s/units: %s", a->cfg.data_dir,
 		degraded ? "DEGRADED (disk refuses writes)" : "ok");
 	if (dirty)

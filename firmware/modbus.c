@@ -353,7 +353,7 @@ int agent_modbus_start(struct agent_modbus *m)
 
 	pthread_attr_init(&attr);
 	/* 2 x 2 KiB read buffers and libmodbus frames: 256 KiB is ample */
-	pthread_attr_setstacksize(&attr, 256 * 1024);
+	pthread_attr_setstacksize(&attr, (size_t)256 * 1024);
 	m->stop = false;
 	for (int b = 0; b < m->nbus; b++) {
 		if (pthread_create(&m->bus[b].thread, &attr, bus_thread,

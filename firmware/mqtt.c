@@ -18,6 +18,7 @@
 #include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/msg.h"
+#include "vigie/str.h"
 #include "vigie/timeutil.h"
 #include "vigie/topic.h"
 
@@ -37,7 +38,7 @@ int agent_mqtt_presence(const struct agent_config *cfg, bool online,
 	struct vg_presence pr;
 
 	memset(&pr, 0, sizeof(pr));
-	strcpy(pr.site, cfg->site);
+	vg_strlcpy(pr.site, cfg->site, sizeof(pr.site));
 	pr.region = cfg->region;
 	pr.online = online;
 	snprintf(pr.version, sizeof(pr.version), "%s", VG_VERSION);

@@ -7,6 +7,7 @@
  */
 #include "outbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include "vigie/err.h"
+#include "vigie/ident.h"
+#include "vigie/str.h"
 #include "vigie/timeutil.h"
 #include "vigie/topic.h"
 
@@ -77,10 +80,11 @@ static void storage_error(struct agent_outbox *ob, const char *what,
 static int write_file(struct agent_outbox *ob, const char *name,
 		      const void *buf, size_t len)
 {
-	char tmp[VG_IDENT_MAX + 16];
+	char tmp[VG_TOPIC_MAX + 16];
 	int fd, err = 0;
 
-	snprintf(tmp, sizeof(tmp), "tmp.%s", name);
+	if (snprintf(tmp, sizeof(tmp), "tmp.%s", name) >= (int)sizeof(tmp))
+		return ENAMETOOLONG;
 	fd = openat(ob->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0640);
 	if (fd < 0)
@@ -109,16 +113,16 @@ static void fill_status(const struct agent_outbox *ob, int i,
 	memset(st, 0, sizeof(*st));
 	st->program = u->program;
 	st->region = ob->cfg->region;
-	strcpy(st->site, ob->cfg->site);
-	strcpy(st->unit, u->id);
+	vg_strlcpy(st->site, ob->cfg->site, sizeof(st->site));
+	vg_strlcpy(st->unit, u->id, sizeof(st->unit));
 	st->state = r->state;
 	st->seq = r->seq;
 	st->ts = r->ts;
 	st->has_since = true;
 	st->since = r->since;
 	st->source = r->source;
-	strcpy(st->tech, r->tech);
-	strcpy(st->fault, r->fault);
+	vg_strlcpy(st->tech, r->tech, sizeof(st->tech));
+	vg_strlcpy(st->fault, r->fault, sizeof(st->fault));
 	if (r->note)
 		snprintf(st->note, sizeof(st->note), "%s", r->note);
 }
@@ -145,7 +149,8 @@ static int persist(struct agent_outbox *ob, int i)
 	len = encode(ob, i, (char *)buf + AGENT_RECORD_HDR, VG_PAYLOAD_MAX);
 	if (len < 0)
 		return len;
-	memcpy(buf, AGENT_RECORD_MAGIC, 4);
+	/* the magic is 4 bytes, not a C string */
+	memcpy(buf, AGENT_RECORD_MAGIC, 4); /* NOLINT(bugprone-not-null-terminated-result) */
 	put32(buf + 8, (uint32_t)len);
 	put32(buf + 12, r->flags & REC_UNACKED);
 	put32(buf + 4, agent_outbox_crc32(0, buf + 8, 8 + (size_t)len));
@@ -213,50 +218,241 @@ static int commit(struct agent_outbox *ob, int i)
 	return rc == VG_ERR_IO ? VG_OK : rc; /* degraded still publishes */
 }
 
-static int load_record(struct agent_outbox *ob, int i, int64_t now)
+/* Record file u.<id> into *st (and its flags): VG_ERR_PARSE if corrupt. */
+static int read_record(struct agent_outbox *ob, const char *name,
+		       struct vg_unit_status *st, uint32_t *flags)
 {
 	uint8_t buf[AGENT_RECORD_HDR + VG_PAYLOAD_MAX + 1];
-	const struct agent_unit *u = &ob->cfg->units[i];
-	struct agent_rec *r = &ob->rec[i];
-	struct vg_unit_status st;
-	char name[VG_IDENT_MAX + 8];
 	ssize_t n;
 	uint32_t len;
 	int fd;
 
-	snprintf(name, sizeof(name), "u.%s", u->id);
 	fd = openat(ob->dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? VG_ERR_NOTFOUND : VG_ERR_IO;
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	len = n >= AGENT_RECORD_HDR ? get32(buf + 8) : 0;
-	if (n < AGENT_RECORD_HDR || memcmp(buf, AGENT_RECORD_MAGIC, 4) ||
+	if (n < AGENT_RECORD_HDR || memcmp(buf, AGENT_RECORD_MAGIC, 4) != 0 ||
 	    len > VG_PAYLOAD_MAX || (size_t)n != AGENT_RECORD_HDR + len ||
 	    get32(buf + 4) != agent_outbox_crc32(0, buf + 8, 8 + len) ||
 	    vg_unit_status_decode((char *)buf + AGENT_RECORD_HDR, len, NULL,
-				  &st) != VG_REJ_NONE ||
-	    strcmp(st.unit, u->id) != 0) {
+				  st) != VG_REJ_NONE ||
+	    strcmp(st->unit, name + 2) != 0)
+		return VG_ERR_PARSE;
+	*flags = get32(buf + 12);
+	return VG_OK;
+}
+
+/* Tombstone file name: "t." and the topic with '/' as '+' (a character
+ * neither identifiers nor a topic prefix may contain). */
+static int tomb_name(const char *topic, char *name, size_t size)
+{
+	size_t n = strlen(topic);
+
+	if (n + 3 > size)
+		return -1;
+	name[0] = 't';
+	name[1] = '.';
+	name[n + 2] = '\0';
+	memcpy(name + 2, topic, n);
+	for (char *c = strchr(name + 2, '/'); c; c = strchr(c + 1, '/'))
+		*c = '+';
+	return 0;
+}
+
+/*
+ * Remember a removed unit's topic, queued for its empty retained message.
+ * The tombstone file is written first (unless it came from the disk), so
+ * that the caller may then delete the unit's record.
+ */
+static struct agent_tomb *add_tomb(struct agent_outbox *ob, const char *topic,
+				   bool ondisk)
+{
+	char name[VG_TOPIC_MAX + 3];
+	struct agent_tomb *t;
+	int err;
+
+	for (int k = 0; k < ob->ntombs; k++) {
+		if (!ob->tombs[k].done && strcmp(ob->tombs[k].topic, topic) == 0)
+			return &ob->tombs[k];
+	}
+	t = realloc(ob->tombs, ((size_t)ob->ntombs + 1) * sizeof(*t));
+	if (!t)
+		return NULL;
+	ob->tombs = t;
+	t = &ob->tombs[ob->ntombs++];
+	memset(t, 0, sizeof(*t));
+	vg_strlcpy(t->topic, topic, sizeof(t->topic));
+	t->queued = true;
+	t->ondisk = ondisk;
+	ob->tombs_pending++;
+	if (!ondisk && ob->durable) {
+		if (tomb_name(topic, name, sizeof(name)) != 0)
+			err = ENAMETOOLONG;
+		else
+			err = write_file(ob, name, topic, strlen(topic));
+		if (err)
+			storage_error(ob, "write", name, err);
+		else
+			t->ondisk = true;
+	}
+	return t;
+}
+
+/* The broker has forgotten the topic (or the unit is back): forget it. */
+static void drop_tomb(struct agent_outbox *ob, struct agent_tomb *t)
+{
+	char name[VG_TOPIC_MAX + 3];
+
+	if (t->ondisk && tomb_name(t->topic, name, sizeof(name)) == 0 &&
+	    unlinkat(ob->dirfd, name, 0) == 0)
+		fsync(ob->dirfd);
+	t->done = true;
+	t->mid = 0;
+	ob->tombs_pending--;
+}
+
+static void load_tomb(struct agent_outbox *ob, const char *name)
+{
+	char topic[VG_TOPIC_MAX + 1], check[VG_TOPIC_MAX + 3];
+	int fd = openat(ob->dirfd, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = read(fd, topic, sizeof(topic));
+	close(fd);
+	if (n > 0 && n < (ssize_t)sizeof(topic)) {
+		topic[n] = '\0';
+		if (strlen(topic) == (size_t)n &&
+		    tomb_name(topic, check, sizeof(check)) == 0 &&
+		    strcmp(check, name) == 0 && add_tomb(ob, topic, true))
+			return;
+	}
+	vg_log(VG_LOG_ERR, "storage: %s/%s is corrupt; deleting it", ob->dir,
+	       name);
+	unlinkat(ob->dirfd, name, 0);
+}
+
+/*
+ * u.<id> belongs to a unit no longer configured: tombstone its topic (both
+ * programs' when the record is unreadable), then delete the record.
+ */
+static void retire_record(struct agent_outbox *ob, const char *name)
+{
+	const struct agent_config *c = ob->cfg;
+	char topic[VG_TOPIC_MAX];
+	struct vg_unit_status st;
+	struct agent_tomb *t;
+	bool kept = true;
+	uint32_t flags;
+
+	if (!vg_ident_valid(name + 2, strlen(name + 2)))
+		return;
+	if (read_record(ob, name, &st, &flags) == VG_OK) {
+		t = vg_topic_unit(topic, sizeof(topic), c->prefix, st.program,
+				  st.region, st.site, st.unit) < 0 ? NULL :
+		    add_tomb(ob, topic, false);
+		kept = t && t->ondisk;
+	} else {
+		for (int p = 0; p < VG_PROG_COUNT; p++) {
+			t = vg_topic_unit(topic, sizeof(topic), c->prefix, p,
+					  c->region, c->site, name + 2) < 0 ?
+			    NULL : add_tomb(ob, topic, false);
+			kept = kept && t && t->ondisk;
+		}
+	}
+	if (!kept)
+		return; /* the record stays until a tombstone can be written */
+	vg_log(VG_LOG_INFO, "unit %s left the configuration: removing it "
+	       "from the broker", name + 2);
+	if (unlinkat(ob->dirfd, name, 0) == 0)
+		fsync(ob->dirfd);
+}
+
+/* Records of units no longer configured, tombstones left from before. */
+static void scan_dir(struct agent_outbox *ob)
+{
+	int fd = dup(ob->dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	const struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		vg_log(VG_LOG_ERR, "storage: %s: %s", ob->dir, strerror(errno));
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "t.", 2) == 0)
+			load_tomb(ob, e->d_name);
+		else if (strncmp(e->d_name, "u.", 2) == 0 &&
+			 agent_config_unit_find(ob->cfg, e->d_name + 2) < 0)
+			retire_record(ob, e->d_name);
+	}
+	closedir(d);
+}
+
+/* A unit configured again under a tombstoned topic: its record wins. */
+static void cancel_tombs(struct agent_outbox *ob)
+{
+	const struct agent_config *c = ob->cfg;
+	char topic[VG_TOPIC_MAX];
+
+	for (int k = 0; k < ob->ntombs; k++) {
+		struct agent_tomb *t = &ob->tombs[k];
+		const char *id = strrchr(t->topic, '/');
+		int i = id ? agent_config_unit_find(c, id + 1) : -1;
+
+		if (t->done || i < 0 ||
+		    vg_topic_unit(topic, sizeof(topic), c->prefix,
+				  c->units[i].program, c->region, c->site,
+				  c->units[i].id) < 0 ||
+		    strcmp(topic, t->topic) != 0)
+			continue;
+		drop_tomb(ob, t);
+	}
+}
+
+static int load_record(struct agent_outbox *ob, int i, int64_t now)
+{
+	const struct agent_unit *u = &ob->cfg->units[i];
+	struct agent_rec *r = &ob->rec[i];
+	struct vg_unit_status st;
+	char name[VG_IDENT_MAX + 8];
+	char old[VG_TOPIC_MAX];
+	uint32_t flags;
+	int rc;
+
+	snprintf(name, sizeof(name), "u.%s", u->id);
+	rc = read_record(ob, name, &st, &flags);
+	if (rc == VG_ERR_PARSE)
 		vg_log(VG_LOG_ERR, "storage: %s/%s is corrupt (bad checksum "
 		       "or content); unit %s restarts as unknown", ob->dir,
 		       name, u->id);
-		return VG_ERR_PARSE;
-	}
+	if (rc != VG_OK)
+		return rc;
 	r->state = st.state;
 	r->source = st.source;
 	r->seq = st.seq;
 	r->ts = st.ts;
 	r->since = st.has_since ? st.since : now;
-	strcpy(r->tech, st.tech);
+	vg_strlcpy(r->tech, st.tech, sizeof(r->tech));
 	set_text(r->fault, sizeof(r->fault), st.fault);
 	r->note = st.note[0] ? strdup(st.note) : NULL;
-	r->flags = get32(buf + 12) & REC_UNACKED;
+	r->flags = flags & REC_UNACKED;
 	if (st.seq > ob->last_seq)
 		ob->last_seq = st.seq;
-	/* moved to another site, region or program: say so again */
+	/* moved to another site, region or program: say so again, and clear
+	 * the old topic */
 	if (st.program != u->program || st.region != ob->cfg->region ||
-	    strcmp(st.site, ob->cfg->site) != 0)
+	    strcmp(st.site, ob->cfg->site) != 0) {
+		if (vg_topic_unit(old, sizeof(old), ob->cfg->prefix,
+				  st.program, st.region, st.site, st.unit) >= 0)
+			add_tomb(ob, old, false);
 		return VG_ERR_RANGE;
+	}
 	return VG_OK;
 }
 
@@ -336,7 +532,10 @@ int agent_outbox_open(struct agent_outbox *ob, const struct agent_config *cfg,
 		return VG_ERR_NOMEM;
 	}
 	pthread_mutex_init(&ob->lock, NULL);
+	if (ob->durable)
+		scan_dir(ob);
 	load_all(ob);
+	cancel_tombs(ob);
 	return VG_OK;
 }
 
@@ -348,6 +547,9 @@ void agent_outbox_close(struct agent_outbox *ob)
 		free(ob->rec);
 		pthread_mutex_destroy(&ob->lock);
 	}
+	free(ob->tombs);
+	ob->tombs = NULL;
+	ob->ntombs = ob->tombs_pending = 0;
 	if (ob->dirfd >= 0)
 		close(ob->dirfd);
 	ob->rec = NULL;
@@ -427,6 +629,10 @@ void agent_outbox_birth(struct agent_outbox *ob)
 		ob->rec[i].flags |= REC_QUEUED;
 		ob->rec[i].mid = 0;
 	}
+	for (int k = 0; k < ob->ntombs; k++) {
+		ob->tombs[k].queued = !ob->tombs[k].done;
+		ob->tombs[k].mid = 0;
+	}
 	pthread_mutex_unlock(&ob->lock);
 }
 
@@ -435,6 +641,8 @@ void agent_outbox_lost(struct agent_outbox *ob)
 	pthread_mutex_lock(&ob->lock);
 	for (int i = 0; i < ob->nunits; i++)
 		ob->rec[i].mid = 0;
+	for (int k = 0; k < ob->ntombs; k++)
+		ob->tombs[k].mid = 0;
 	pthread_mutex_unlock(&ob->lock);
 }
 
@@ -442,15 +650,31 @@ int agent_outbox_next(struct agent_outbox *ob, int *cursor, char *topic,
 		      size_t tsize, char *payload, size_t psize,
 		      int64_t *seq)
 {
-	int found = -1;
+	int found = -1, total;
 
 	pthread_mutex_lock(&ob->lock);
-	for (int k = 0; k < ob->nunits && found < 0; k++) {
-		int i = (*cursor + k) % ob->nunits;
-		const struct agent_unit *u = &ob->cfg->units[i];
+	total = ob->nunits + ob->ntombs;
+	for (int k = 0; k < total && found < 0; k++) {
+		int i = (*cursor + k) % total;
+		const struct agent_unit *u;
 
+		if (i >= ob->nunits) {
+			struct agent_tomb *t = &ob->tombs[i - ob->nunits];
+
+			if (!t->queued || t->done || psize == 0)
+				continue;
+			t->queued = false;
+			if (vg_strlcpy(topic, t->topic, tsize) >= tsize)
+				continue;
+			payload[0] = '\0'; /* empty and retained: removed */
+			*seq = 0;
+			found = i;
+			*cursor = (i + 1) % total;
+			break;
+		}
 		if (!(ob->rec[i].flags & REC_QUEUED))
 			continue;
+		u = &ob->cfg->units[i];
 		ob->rec[i].flags &= (uint8_t)~REC_QUEUED;
 		if (vg_topic_unit(topic, tsize, ob->cfg->prefix, u->program,
 				  ob->cfg->region, ob->cfg->site, u->id) < 0 ||
@@ -460,7 +684,7 @@ int agent_outbox_next(struct agent_outbox *ob, int *cursor, char *topic,
 		}
 		*seq = ob->rec[i].seq;
 		found = i;
-		*cursor = (i + 1) % ob->nunits;
+		*cursor = (i + 1) % total;
 	}
 	pthread_mutex_unlock(&ob->lock);
 	return found;
@@ -470,15 +694,22 @@ void agent_outbox_sent(struct agent_outbox *ob, int unit, int mid,
 		       int64_t seq)
 {
 	pthread_mutex_lock(&ob->lock);
-	ob->rec[unit].mid = mid;
-	ob->rec[unit].mid_seq = seq;
+	if (unit >= ob->nunits) {
+		ob->tombs[unit - ob->nunits].mid = mid;
+	} else {
+		ob->rec[unit].mid = mid;
+		ob->rec[unit].mid_seq = seq;
+	}
 	pthread_mutex_unlock(&ob->lock);
 }
 
 void agent_outbox_requeue(struct agent_outbox *ob, int unit)
 {
 	pthread_mutex_lock(&ob->lock);
-	ob->rec[unit].flags |= REC_QUEUED;
+	if (unit >= ob->nunits)
+		ob->tombs[unit - ob->nunits].queued = true;
+	else
+		ob->rec[unit].flags |= REC_QUEUED;
 	pthread_mutex_unlock(&ob->lock);
 }
 
@@ -496,14 +727,59 @@ void agent_outbox_acked(struct agent_outbox *ob, int mid)
 			ob->unacked--;
 			persist(ob, i);
 		}
+		pthread_mutex_unlock(&ob->lock);
+		return;
+	}
+	for (int k = 0; k < ob->ntombs; k++) {
+		struct agent_tomb *t = &ob->tombs[k];
+
+		if (t->done || t->mid != mid)
+			continue;
+		vg_log(VG_LOG_INFO, "%s removed from the broker", t->topic);
+		drop_tomb(ob, t);
 		break;
 	}
 	pthread_mutex_unlock(&ob->lock);
 }
 
+/*
+ * The directory was removed or replaced while the store held it open:
+ * writes would go to the old one, or nowhere.  Open the one at the path
+ * (made again if missing) and rewrite every record into it.
+ */
+static void reopen_dir(struct agent_outbox *ob)
+{
+	struct stat held, now;
+	int fd;
+
+	if (!ob->durable || fstat(ob->dirfd, &held) != 0 ||
+	    (stat(ob->dir, &now) == 0 && held.st_dev == now.st_dev &&
+	     held.st_ino == now.st_ino))
+		return;
+	if (mkdir(ob->dir, 0750) != 0 && errno != EEXIST)
+		return;
+	fd = open(ob->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	close(ob->dirfd);
+	ob->dirfd = fd;
+	vg_log(VG_LOG_WARN, "storage: %s was replaced; rewriting every record "
+	       "into it", ob->dir);
+	for (int i = 0; i < ob->nunits; i++) {
+		if (!(ob->rec[i].flags & REC_DIRTY))
+			ob->dirty++;
+		ob->rec[i].flags |= REC_DIRTY;
+	}
+	for (int k = 0; k < ob->ntombs; k++)
+		ob->tombs[k].ondisk = false; /* not rewritten: best effort */
+	ob->reserved_seq = ob->last_seq; /* the seq file too */
+}
+
 void agent_outbox_flush(struct agent_outbox *ob)
 {
 	pthread_mutex_lock(&ob->lock);
+	if (ob->degraded)
+		reopen_dir(ob);
 	if (ob->degraded && ob->last_seq >= ob->reserved_seq)
 		persist_seq(ob, ob->last_seq + SEQ_RESERVE);
 	for (int i = 0; i < ob->nunits && ob->dirty; i++) {
@@ -540,4 +816,14 @@ void agent_outbox_counts(struct agent_outbox *ob, int *unacked, int *dirty,
 	*dirty = ob->dirty;
 	*degraded = ob->degraded;
 	pthread_mutex_unlock(&ob->lock);
+}
+
+int agent_outbox_removals(struct agent_outbox *ob)
+{
+	int n;
+
+	pthread_mutex_lock(&ob->lock);
+	n = ob->tombs_pending;
+	pthread_mutex_unlock(&ob->lock);
+	return n;
 }

@@ -14,6 +14,13 @@
  * memory, marked dirty, is published anyway and written as soon as the
  * disk takes it again.
  *
+ * A unit that leaves the configuration is not simply forgotten: the broker
+ * still holds its retained status.  Its record becomes a tombstone,
+ * DATA_DIR/units/t.<topic with '/' as '+'> holding the topic, written before
+ * the record is deleted; the tombstone is published as an empty retained
+ * message (the wire contract's "remove this unit") on every connection
+ * until the broker acknowledges it, and only then deleted.
+ *
  * Thread-safe: the pollers, the MQTT thread and the control socket share
  * one store through its mutex.
  */
@@ -27,6 +34,7 @@
 #include "config.h"
 #include "vigie/log.h"
 #include "vigie/msg.h"
+#include "vigie/topic.h"
 
 #define AGENT_FAULT_MAX 63
 #define AGENT_RECORD_MAGIC "VGR1"
@@ -51,6 +59,15 @@ struct agent_rec {
 	char *note;                  /* owned; NULL when none */
 };
 
+/* A removed unit's topic, to clear on the broker (see above). */
+struct agent_tomb {
+	char topic[VG_TOPIC_MAX];
+	int mid;                     /* MQTT message id in flight, or 0 */
+	bool queued;                 /* to publish on the current connection */
+	bool ondisk;                 /* its file exists */
+	bool done;                   /* acknowledged: forgotten */
+};
+
 typedef void (*agent_outbox_notify_fn)(void *arg);
 
 struct agent_outbox {
@@ -67,14 +84,19 @@ struct agent_outbox {
 	struct agent_rec *rec;          /* owned; one per cfg unit */
 	int unacked;
 	int dirty;
+	int ntombs;                     /* tombs[0..ntombs) */
+	int tombs_pending;              /* of which not acknowledged yet */
+	struct agent_tomb *tombs;       /* owned */
 	agent_outbox_notify_fn notify;  /* wakes the publisher; may be NULL */
 	void *notify_arg;
 };
 
 /*
  * Open the store for cfg's units.  dir NULL keeps everything in memory.
- * Records of units no longer configured stay on disk untouched.  A missing
- * or corrupt record starts its unit as "unknown" (logged).
+ * Records of units no longer configured become tombstones (and so do the
+ * old topics of units that moved to another program, site or region); a
+ * tombstone whose topic is configured again is dropped.  A missing or
+ * corrupt record starts its unit as "unknown" (logged).
  */
 int agent_outbox_open(struct agent_outbox *ob, const struct agent_config *cfg,
 		      const char *data_dir);
@@ -88,14 +110,15 @@ int agent_outbox_read_fault(struct agent_outbox *ob, int unit,
 int agent_outbox_mark(struct agent_outbox *ob, int unit, int state,
 		      const char *tech, const char *note, int64_t *seq);
 
-/* A connection opened: queue every unit (the birth). */
+/* A connection opened: queue every unit and tombstone (the birth). */
 void agent_outbox_birth(struct agent_outbox *ob);
 /* The connection closed: nothing is in flight any more. */
 void agent_outbox_lost(struct agent_outbox *ob);
 /*
  * Next queued unit from *cursor on: fills topic and payload, clears its
  * QUEUED flag and returns its index (publish, then agent_outbox_sent), or
- * -1 when nothing is queued.
+ * -1 when nothing is queued.  An index >= nunits is a tombstone: the
+ * payload is "" (publish it empty and retained).
  */
 int agent_outbox_next(struct agent_outbox *ob, int *cursor, char *topic,
 		      size_t tsize, char *payload, size_t psize,
@@ -114,6 +137,8 @@ int agent_outbox_status(struct agent_outbox *ob, int unit,
 			struct vg_unit_status *st, uint8_t *flags);
 void agent_outbox_counts(struct agent_outbox *ob, int *unacked, int *dirty,
 			 bool *degraded);
+/* Removed units whose empty retained message is not acknowledged yet. */
+int agent_outbox_removals(struct agent_outbox *ob);
 
 /* CRC-32 (IEEE), as stored in record headers. */
 uint32_t agent_outbox_crc32(uint32_t crc, const void *buf, size_t len);

@@ -17,6 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "vigie/str.h"
 #include "vigie/timeutil.h"
 
 #define FRAME_STALE_MS 200
@@ -124,7 +125,7 @@ static int open_pty(struct sim_rtu *r, char *path, size_t size)
 	name = ptsname(r->master);
 	if (!name || strlen(name) >= size)
 		return -1;
-	strcpy(path, name);
+	vg_strlcpy(path, name, size);
 	r->slave_fd = open(path, O_RDWR | O_NOCTTY);
 	if (r->slave_fd < 0 || tcgetattr(r->slave_fd, &tio))
 		return -1;

@@ -185,9 +185,12 @@ static void corrupt_and_torn_records_are_caught(void **state)
 	agent_outbox_close(&ob);
 }
 
+static bool exists(const char *name);
+
 static void refused_disk_keeps_state_in_memory(void **state)
 {
 	struct agent_outbox ob;
+	struct vg_unit_status st;
 	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX], cmd[128];
 	int unacked, dirty, cursor = 0;
 	int64_t seq;
@@ -206,8 +209,86 @@ static void refused_disk_keeps_state_in_memory(void **state)
 	/* still published */
 	assert_true(agent_outbox_next(&ob, &cursor, topic, sizeof(topic),
 				      payload, sizeof(payload), &seq) >= 0);
+	/* a new directory: every record is written into it */
+	agent_outbox_flush(&ob);
+	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
+	assert_false(degraded);
+	assert_int_equal(dirty, 0);
+	assert_true(exists("u.U0") && exists("u.U1") && exists("u.U2"));
+	assert_true(exists("seq"));
+	agent_outbox_close(&ob);
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_status(&ob, 0, &st, NULL), VG_OK);
+	assert_int_equal(st.state, VG_STATE_MIGRATED);
 	agent_outbox_close(&ob);
 	vg_log_set_level(VG_LOG_ERR);
+}
+
+static bool exists(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* A unit leaving the configuration becomes a tombstone: published empty
+ * and retained, kept on disk until acknowledged, cancelled if it returns. */
+static void removed_units_are_cleared_durably(void **state)
+{
+	const char *tomb = "t.vigie+v1+unit+renir+03+site-1+U1";
+	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
+	struct agent_outbox ob;
+	int mid = 0, cursor = 0, i;
+	int64_t seq;
+
+	(void)state;
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(publish_all(&ob, &mid), 3);
+	agent_outbox_close(&ob);
+	/* U1 leaves: its record becomes a tombstone, also across a restart */
+	strcpy(cfg.units[1].id, "U9");
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_removals(&ob), 1);
+	assert_false(exists("u.U1"));
+	assert_true(exists(tomb));
+	agent_outbox_close(&ob);
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_removals(&ob), 1);
+	/* published empty on the old topic; gone once acknowledged */
+	agent_outbox_birth(&ob);
+	while ((i = agent_outbox_next(&ob, &cursor, topic, sizeof(topic),
+				      payload, sizeof(payload), &seq)) >= 0) {
+		if (i >= ob.nunits) {
+			assert_string_equal(topic,
+					    "vigie/v1/unit/renir/03/site-1/U1");
+			assert_string_equal(payload, "");
+		}
+		agent_outbox_sent(&ob, i, ++mid, seq);
+		agent_outbox_acked(&ob, mid);
+	}
+	assert_int_equal(agent_outbox_removals(&ob), 0);
+	assert_false(exists(tomb));
+	agent_outbox_close(&ob);
+	/* U9 leaves and comes back before the broker acknowledged: no
+	 * removal is sent after its new record */
+	strcpy(cfg.units[1].id, "U8");
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_removals(&ob), 1);
+	agent_outbox_close(&ob);
+	strcpy(cfg.units[1].id, "U9");
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_removals(&ob), 1); /* U8's, not U9's */
+	assert_false(exists("t.vigie+v1+unit+renir+03+site-1+U9"));
+	assert_true(exists("u.U9"));
+	agent_outbox_close(&ob);
+	/* a unit moving to another program clears its old topic */
+	cfg.units[0].program = VG_PROG_RGT;
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_true(exists("t.vigie+v1+unit+renir+03+site-1+U0"));
+	agent_outbox_close(&ob);
+	cfg.units[0].program = VG_PROG_RENIR;
+	strcpy(cfg.units[1].id, "U1");
 }
 
 static void crc_matches_ieee(void **state)
@@ -227,6 +308,8 @@ int main(void)
 			corrupt_and_torn_records_are_caught, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			refused_disk_keeps_state_in_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			removed_units_are_cleared_durably, setup, teardown),
 		cmocka_unit_test(crc_matches_ieee),
 	};
 
