@@ -10,6 +10,11 @@
  *   busy SLAVE N             answer "busy" to the next N requests
  *   stats                    "ok SLAVE:REQUESTS ..." per slave
  *   dump [SLAVE]             non-zero holding registers as "ADDR=VALUE"
+ *   state UNIT STATE         set a unit (from --units) to a state
+ *   freeze | thaw            stop / resume the timed dynamics
+ *   step [N]                 run N ticks now (default 1): "ok CHANGED"
+ *   truth [FILE]             ground truth: "ok N" then N JSON lines, or
+ *                            written atomically to FILE ("ok N")
  *   quit
  */
 #include "sim.h"
@@ -122,6 +127,44 @@ static void dump(struct sim *s, const char *which)
 	fputc('\n', s->out);
 }
 
+/* Commands of the migration dynamics (migrate.c); -1 if not one. */
+static int migrate_cmd(struct sim *s, char **argv, int argc)
+{
+	long n = 1;
+	int changed = 0;
+
+	if (!strcmp(argv[0], "freeze") && argc == 1) {
+		s->frozen = true;
+	} else if (!strcmp(argv[0], "thaw") && argc == 1) {
+		s->frozen = false;
+		s->next_tick = 0;
+	} else if (!strcmp(argv[0], "step") && argc <= 2) {
+		if (argc == 2 && !num(argv[1], 0, 1000000, &n))
+			return -1;
+		while (n-- > 0)
+			changed += sim_migrate_tick(s);
+		fprintf(s->out, "ok %d\n", changed);
+		return 1;
+	} else if (!strcmp(argv[0], "state") && argc == 3) {
+		return sim_unit_set(s, argv[1], argv[2]);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static void truth(struct sim *s, const char *file)
+{
+	if (!file) {
+		fprintf(s->out, "ok %d\n", s->nunits);
+		sim_truth_write(s, s->out);
+	} else if (sim_truth_file(s, file) == 0) {
+		fprintf(s->out, "ok %d\n", s->nunits);
+	} else {
+		fputs("error cannot write truth file\n", s->out);
+	}
+}
+
 bool sim_cmd_exec(struct sim *s, char *line)
 {
 	char *argv[ARGS_MAX] = { 0 };
@@ -135,6 +178,11 @@ bool sim_cmd_exec(struct sim *s, char *line)
 		stats(s);
 	} else if (!strcmp(argv[0], "dump")) {
 		dump(s, argv[1]);
+	} else if (!strcmp(argv[0], "truth") && argc <= 2) {
+		truth(s, argv[1]);
+	} else if ((rc = migrate_cmd(s, argv, argc)) >= 0) {
+		if (rc == 0)
+			fputs("ok\n", s->out);
 	} else {
 		if (argc == 4 && !strcmp(argv[0], "set"))
 			rc = set_value(s, argv, true, true);

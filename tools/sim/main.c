@@ -1,7 +1,10 @@
 /*
  * vigie-sim [--tcp PORT | --rtu] [--slaves LIST] [--size N]
- * One select loop over stdin (commands) and the transport; exits on
- * "quit" or when stdin closes, so a test that dies takes it along.
+ *           [--units FILE [--site ID] [--region RR] [--seed N]
+ *            [--tick-ms N] [--rates START,FINISH,RETIRE] [--truth FILE]]
+ * One select loop over stdin (commands), the transport and the migration
+ * ticks; exits on "quit" or when stdin closes, so a test that dies takes
+ * it along.
  */
 #include "sim.h"
 
@@ -11,17 +14,76 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vigie/str.h"
+#include "vigie/timeutil.h"
+
 struct args {
 	bool rtu;
 	int port;
 	const char *slaves;
 	int size;
+	const char *units;
+	unsigned long long seed;
 };
 
-static int parse_args(int argc, char **argv, struct args *a)
+static const char usage[] =
+	"usage: vigie-sim [--tcp PORT | --rtu] [--slaves 1-3,7] [--size N]\n"
+	"       [--units FILE] [--site ID] [--region RR] [--seed N]\n"
+	"       [--tick-ms N] [--rates START,FINISH,RETIRE] [--truth FILE]\n"
+	"FILE lines: UNIT PROGRAM SLAVE ADDRESS STATE; rates are chances per\n"
+	"tick in parts per million (default 4000,50000,100); --tick-ms 0\n"
+	"(default) runs no dynamics but the step command.\n";
+
+static bool parse_rates(const char *v, struct sim_rates *r)
 {
-	*a = (struct args){ .slaves = "1", .size = 1000 };
+	char tail;
+
+	return sscanf(v, "%ld,%ld,%ld%c", &r->start, &r->finish, &r->retire,
+		      &tail) == 3 &&
+	       r->start >= 0 && r->start <= SIM_PPM && r->finish >= 0 &&
+	       r->finish <= SIM_PPM && r->retire >= 0 && r->retire <= SIM_PPM;
+}
+
+/* Options of the migration dynamics; 1 if argv[*i] was one, -1 if bad. */
+static int parse_migrate(int argc, char **argv, int *i, struct args *a,
+			 struct sim *s)
+{
+	const char *o = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+
+	if (!v)
+		return 0;
+	if (!strcmp(o, "--units"))
+		a->units = v;
+	else if (!strcmp(o, "--seed"))
+		a->seed = strtoull(v, NULL, 0);
+	else if (!strcmp(o, "--tick-ms"))
+		s->tick_ms = atoi(v);
+	else if (!strcmp(o, "--truth"))
+		s->truth_path = v;
+	else if (!strcmp(o, "--rates"))
+		return parse_rates(v, &s->rates) ? (++*i, 1) : -1;
+	else if (!strcmp(o, "--site") && vg_ident_valid(v, strlen(v)))
+		vg_strlcpy(s->site, v, sizeof(s->site));
+	else if (!strcmp(o, "--region") && strlen(v) == 2 &&
+		 v[0] >= '0' && v[0] <= '9' && v[1] >= '0' && v[1] <= '9')
+		vg_strlcpy(s->region, v, sizeof(s->region));
+	else
+		return 0;
+	++*i;
+	return 1;
+}
+
+static int parse_args(int argc, char **argv, struct args *a, struct sim *s)
+{
+	*a = (struct args){ .slaves = "1", .size = 1000, .seed = 1 };
+	s->rates = (struct sim_rates){ 4000, 50000, 100 };
 	for (int i = 1; i < argc; i++) {
+		int m = parse_migrate(argc, argv, &i, a, s);
+
+		if (m < 0)
+			return -1;
+		if (m > 0)
+			continue;
 		if (!strcmp(argv[i], "--rtu"))
 			a->rtu = true;
 		else if (!strcmp(argv[i], "--tcp") && i + 1 < argc)
@@ -33,7 +95,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		else
 			return -1;
 	}
-	return a->size > 0 && a->size <= 65536 ? 0 : -1;
+	return a->size > 0 && a->size <= 65536 && s->tick_ms >= 0 ? 0 : -1;
 }
 
 /* Read what stdin has and run each complete line; false on EOF/quit. */
@@ -65,7 +127,8 @@ static bool commands(struct sim *s)
 static void loop(struct sim *s, struct sim_transport *tr)
 {
 	for (;;) {
-		struct timeval tv = { 0, 100000 };
+		/* short enough for the ticks to keep their pace */
+		struct timeval tv = { 0, 20000 };
 		fd_set rd;
 		int maxfd;
 
@@ -80,6 +143,7 @@ static void loop(struct sim *s, struct sim_transport *tr)
 		if (FD_ISSET(STDIN_FILENO, &rd) && !commands(s))
 			return;
 		tr->serve(tr->t, &rd, s);
+		sim_migrate_poll(s, vg_mono_ms());
 	}
 }
 
@@ -91,19 +155,27 @@ int main(int argc, char **argv)
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (parse_args(argc, argv, &a) != 0) {
-		fputs("usage: vigie-sim [--tcp PORT | --rtu] [--slaves 1-3,7] "
-		      "[--size N]\n", stderr);
+	if (parse_args(argc, argv, &a, &s) != 0) {
+		fputs(usage, stderr);
 		return 2;
 	}
 	if (sim_slaves_create(&s, a.slaves, a.size) != 0) {
 		fprintf(stderr, "vigie-sim: bad slave list '%s'\n", a.slaves);
 		return 2;
 	}
+	sim_seed(&s, a.seed);
+	if (a.units && sim_units_load(&s, a.units) != 0) {
+		sim_units_free(&s);
+		sim_slaves_free(&s);
+		return 2;
+	}
+	if (s.truth_path && sim_truth_file(&s, s.truth_path) != 0)
+		fprintf(stderr, "vigie-sim: cannot write %s\n", s.truth_path);
 	rc = a.rtu ? sim_rtu_open(&tr, stdout) :
 		     sim_tcp_open(&tr, "127.0.0.1", a.port, stdout);
 	if (rc == 0)
 		loop(&s, &tr);
+	sim_units_free(&s);
 	sim_slaves_free(&s);
 	return rc == 0 ? 0 : 1;
 }

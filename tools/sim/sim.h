@@ -2,10 +2,11 @@
  * vigie-sim: a Modbus site simulator on libmodbus's server API, for tests
  * and demos.  A site is a set of slaves (one register map each) behind one
  * transport (TCP or RTU over a pseudo-terminal), driven by commands on
- * stdin.  Modules: slaves.c (the site's state), cmd.c (the command
- * language), tcp.c and rtu.c (transports), main.c (the event loop).
- * Later dynamics (migrations over time, ground truth) plug into slaves.c
- * and cmd.c without touching the transports.
+ * stdin.  Modules: slaves.c (the site's state), migrate.c (the units a
+ * site serves, how they migrate over time, their ground truth), cmd.c (the
+ * command language), tcp.c and rtu.c (transports), main.c (the event
+ * loop).  A unit's state lives only in its registers, so a test's "set"
+ * and the dynamics can never disagree about it.
  */
 #ifndef VIGIE_SIM_H
 #define VIGIE_SIM_H
@@ -17,7 +18,26 @@
 
 #include <modbus.h>
 
+#include "vigie/ident.h"
+
 #define SIM_SLAVE_MAX 247
+#define SIM_UNITS_MAX 65536
+#define SIM_PPM 1000000L
+
+/* A unit of equipment: its state is the value of one holding register. */
+struct sim_unit {
+	char id[VG_IDENT_MAX + 1];
+	uint8_t program;          /* enum vg_program */
+	uint8_t slave;
+	uint16_t addr;
+};
+
+/* Per-tick chances, in parts per million, of each migration step. */
+struct sim_rates {
+	long start;               /* pending -> migrating */
+	long finish;              /* migrating -> migrated */
+	long retire;              /* any live state -> retired (rare) */
+};
 
 struct sim_slave {
 	int id;
@@ -31,11 +51,25 @@ struct sim {
 	int size;                 /* registers and bits per table */
 	struct sim_slave *slave[SIM_SLAVE_MAX + 1]; /* by id; owned */
 	FILE *out;                /* where answers and "ready" go */
+	/* migrate.c: the units served and their dynamics */
+	struct sim_unit *unit;    /* owned */
+	int nunits;
+	char site[VG_IDENT_MAX + 1];   /* labels for the truth; may be "" */
+	char region[3];
+	uint64_t rng;             /* seeded PRNG state: reproducible runs */
+	struct sim_rates rates;
+	int tick_ms;              /* 0: no dynamics */
+	bool frozen;              /* "freeze": no ticks until "thaw" */
+	int64_t next_tick;        /* monotonic ms */
+	unsigned long ticks;
+	const char *truth_path;   /* rewritten atomically after each change */
 };
 
 /* Slaves from a list such as "1-3,7"; returns 0 or -1. */
 int sim_slaves_create(struct sim *s, const char *spec, int size);
 void sim_slaves_free(struct sim *s);
+/* Add slave id (an existing one is kept); 0 or -1. */
+int sim_slave_add(struct sim *s, int id);
 struct sim_slave *sim_slave_get(struct sim *s, int id);
 /*
  * Answer one request already received on ctx (its unit id picks the
@@ -43,6 +77,25 @@ struct sim_slave *sim_slave_get(struct sim *s, int id);
  */
 void sim_slaves_answer(struct sim *s, modbus_t *ctx, const uint8_t *req,
 		       int len);
+
+/*
+ * Units from a file of "UNIT PROGRAM SLAVE ADDRESS STATE" lines ('#'
+ * comments); creates the slaves they name and writes each initial state
+ * into its registers.  Errors go to stderr as "file:line: why"; -1.
+ */
+int sim_units_load(struct sim *s, const char *path);
+void sim_units_free(struct sim *s);
+void sim_seed(struct sim *s, uint64_t seed);
+/* Run the ticks that are due (if any and not frozen); true if one ran. */
+bool sim_migrate_poll(struct sim *s, int64_t now_ms);
+/* One tick of the dynamics; returns how many units changed state. */
+int sim_migrate_tick(struct sim *s);
+/* Set a unit's state by id; -1 if unknown unit or state. */
+int sim_unit_set(struct sim *s, const char *id, const char *state);
+/* Ground truth, one JSON object a line per unit. */
+void sim_truth_write(struct sim *s, FILE *f);
+/* The same into path, atomically (temporary file + rename); 0 or -1. */
+int sim_truth_file(struct sim *s, const char *path);
 
 /* Execute one command line; false when it asks to quit. */
 bool sim_cmd_exec(struct sim *s, char *line);

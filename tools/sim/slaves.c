@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int add(struct sim *s, int id)
+int sim_slave_add(struct sim *s, int id)
 {
 	struct sim_slave *sl;
 
@@ -41,7 +41,7 @@ int sim_slaves_create(struct sim *s, const char *spec, int size)
 		if (*end == '-')
 			b = strtol(end + 1, &end, 10);
 		for (long id = a; id <= b; id++) {
-			if (add(s, (int)id) != 0)
+			if (sim_slave_add(s, (int)id) != 0)
 				return -1;
 		}
 		if (*end == ',')

@@ -1,0 +1,245 @@
+"""End to end: the demo's own pieces (tools/vigie-demo's data set and
+config writers, vigie-sim with its migration dynamics, vigie-agent, a real
+mosquitto, vigie-gateway) at a small size: four sites in three regions,
+TCP and RTU.  The simulators' ground truth (their registers, read back
+with the "truth" command) plus the technicians' hand marks must equal every
+retained summary and every retained unit status once the system settles;
+then again after an agent's kill -9, a broker restart and changes made
+while an agent was cut off.  Also: the demo itself checks out in its
+--duration mode, and SIGINT leaves no process behind.
+"""
+import importlib.util
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from importlib.machinery import SourceFileLoader
+
+import pytest
+
+from agent_kit import Agent
+from conftest import BUILD, ROOT, retained, wait_for
+from vigie import Gateway, Truth, wait_truth
+
+DEMO_PATH = os.path.join(ROOT, "tools", "vigie-demo")
+_loader = SourceFileLoader("vigie_demo", DEMO_PATH)
+_spec = importlib.util.spec_from_loader("vigie_demo", _loader)
+demo = importlib.util.module_from_spec(_spec)
+_loader.exec_module(demo)
+
+FY = 2024                 # Gateway's default --today is 2024-06-01
+SEED = 4242
+# fast dynamics: per 100 ms tick, 3 % start, 15 % finish, 0.3 % retire
+RATES = (30000, 150000, 3000)
+
+
+class SiteRun:
+    """One simulated site: its simulator and its agent."""
+
+    def __init__(self, site, root, broker_port):
+        self.site = site
+        self.dir = os.path.join(str(root), site.id)
+        os.makedirs(self.dir)
+        units = os.path.join(self.dir, "units.txt")
+        demo.write_units_file(site, units)
+        self.sim = demo.Sim(subprocess.Popen(
+            demo.Sim.args(BUILD, site, units, tick_ms=100),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+        conf = os.path.join(self.dir, "agent.conf")
+        demo.write_agent_conf(site, conf, broker_port, self.sim.endpoint,
+                              os.path.join(self.dir, "data"), poll_ms=200,
+                              log_level="debug")
+        self.agent = Agent(conf, self.dir)
+
+    def states(self):
+        return {u["unit"]: u["state"] for u in self.sim.truth()}
+
+    def stop(self):
+        self.agent.stop()
+        if self.sim.proc.poll() is None:
+            self.sim.proc.kill()
+        self.sim.proc.wait(10)
+
+
+@pytest.fixture
+def sites(broker, tmp_path):
+    plan = demo.make_sites(demo.SMALL_PLAN, seed=SEED)
+    for s in plan:
+        s.rates = RATES
+    runs = []
+    try:
+        for s in plan:
+            runs.append(SiteRun(s, tmp_path / "sites", broker.port))
+        for r in runs:
+            r.agent.start()
+        yield runs
+    finally:
+        for r in reversed(runs):
+            r.stop()
+
+
+@pytest.fixture
+def gateway(broker, tmp_path):
+    g = Gateway(tmp_path, broker.port).start()
+    yield g
+    g.stop()
+
+
+def mark(run, unit, state, marks):
+    rc, out, err = run.agent.ctl("mark", unit, state, "--tech", "T-E2E")
+    assert rc == 0, out + err
+    program = next(p for u, p, _ in run.site.manual if u == unit)
+    marks[(run.site.id, unit)] = (program, run.site.region, state)
+
+
+def ground_truth(runs, marks):
+    """The simulators' truth (frozen) and the hand marks."""
+    t = Truth()
+    for r in runs:
+        for u in r.sim.truth():
+            t.set(u["program"], u["region"], u["site"], u["unit"],
+                  u["state"])
+    for (site, unit), (program, region, state) in marks.items():
+        t.set(program, region, site, unit, state)
+    return t
+
+
+def unit_mismatches(port, truth):
+    got = {}
+    for topic, payload in retained(port, "vigie/v1/unit/#").items():
+        if payload:
+            p = json.loads(payload)
+            got[(p["program"], p["region"], p["site"], p["unit"])] = \
+                p["state"]
+    return [f"{k}: {got.get(k)} != {v}" for k, v in truth.units.items()
+            if got.get(k) != v] + [f"{k}: extra" for k in got
+                                   if k not in truth.units]
+
+
+def settle_and_check(broker, runs, marks):
+    for r in runs:
+        r.sim.cmd("freeze")
+    truth = ground_truth(runs, marks)
+    wait_truth(broker.port, truth, FY, timeout=60)
+    bad = []
+    wait_for(lambda: not bad.__setitem__(slice(None), unit_mismatches(
+        broker.port, truth)) and not bad, timeout=30,
+        what="retained unit statuses equal to the truth")
+    return truth
+
+
+def changed(run, before, n=1):
+    """True once at least n of run's units left the states of before."""
+    now = run.states()
+    return sum(now[u] != s for u, s in before.items()) >= n
+
+
+def test_summaries_equal_simulators_truth_through_failures(broker, sites,
+                                                           gateway):
+    marks = {}
+    manual = [(r, u) for r in sites for u, _, _ in r.site.manual]
+    assert manual, "the data set has hand-marked units"
+    regions = {r.site.region for r in sites}
+    assert len(sites) >= 4 and len(regions) >= 3
+    assert {r.site.transport for r in sites} == {"tcp", "rtu"}
+    # the simulated migration moves while everything runs
+    first = {r.site.id: r.states() for r in sites}
+    for r, unit in manual:
+        mark(r, unit, "migrating", marks)
+    for r in sites:
+        wait_for(lambda: changed(r, first[r.site.id], 3), timeout=30,
+                 what=f"{r.site.id} migrating")
+    truth = settle_and_check(broker, sites, marks)
+    assert len(truth.units) == sum(len(r.site.units) + len(r.site.manual)
+                                   for r in sites)
+
+    # an agent dies without a word, the site keeps changing meanwhile
+    victim, other = sites[0], sites[-1]
+    victim.agent.stop(signal.SIGKILL)
+    before = victim.states()
+    for r in sites:
+        r.sim.cmd("thaw")
+    wait_for(lambda: changed(victim, before, 3), timeout=30,
+             what="changes while the agent is dead")
+    # the broker restarts; every agent is cut off while states change
+    broker.stop()
+    before = other.states()
+    wait_for(lambda: changed(other, before, 2), timeout=30,
+             what="changes while the broker is down")
+    r, unit = next((r, u) for r, u in manual if r is not victim)
+    mark(r, unit, "migrated", marks)
+    broker.start()
+    victim.agent.start()
+    truth = settle_and_check(broker, sites, marks)
+    assert sum(s == "migrated" for s in truth.units.values()) > 0
+
+
+def run_demo(tmp_path, *args):
+    return subprocess.Popen(
+        [sys.executable, DEMO_PATH, "--small", "--plain", "--lang", "en",
+         "--build", BUILD, "--dir", str(tmp_path / "demo"), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def leftovers(path, but=None):
+    """Processes whose command line names path (the demo's folder)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if pid == str(but):
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if path.encode() in f.read():
+                    found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def wait_line(p, want, timeout):
+    """True once p prints the line want; bounded.  Reads the raw pipe so
+    that no line waits in a buffer select cannot see."""
+    deadline, seen = time.monotonic() + timeout, ""
+    fd = p.stdout.fileno()
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 1.0)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return False
+            seen += chunk.decode(errors="replace")
+            if f"\n{want}\n" in seen:
+                return True
+    return False
+
+
+def test_demo_duration_mode_checks_out_and_exits_0(tmp_path):
+    p = run_demo(tmp_path, "--duration", "6", "--tick-ms", "200")
+    try:
+        out, _ = p.communicate(timeout=90)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, out
+    assert "ground truth" in out and "SIMULATED" in out, out
+    assert "Montréal" in out and "Nord-du-Québec" in out
+    assert leftovers(str(tmp_path / "demo")) == []
+
+
+def test_demo_sigint_leaves_no_process(tmp_path):
+    p = run_demo(tmp_path)
+    try:
+        assert wait_line(p, "ready", timeout=60), "demo not ready"
+        # broker, 4 simulators, 4 agents, gateway
+        assert len(leftovers(str(tmp_path / "demo"), but=p.pid)) == 10
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0
+    assert leftovers(str(tmp_path / "demo")) == []
