@@ -82,6 +82,7 @@ struct agent_config {
 	char client_id[VG_IDENT_MAX + 16];
 	char username[AGENT_SECRET_MAX];
 	char password[AGENT_SECRET_MAX];
+	char password_file[AGENT_PATH_MAX]; /* read by agent_config_load */
 	bool tls;
 	char ca_file[AGENT_PATH_MAX];
 	char ca_path[AGENT_PATH_MAX];

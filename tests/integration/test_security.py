@@ -223,6 +223,7 @@ def run_agent(tmp_path, secure, ca, name):
         f"ca_file = {ca}\nkeepalive = 5\n\n"
         f"[agent]\ndata_dir = {tmp_path / name}\nlog_level = debug\n\n"
         "[unit m1]\nprogram = renir\nsource = manual\n")
+    conf.chmod(0o600)  # it holds a password
     log = tmp_path / f"{name}.log"
     from agent_kit import AGENT
     with open(log, "wb") as lf:

@@ -6,7 +6,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -149,6 +153,87 @@ static void missing_file_is_reported(void **state)
 	assert_non_null(strstr(err, "/nonexistent/a.conf"));
 }
 
+/* Write text to a new file with the given mode; returns its path. */
+static void write_file(char *path, const char *text, mode_t mode)
+{
+	int fd = mkstemp(path);
+	FILE *f;
+
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static const char base[] = "[site]\nid = a\nregion = 01\n[broker]\n";
+
+static void secrets_readable_by_others_are_refused(void **state)
+{
+	char conf[] = "/tmp/vg-conf-XXXXXX", pw[] = "/tmp/vg-pw-XXXXXX";
+	char text[512], err[AGENT_ERR_MAX] = "";
+	struct agent_config c;
+
+	(void)state;
+	/* an inline password in a world-readable file */
+	snprintf(text, sizeof(text), "%spassword = s3cret\n", base);
+	write_file(conf, text, 0644);
+	assert_int_equal(agent_config_load(&c, conf, err, sizeof(err)),
+			 VG_ERR_INVAL);
+	assert_non_null(strstr(err, "readable by others (mode 644)"));
+	assert_non_null(strstr(err, conf));
+	assert_int_equal(chmod(conf, 0640), 0);
+	assert_int_equal(agent_config_load(&c, conf, err, sizeof(err)), VG_OK);
+	assert_string_equal(c.password, "s3cret");
+	agent_config_free(&c);
+	unlink(conf);
+
+	/* password_file: its first line, and only if private */
+	write_file(pw, "from-file\nignored\n", 0644);
+	snprintf(conf, sizeof(conf), "/tmp/vg-conf-XXXXXX");
+	snprintf(text, sizeof(text), "%spassword_file = %s\n", base, pw);
+	write_file(conf, text, 0644);
+	assert_int_equal(agent_config_load(&c, conf, err, sizeof(err)),
+			 VG_ERR_INVAL);
+	assert_non_null(strstr(err, "password_file"));
+	assert_int_equal(chmod(pw, 0600), 0);
+	assert_int_equal(agent_config_load(&c, conf, err, sizeof(err)), VG_OK);
+	assert_string_equal(c.password, "from-file");
+	agent_config_free(&c);
+	unlink(pw);
+	unlink(conf);
+}
+
+static void key_file_readable_by_others_is_refused(void **state)
+{
+	char conf[] = "/tmp/vg-conf-XXXXXX", key[] = "/tmp/vg-key-XXXXXX";
+	char text[512], err[AGENT_ERR_MAX] = "";
+	struct agent_config c;
+
+	(void)state;
+	write_file(key, "not really a key\n", 0644);
+	snprintf(text, sizeof(text),
+		 "%sca_file = /etc/ssl/ca.pem\ncert_file = /x.crt\n"
+		 "key_file = %s\n", base, key);
+	write_file(conf, text, 0644);
+	assert_int_equal(agent_config_load(&c, conf, err, sizeof(err)),
+			 VG_ERR_INVAL);
+	assert_non_null(strstr(err, "key_file"));
+	assert_int_equal(chmod(key, 0640), 0);
+	assert_int_equal(agent_config_load(&c, conf, err, sizeof(err)), VG_OK);
+	agent_config_free(&c);
+	unlink(key);
+	unlink(conf);
+}
+
+static void password_and_password_file_conflict(void **state)
+{
+	(void)state;
+	expect_error("[site]\nid = a\nregion = 01\n[broker]\npassword = x\n"
+		     "password_file = /y\n", "give one or the other");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +241,9 @@ int main(void)
 		cmocka_unit_test(errors_name_file_and_line),
 		cmocka_unit_test(syntax_error_before_semantic_one_wins),
 		cmocka_unit_test(missing_file_is_reported),
+		cmocka_unit_test(secrets_readable_by_others_are_refused),
+		cmocka_unit_test(key_file_readable_by_others_is_refused),
+		cmocka_unit_test(password_and_password_file_conflict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
