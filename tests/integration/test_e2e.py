@@ -215,8 +215,9 @@ def wait_line(p, want, timeout):
     return False
 
 
-def test_demo_duration_mode_checks_out_and_exits_0(tmp_path):
-    p = run_demo(tmp_path, "--duration", "6", "--tick-ms", "200")
+@pytest.mark.parametrize("mode", [[], ["--secure"]], ids=["plain", "secure"])
+def test_demo_duration_mode_checks_out_and_exits_0(tmp_path, mode):
+    p = run_demo(tmp_path, "--duration", "6", "--tick-ms", "200", *mode)
     try:
         out, _ = p.communicate(timeout=90)
     finally:
@@ -226,6 +227,10 @@ def test_demo_duration_mode_checks_out_and_exits_0(tmp_path):
     assert p.returncode == 0, out
     assert "ground truth" in out and "SIMULATED" in out, out
     assert "Montréal" in out and "Nord-du-Québec" in out
+    if mode:  # agents really went through TLS with their own accounts
+        assert "secured     TLS" in out, out
+        log = (tmp_path / "demo" / "broker" / "mosquitto.log").read_text()
+        assert "u'sim-" in log or "as vigie-agent-sim-" in log, log[-2000:]
     assert leftovers(str(tmp_path / "demo")) == []
 
 

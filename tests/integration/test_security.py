@@ -1,18 +1,26 @@
 """Tests that try to get in, against a real mosquitto started with
 deploy/mosquitto/vigie.conf and credentials made by tools/vigie-pki.
 Each asserts the denial and that no summary changed."""
+import importlib.util
 import json
 import os
 import re
 import ssl
 import subprocess
 import time
+from importlib.machinery import SourceFileLoader
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import MOSQUITTO, ROOT, free_port, wait_for, wait_port
 from vigie import Gateway, Truth, comparable, unit_payload, unit_topic
+
+_loader = SourceFileLoader("vigie_demo", os.path.join(ROOT, "tools",
+                                                       "vigie-demo"))
+_spec = importlib.util.spec_from_loader("vigie_demo", _loader)
+demo = importlib.util.module_from_spec(_spec)
+_loader.exec_module(demo)
 
 FY = 2024
 SITES = "mtl-042 06\nqc-1 03\n"
@@ -29,23 +37,14 @@ def make_pki(tmp, name="pki"):
 
 
 class SecureBroker:
-    """The deploy/ configuration with its paths and ports made local:
-    every directive about who may do what is kept as it is."""
+    """The deploy/ configuration with its paths and ports made local (the
+    same rewrite `make demo DEMO_ARGS=--secure` uses): every directive
+    about who may do what is kept as it is."""
 
     def __init__(self, tmp, pki):
-        with open(os.path.join(ROOT, "deploy", "mosquitto", "vigie.conf")) as f:
-            conf = f.read()
         self.ports = {p: free_port() for p in (1883, 8883, 8884, 8885)}
-        conf = conf.replace("/etc/mosquitto/vigie", str(pki))
-        conf = conf.replace("/var/lib/mosquitto/", f"{tmp}/")
-        for std, port in self.ports.items():
-            conf = re.sub(rf"^listener {std}( 127\.0\.0\.1)?$",
-                          f"listener {port} 127.0.0.1", conf, flags=re.M)
-        pass
-        self.conf = tmp / "secure.conf"
-        self.conf.write_text(conf + f"log_dest file {tmp}/broker.log\n"
-                             "user root\n")  # tmp dirs are private
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+        conf = demo.secure_broker_conf(str(tmp), str(pki), self.ports)
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", conf],
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         for port in self.ports.values():
@@ -232,7 +231,7 @@ def run_agent(tmp_path, secure, ca, name):
 
 
 def test_agent_refuses_a_broker_it_cannot_verify(tmp_path, secure):
-    broker_log = tmp_path / "broker.log"
+    broker_log = tmp_path / "mosquitto.log"
     logins = lambda: broker_log.read_text(errors="replace").count("u'qc-1'")
     # control: with the right CA the same agent gets in
     p, _ = run_agent(tmp_path, secure, secure.pki / "ca.crt", "good")
