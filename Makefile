@@ -22,7 +22,7 @@ PKG_CONFIG ?= pkg-config
 PYTHON  ?= /usr/bin/python3
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS    := libmosquitto libcjson sqlite3
+PKGS    := libmosquitto libcjson sqlite3 $(shell $(PKG_CONFIG) --exists libmicrohttpd 2>/dev/null && echo libmicrohttpd)
 WARN    := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wvla \
            -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS  ?= -O2 -g
@@ -44,6 +44,9 @@ UT_SRC  := $(wildcard tests/unit/test_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 GW_OBJ  := $(GW_SRC:%.c=$(BUILD)/%.o)
+# the dashboard (gateway/www/*) embedded in the gateway as C arrays
+GW_WWW  := $(wildcard gateway/www/*.html gateway/www/*.js gateway/www/*.css)
+GW_OBJ  += $(BUILD)/gen/gw_http_assets.o
 UT_BIN  := $(UT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 GATEWAY := $(BUILD)/vigie-gateway
@@ -57,7 +60,8 @@ BENCH_BIN := $(BUILD)/bench/gateway-core $(BUILD)/bench/gateway-restart \
 
 DEBS := build-essential cppcheck clang-tidy pkg-config libmosquitto-dev libcjson-dev \
         libsqlite3-dev libmodbus-dev libinih-dev libcmocka-dev mosquitto \
-        mosquitto-clients python3 python3-pytest python3-paho-mqtt clang
+        mosquitto-clients python3 python3-pytest python3-paho-mqtt clang \
+        libmicrohttpd-dev chromium nodejs
 # tools/vigie-pki and the security tests
 DEBS += openssl
 # Each part keeps its own rules beside its sources.  They may add to DEBS
@@ -68,7 +72,10 @@ BENCH_EXTRA :=
 -include firmware/agent.mk
 -include tools/demo.mk
 -include tests/cross.mk
+-include tests/browser/browser.mk
 -include tests/fuzz/fuzz.mk
+-include bench/bench.mk
+-include tests/faults/faults.mk
 
 .PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
@@ -77,6 +84,12 @@ all: $(GATEWAY) $(BENCH_BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/gw_http_assets.c: $(GW_WWW) gateway/www_embed.py
+	$(PYTHON) gateway/www_embed.py $@ $(GW_WWW)
+
+$(BUILD)/gen/gw_http_assets.o: $(BUILD)/gen/gw_http_assets.c
+	$(CC) $(ALL_CFLAGS) -Igateway -c $< -o $@
 
 $(LIBVG): $(LIB_OBJ)
 	$(BOARD_CROSS)ar rcs $@ $^

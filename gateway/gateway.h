@@ -40,14 +40,43 @@ struct gw_opts {
 	int keepalive;
 	bool has_today;    /* --today: fixed date for the fiscal logic */
 	struct vg_date today;
+	/* --http and friends (gw_http.c): off unless --http is given */
+	bool http;
+	char http_host[256];
+	int http_port;
+	const char *http_token_file;
+	char http_token[256];      /* empty: no token required */
+	const char *http_cert;
+	const char *http_key;
+	int projection_days;       /* least-squares window (gw_project.c) */
 };
+
+/*
+ * Projected percentage at the current target's due date (gw_project.c).
+ * ok is false when there is too little history or nothing to project to.
+ */
+struct gw_projection {
+	bool ok;
+	int fy;              /* fiscal year of the target projected to */
+	int64_t due;         /* Unix time of the end of the due date (local) */
+	int64_t from;        /* first instant of the fitted window */
+	uint32_t bp;         /* projected percent, basis points, 0..10000 */
+	uint32_t target_bp;
+	bool on_track;       /* bp >= target_bp */
+	int samples;         /* points the line was fitted to */
+	int window_days;
+	double slope_bp_day; /* fitted trend, basis points per day */
+};
+
+struct gw_http; /* gw_http.c */
 
 struct gateway {
 	struct gw_opts o;
 	pthread_mutex_t lock;
 	struct gw_core *core;     /* guarded by lock */
 	struct gw_store *store;   /* main thread only */
-	struct vg_targets targets;/* main thread only */
+	struct vg_targets targets;/* written by main under lock; main reads */
+	struct gw_projection proj[VG_PROG_COUNT][VG_REGION_COUNT + 1]; /* lock */
 	struct mosquitto *mosq;
 
 	atomic_bool stop;
@@ -56,6 +85,9 @@ struct gateway {
 	atomic_bool synced;        /* retained replay finished */
 	atomic_bool republish;     /* (re)connected: publish every summary */
 	atomic_llong connected_at; /* monotonic ms */
+	atomic_bool db_ok;         /* last store write or ping succeeded */
+	atomic_uint gen;           /* bumped when summaries were published */
+	struct gw_http *http;      /* NULL without --http */
 
 	char sync_topic[VG_TOPIC_MAX];
 	int8_t last_met[VG_PROG_COUNT][VG_REGION_COUNT + 1];
@@ -71,10 +103,29 @@ int gw_mqtt_init(struct gateway *gw);
 int gw_mqtt_start(struct gateway *gw);
 void gw_mqtt_stop(struct gateway *gw);
 
-/* gw_publish.c: publish what changed (or everything, when all is set). */
-void gw_publish_summaries(struct gateway *gw, bool all);
+/*
+ * gw_publish.c: publish what changed (or everything, when all is set).
+ * Returns how many summaries were published.
+ */
+int gw_publish_summaries(struct gateway *gw, bool all);
 void gw_publish_presence(struct gateway *gw, bool online);
 /* Fiscal year the gateway holds targets for today. */
 int gw_today_fy(const struct gateway *gw);
+/*
+ * Encode a summary with its projection (when there is one) as the retained
+ * payload; returns the length or <0.
+ */
+int gw_summary_json(const struct vg_summary *s, const struct gw_projection *pj,
+		    char *buf, size_t size);
+
+/* gw_http.c: start the HTTP server (--http) and stop it. */
+int gw_http_start(struct gateway *gw);
+void gw_http_stop(struct gateway *gw);
+
+/* gw_project.c: recompute every projection from the history (main thread). */
+void gw_project_refresh(struct gateway *gw);
+
+/* gw_report.c: the "report" subcommand; returns the exit status. */
+int gw_report_main(int argc, char **argv);
 
 #endif

@@ -39,7 +39,18 @@ static void usage(FILE *f)
 "  --history-interval S    seconds between history points (default 300)\n"
 "  --today YYYY-MM-DD      hold targets as of this date (default: today)\n"
 "  --log-level LEVEL       error, warn, info or debug (default info)\n"
-"  --help, --version\n");
+"  --http [ADDR:]PORT      serve the dashboard, JSON API and /metrics\n"
+"                          (read-only; ADDR defaults to 127.0.0.1)\n"
+"  --http-token-file FILE  require this Bearer token (mode 0600)\n"
+"  --http-cert FILE --http-key FILE  serve HTTPS\n"
+"  --projection-days N     projection fit window in days (default 30)\n"
+"  --help, --version\n"
+"\n"
+"       vigie-gateway report [--as-of DATE] [--program P]\n"
+"                            [--format table|csv|json] [--lang fr|en]\n"
+"                            [--data-dir DIR] [--targets FILE]\n"
+"  prints each region's state as of the end of DATE from the store\n"
+"  (no broker needed); see vigie-gateway report --help.\n");
 }
 
 /* Read the first line of a secret file that only its owner can read. */
@@ -89,6 +100,35 @@ static int parse_broker(struct gw_opts *o, const char *arg)
 	return VG_OK;
 }
 
+/* "[ADDR:]PORT"; ADDR may be an IPv6 literal in brackets. */
+static int parse_http(struct gw_opts *o, const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *host = "127.0.0.1", *port = arg;
+	size_t hl = strlen(host);
+	char *end = NULL;
+	long n;
+
+	if (colon) {
+		host = arg;
+		hl = (size_t)(colon - arg);
+		port = colon + 1;
+		if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+			host++;
+			hl -= 2;
+		}
+	}
+	n = strtol(port, &end, 10);
+	if (!*port || *end || n < 1 || n > 65535 || hl == 0 ||
+	    hl >= sizeof(o->http_host))
+		return VG_ERR_INVAL;
+	memcpy(o->http_host, host, hl);
+	o->http_host[hl] = '\0';
+	o->http_port = (int)n;
+	o->http = true;
+	return VG_OK;
+}
+
 static int parse_int(const char *arg, int min, int max, int *out)
 {
 	char *end = NULL;
@@ -103,7 +143,8 @@ static int parse_int(const char *arg, int min, int max, int *out)
 enum {
 	O_BROKER = 256, O_USER, O_PWFILE, O_PW, O_CAFILE, O_CERT, O_KEY, O_ID,
 	O_PREFIX, O_DATADIR, O_TARGETS, O_COALESCE, O_HISTORY, O_TODAY,
-	O_LOGLEVEL, O_KEEPALIVE, O_HELP, O_VERSION
+	O_LOGLEVEL, O_KEEPALIVE, O_HTTP, O_HTTP_TOKEN, O_HTTP_CERT, O_HTTP_KEY,
+	O_PROJ_DAYS, O_HELP, O_VERSION
 };
 
 static const struct option longopts[] = {
@@ -123,6 +164,11 @@ static const struct option longopts[] = {
 	{ "today", required_argument, NULL, O_TODAY },
 	{ "log-level", required_argument, NULL, O_LOGLEVEL },
 	{ "keepalive", required_argument, NULL, O_KEEPALIVE },
+	{ "http", required_argument, NULL, O_HTTP },
+	{ "http-token-file", required_argument, NULL, O_HTTP_TOKEN },
+	{ "http-cert", required_argument, NULL, O_HTTP_CERT },
+	{ "http-key", required_argument, NULL, O_HTTP_KEY },
+	{ "projection-days", required_argument, NULL, O_PROJ_DAYS },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -173,6 +219,18 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 		o->has_today = true;
 		return vg_date_parse(arg, &o->today) ? "--today wants YYYY-MM-DD"
 						     : NULL;
+	case O_HTTP:
+		return parse_http(o, arg) ? "--http wants [ADDR:]PORT" : NULL;
+	case O_HTTP_TOKEN:
+		o->http_token_file = arg;
+		if (read_secret(arg, o->http_token, sizeof(o->http_token)))
+			return "cannot use --http-token-file";
+		return o->http_token[0] ? NULL : "--http-token-file is empty";
+	case O_HTTP_CERT: o->http_cert = arg; return NULL;
+	case O_HTTP_KEY: o->http_key = arg; return NULL;
+	case O_PROJ_DAYS:
+		return parse_int(arg, 1, 3650, &o->projection_days)
+			       ? "--projection-days wants 1..3650" : NULL;
 	case O_LOGLEVEL:
 		lvl = vg_log_level_parse(arg);
 		if (lvl < 0)
@@ -198,6 +256,7 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 	o->history_s = 300;
 	o->sync_timeout_ms = 10000;
 	o->keepalive = 30;
+	o->projection_days = 30;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		const char *err;
 		if (c == O_HELP) {
@@ -221,6 +280,11 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 	}
 	if ((o->certfile != NULL) != (o->keyfile != NULL)) {
 		fprintf(stderr, "vigie-gateway: --cert and --key go together\n");
+		return VG_ERR_INVAL;
+	}
+	if ((o->http_cert != NULL) != (o->http_key != NULL)) {
+		fprintf(stderr,
+			"vigie-gateway: --http-cert and --http-key go together\n");
 		return VG_ERR_INVAL;
 	}
 	return VG_OK;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "gateway.h"
+#include "gw_project.h"
 #include "vigie/arith.h"
 #include "vigie/region.h"
 #include "vigie/timeutil.h"
@@ -64,12 +65,30 @@ static void publish_event(struct gateway *gw, const struct vg_summary *s,
 	       met ? "target met at" : "target lost at", pct, tgt, fy);
 }
 
+int gw_summary_json(const struct vg_summary *s, const struct gw_projection *pj,
+		    char *buf, size_t size)
+{
+	char proj[512];
+	int n = vg_summary_encode(s, buf, size);
+	int m = gw_project_json(pj, proj, sizeof(proj));
+
+	/* the projection is an optional last member: splice it before '}'
+	 * (if it does not fit, the summary goes without it) */
+	if (n <= 0 || m <= 0 || (size_t)n + (size_t)m >= size)
+		return n;
+	memcpy(buf + n - 1, proj, (size_t)m);
+	buf[n - 1 + m] = '}';
+	buf[n + m] = '\0';
+	return n + m;
+}
+
 /* Publish one summary; fire an event when the current target flips. */
-static void publish_one(struct gateway *gw, const struct vg_summary *s)
+static void publish_one(struct gateway *gw, const struct vg_summary *s,
+			const struct gw_projection *pj)
 {
 	char topic[VG_TOPIC_MAX], buf[VG_PAYLOAD_MAX];
 	int8_t *last = &gw->last_met[s->program][s->region];
-	int n = vg_summary_encode(s, buf, sizeof(buf));
+	int n = gw_summary_json(s, pj, buf, sizeof(buf));
 	bool met;
 
 	if (n < 0) {
@@ -93,13 +112,15 @@ static void publish_one(struct gateway *gw, const struct vg_summary *s)
 	*last = (int8_t)met;
 }
 
-void gw_publish_summaries(struct gateway *gw, bool all)
+int gw_publish_summaries(struct gateway *gw, bool all)
 {
 	struct vg_counts counts[VG_PROG_COUNT][VG_REGION_COUNT + 1];
+	struct gw_projection proj[VG_PROG_COUNT][VG_REGION_COUNT + 1];
 	uint32_t dirty[VG_PROG_COUNT];
 	int fy = gw_today_fy(gw);
 	int64_t now = vg_now();
 	struct vg_summary s;
+	int published = 0;
 
 	pthread_mutex_lock(&gw->lock);
 	if (all)
@@ -111,6 +132,7 @@ void gw_publish_summaries(struct gateway *gw, bool all)
 				gw_core_counts(gw->core, p, r, &counts[p][r]);
 		}
 	}
+	memcpy(proj, gw->proj, sizeof(proj));
 	pthread_mutex_unlock(&gw->lock);
 	for (int p = 0; p < VG_PROG_COUNT; p++) {
 		for (int r = 0; r <= VG_REGION_COUNT; r++) {
@@ -119,9 +141,11 @@ void gw_publish_summaries(struct gateway *gw, bool all)
 			vg_summary_compute(&s, (enum vg_program)p, r,
 					   &counts[p][r], &gw->targets.plan[p],
 					   fy, now);
-			publish_one(gw, &s);
+			publish_one(gw, &s, &proj[p][r]);
+			published++;
 		}
 	}
+	return published;
 }
 
 void gw_publish_presence(struct gateway *gw, bool online)

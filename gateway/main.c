@@ -1,8 +1,11 @@
 /*
  * vigie-gateway: wiring and the main thread's timers.  The MQTT thread
  * applies messages as they come; this thread publishes coalesced
- * summaries, writes SQLite batches, records history, and handles signals
- * (SIGINT/SIGTERM stop cleanly, SIGHUP reloads the targets file).
+ * summaries, writes SQLite batches, records history, refreshes the
+ * projections and handles signals (SIGINT/SIGTERM stop cleanly, SIGHUP
+ * reloads the targets file).  With --http, libmicrohttpd's threads serve
+ * the dashboard and the API (gw_http.c).  "vigie-gateway report ..." is a
+ * separate, offline command (gw_report.c).
  */
 #include <errno.h>
 #include <malloc.h>
@@ -18,6 +21,10 @@
 #include "vigie/timeutil.h"
 
 #define TICK_MS 20
+/* How often the main thread checks that SQLite still takes a write. */
+#define DB_PING_MS 10000
+/* Projections move slowly: refitting them more often is wasted work. */
+#define PROJECT_MIN_MS 10000
 
 static volatile sig_atomic_t got_stop, got_hup;
 
@@ -53,7 +60,10 @@ static int load_targets(struct gateway *gw)
 		vg_log(VG_LOG_ERR, "%s", err);
 		return VG_ERR_PARSE;
 	}
+	/* HTTP threads copy the targets into their snapshots */
+	pthread_mutex_lock(&gw->lock);
 	gw->targets = t;
+	pthread_mutex_unlock(&gw->lock);
 	return VG_OK;
 }
 
@@ -63,9 +73,11 @@ static void flush_store(struct gateway *gw, struct gw_batch *b)
 	pthread_mutex_lock(&gw->lock);
 	gw_core_take(gw->core, b);
 	pthread_mutex_unlock(&gw->lock);
-	if (gw_store_write(gw->store, b) != VG_OK)
+	if (gw_store_write(gw->store, b) != VG_OK) {
 		vg_log(VG_LOG_ERR, "store: batch of %zu units not written",
 		       b->nrows);
+		atomic_store(&gw->db_ok, false);
+	}
 	gw_batch_clear(b);
 }
 
@@ -105,11 +117,31 @@ static bool may_publish(struct gateway *gw, int64_t now)
 	       now - atomic_load(&gw->connected_at) >= gw->o.sync_timeout_ms;
 }
 
+/* Every history_s: a history point, then (at most every 10 s) the
+ * projections fitted to the history, which now includes that point. */
+static void history_tick(struct gateway *gw,
+			 struct vg_counts last[][VG_REGION_COUNT + 1],
+			 int64_t now, int64_t *last_proj)
+{
+	record_history(gw, last);
+	if (*last_proj == 0 || now - *last_proj >= PROJECT_MIN_MS) {
+		gw_project_refresh(gw);
+		*last_proj = now;
+	}
+}
+
+static void publish_tick(struct gateway *gw)
+{
+	if (gw_publish_summaries(gw, atomic_exchange(&gw->republish, false)))
+		atomic_fetch_add(&gw->gen, 1); /* wakes the event streams */
+}
+
 static void main_loop(struct gateway *gw)
 {
 	static struct vg_counts hist[VG_PROG_COUNT][VG_REGION_COUNT + 1];
 	struct gw_batch batch = { 0 };
-	int64_t last_pub = 0, last_store = 0, last_hist = 0;
+	int64_t last_pub = 0, last_store = 0, last_hist = 0, last_ping = 0;
+	int64_t last_proj = 0;
 	int fy = gw_today_fy(gw);
 
 	memset(hist, 0xff, sizeof(hist)); /* first point always recorded */
@@ -127,8 +159,7 @@ static void main_loop(struct gateway *gw)
 			atomic_store(&gw->republish, true);
 		}
 		if (may_publish(gw, now) && now - last_pub >= gw->o.coalesce_ms) {
-			gw_publish_summaries(gw, atomic_exchange(&gw->republish,
-								 false));
+			publish_tick(gw);
 			last_pub = now;
 		}
 		if (now - last_store >= gw->o.store_ms) {
@@ -136,8 +167,12 @@ static void main_loop(struct gateway *gw)
 			last_store = now;
 		}
 		if (now - last_hist >= (int64_t)gw->o.history_s * 1000) {
-			record_history(gw, hist);
+			history_tick(gw, hist, now, &last_proj);
 			last_hist = now;
+		}
+		if (now - last_ping >= DB_PING_MS) {
+			atomic_store(&gw->db_ok, gw_store_ping(gw->store) != 0);
+			last_ping = now;
 		}
 		sleep_tick();
 	}
@@ -177,6 +212,8 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	vg_log_set_ident("vigie-gateway");
+	if (argc > 1 && strcmp(argv[1], "report") == 0)
+		return gw_report_main(argc - 1, argv + 1);
 	/* Store batches are large and short-lived: keep them out of the heap
 	 * (glibc would otherwise raise this threshold and keep the pages). */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
@@ -190,15 +227,20 @@ int main(int argc, char **argv)
 	gw.core = gw_core_new();
 	if (!gw.core || open_store(&gw) != VG_OK)
 		goto out;
+	atomic_store(&gw.db_ok, true);
+	if (gw_http_start(&gw) != VG_OK)
+		goto out;
 	if (gw_mqtt_init(&gw) != VG_OK || gw_mqtt_start(&gw) != VG_OK)
 		goto out;
 	vg_log(VG_LOG_INFO, "vigie-gateway %s: broker %s:%d, id %s, data %s",
 	       VG_VERSION, gw.o.host, gw.o.port, gw.o.id, gw.o.data_dir);
 	main_loop(&gw);
+	gw_http_stop(&gw);
 	gw_mqtt_stop(&gw);
 	vg_log(VG_LOG_INFO, "stopped cleanly");
 	rc = 0;
 out:
+	gw_http_stop(&gw);
 	gw_store_close(gw.store);
 	gw_core_free(gw.core);
 	return rc;

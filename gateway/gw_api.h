@@ -1,0 +1,96 @@
+/*
+ * The read-only views behind the HTTP server: a consistent snapshot of the
+ * counts (copied under the gateway's lock, formatted outside it), the JSON
+ * documents of /api/v1/..., the Prometheus exposition of /metrics, and the
+ * read-only SQLite queries (history, units) that run on their own
+ * connection, so readers never wait for the ingest and never block it.
+ */
+#ifndef VIGIE_GW_API_H
+#define VIGIE_GW_API_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "gateway.h"
+
+/* A growable text buffer; on allocation failure it remembers and stops. */
+struct gw_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void gw_buf_raw(struct gw_buf *b, const char *s, size_t n);
+void gw_buf_str(struct gw_buf *b, const char *s); /* raw, NUL-terminated */
+void gw_buf_printf(struct gw_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A JSON string literal (quotes, backslashes and controls escaped). */
+void gw_buf_json(struct gw_buf *b, const char *s);
+void gw_buf_free(struct gw_buf *b);
+
+#define GW_NREG (VG_REGION_COUNT + 1)
+
+struct gw_agents {
+	uint32_t online, offline, unknown;
+};
+
+/* Everything a reader needs, copied in one short critical section. */
+struct gw_api_snap {
+	struct vg_counts counts[VG_PROG_COUNT][GW_NREG];
+	struct gw_projection proj[VG_PROG_COUNT][GW_NREG];
+	struct vg_targets targets;
+	struct gw_stats stats;
+	struct gw_agents agents[GW_NREG]; /* [0]: the province */
+	uint32_t units;
+	bool connected, synced, db_ok;
+	int fy;      /* fiscal year the targets are held for */
+	int64_t now; /* Unix seconds */
+	unsigned gen;
+};
+
+void gw_api_snapshot(struct gateway *gw, struct gw_api_snap *s);
+/* The summary of one program x region, as published (with projection). */
+void gw_api_summary(const struct gw_api_snap *s, int program, int region,
+		    struct vg_summary *out);
+/* One summary object (same bytes as MQTT), appended to b. */
+void gw_api_summary_json(const struct gw_api_snap *s, int program,
+			 int region, struct gw_buf *b);
+/* {"v":1,"ts",...,"summaries":[every program x region and all]} */
+void gw_api_all_json(const struct gw_api_snap *s, struct gw_buf *b);
+/* /healthz body; returns true when healthy. */
+bool gw_api_health_json(const struct gw_api_snap *s, struct gw_buf *b);
+
+/* gw_metrics.c: the Prometheus text exposition format (version 0.0.4). */
+void gw_metrics_text(const struct gw_api_snap *s, struct gw_buf *b);
+
+/* gw_api_db.c: read-only SQLite access (one connection per caller). */
+sqlite3 *gw_api_db_open(const char *dir);
+
+typedef int (*gw_hist_cb)(void *arg, int64_t at, const struct vg_counts *c);
+/*
+ * History points of program x region (0 = province) with at in [from, to],
+ * oldest first; when there are more than max_points, the last point of each
+ * of max_points equal time buckets.  With prior, the last point before from
+ * comes first (the value in force at from).  Returns points or <0.
+ */
+long gw_api_db_history(sqlite3 *db, int program, int region, int64_t from,
+		       int64_t to, long max_points, bool prior, gw_hist_cb cb,
+		       void *arg);
+
+struct gw_unit_query {
+	int program, region, state; /* -1: any */
+	long offset, limit;
+};
+
+/* {"units":[...],"offset","limit","next_offset"} into b; <0 on error. */
+int gw_api_db_units(sqlite3 *db, const struct gw_unit_query *q,
+		    struct gw_buf *b);
+/* {"program","region","points":[...]} for /api/v1/history. */
+int gw_api_history_json(sqlite3 *db, int program, int region, int64_t from,
+			int64_t to, long max_points, struct gw_buf *b);
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * Read-only SQLite queries for the HTTP API and the projections.  Each
+ * caller opens its own read-only connection: in WAL mode readers see the
+ * last committed batch and never block the writer (nor it them).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "gw_api.h"
+#include "vigie/arith.h"
+#include "vigie/region.h"
+#include "vigie/timeutil.h"
+
+sqlite3 *gw_api_db_open(const char *dir)
+{
+	char path[4096];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/vigie.db", dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 2000);
+	return db;
+}
+
+static const char *const hist_cols =
+	"pending, migrating, migrated, retired, unknown, stale";
+
+static void row_counts(sqlite3_stmt *s, int col, struct vg_counts *c)
+{
+	for (int i = 0; i < VG_STATE_COUNT; i++)
+		c->n[i] = (uint64_t)sqlite3_column_int64(s, col + i);
+	c->stale = (uint64_t)sqlite3_column_int64(s, col + VG_STATE_COUNT);
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s, int p,
+		   int r)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(*s, 1, vg_program_name((enum vg_program)p), -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(*s, 2, vg_region_code(r), -1, SQLITE_STATIC);
+	return 0;
+}
+
+/* Run a prepared history query: column 0 is at, counts follow. */
+static long run(sqlite3_stmt *s, gw_hist_cb cb, void *arg)
+{
+	struct vg_counts c;
+	long n = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row_counts(s, 1, &c);
+		if (cb(arg, sqlite3_column_int64(s, 0), &c) != 0)
+			break;
+		n++;
+	}
+	sqlite3_finalize(s);
+	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? n : -1;
+}
+
+static long prior_point(sqlite3 *db, int p, int r, int64_t from,
+			gw_hist_cb cb, void *arg)
+{
+	char sql[256];
+	sqlite3_stmt *s = NULL;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT at, %s FROM history WHERE program=? AND region=?"
+		 " AND at<? ORDER BY at DESC LIMIT 1", hist_cols);
+	if (prepare(db, sql, &s, p, r) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 3, from);
+	return run(s, cb, arg);
+}
+
+static long count_points(sqlite3 *db, int p, int r, int64_t from, int64_t to)
+{
+	sqlite3_stmt *s = NULL;
+	long n = -1;
+
+	if (prepare(db, "SELECT COUNT(*) FROM history WHERE program=? AND"
+			" region=? AND at BETWEEN ? AND ?", &s, p, r) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 3, from);
+	sqlite3_bind_int64(s, 4, to);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+long gw_api_db_history(sqlite3 *db, int program, int region, int64_t from,
+		       int64_t to, long max_points, bool prior, gw_hist_cb cb,
+		       void *arg)
+{
+	char sql[384];
+	sqlite3_stmt *s = NULL;
+	long total = count_points(db, program, region, from, to);
+	int64_t step = 0;
+
+	if (total < 0 || (prior && prior_point(db, program, region, from, cb,
+					       arg) < 0))
+		return -1;
+	if (total > max_points)
+		step = (to - from) / max_points + 1;
+	/* SQLite takes the other columns from the row holding MAX(at): the
+	 * last point of each bucket, the value in force at its end */
+	snprintf(sql, sizeof(sql),
+		 step ? "SELECT MAX(at), %s FROM history WHERE program=? AND"
+			" region=? AND at BETWEEN ? AND ? GROUP BY (at-?3)/?5"
+			" ORDER BY 1"
+		      : "SELECT at, %s FROM history WHERE program=? AND"
+			" region=? AND at BETWEEN ? AND ? ORDER BY at",
+		 hist_cols);
+	if (prepare(db, sql, &s, program, region) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 3, from);
+	sqlite3_bind_int64(s, 4, to);
+	if (step)
+		sqlite3_bind_int64(s, 5, step);
+	return run(s, cb, arg);
+}
+
+static int hist_json(void *arg, int64_t at, const struct vg_counts *c)
+{
+	struct gw_buf *b = arg;
+	uint64_t eligible = 0;
+	uint32_t bp = 0;
+	char ts[VG_TIME_LEN], pct[16] = "null";
+
+	for (int i = 0; i < VG_STATE_COUNT; i++)
+		eligible += c->n[i];
+	eligible -= c->n[VG_STATE_RETIRED];
+	if (vg_percent_bp(c->n[VG_STATE_MIGRATED], eligible, &bp))
+		vg_bp_format(bp, pct, sizeof(pct));
+	vg_time_format(at, ts, sizeof(ts));
+	if (b->p[b->len - 1] == '}')
+		gw_buf_raw(b, ",", 1);
+	gw_buf_printf(b,
+		      "{\"at\":\"%s\",\"counts\":{\"pending\":%llu,"
+		      "\"migrating\":%llu,\"migrated\":%llu,\"retired\":%llu,"
+		      "\"unknown\":%llu},\"eligible\":%llu,\"migrated\":%llu,"
+		      "\"percent\":%s,\"stale\":%llu}",
+		      ts, (unsigned long long)c->n[VG_STATE_PENDING],
+		      (unsigned long long)c->n[VG_STATE_MIGRATING],
+		      (unsigned long long)c->n[VG_STATE_MIGRATED],
+		      (unsigned long long)c->n[VG_STATE_RETIRED],
+		      (unsigned long long)c->n[VG_STATE_UNKNOWN],
+		      (unsigned long long)eligible,
+		      (unsigned long long)c->n[VG_STATE_MIGRATED], pct,
+		      (unsigned long long)c->stale);
+	return 0;
+}
+
+int gw_api_history_json(sqlite3 *db, int program, int region, int64_t from,
+			int64_t to, long max_points, struct gw_buf *b)
+{
+	char f[VG_TIME_LEN], t[VG_TIME_LEN];
+
+	vg_time_format(from, f, sizeof(f));
+	vg_time_format(to, t, sizeof(t));
+	gw_buf_printf(b, "{\"v\":1,\"program\":\"%s\",\"region\":\"%s\","
+			 "\"from\":\"%s\",\"to\":\"%s\",\"points\":[",
+		      vg_program_name((enum vg_program)program),
+		      vg_region_code(region), f, t);
+	if (gw_api_db_history(db, program, region, from, to, max_points, false,
+			      hist_json, b) < 0)
+		return -1;
+	gw_buf_str(b, "]}");
+	return b->oom ? -1 : 0;
+}
+
+/* One unit row as a JSON object; text columns may be NULL. */
+static void unit_json(sqlite3_stmt *s, struct gw_buf *b)
+{
+	static const char *const names[] = { "program", "region", "site",
+					     "unit", "state" };
+	char ts[VG_TIME_LEN];
+
+	gw_buf_raw(b, "{", 1);
+	for (int i = 0; i < 5; i++) {
+		gw_buf_printf(b, "%s\"%s\":", i ? "," : "", names[i]);
+		gw_buf_json(b, (const char *)sqlite3_column_text(s, i));
+	}
+	gw_buf_printf(b, ",\"seq\":%lld", (long long)sqlite3_column_int64(s, 5));
+	vg_time_format(sqlite3_column_int64(s, 6), ts, sizeof(ts));
+	gw_buf_printf(b, ",\"since\":\"%s\"", ts);
+	for (int i = 7; i < 10; i++) {
+		static const char *const opt[] = { "source", "tech", "fault" };
+		const unsigned char *v = sqlite3_column_text(s, i);
+		if (v) {
+			gw_buf_printf(b, ",\"%s\":", opt[i - 7]);
+			gw_buf_json(b, (const char *)v);
+		}
+	}
+	gw_buf_printf(b, ",\"stale\":%s}",
+		      sqlite3_column_int(s, 10) ? "true" : "false");
+}
+
+int gw_api_db_units(sqlite3 *db, const struct gw_unit_query *q,
+		    struct gw_buf *b)
+{
+	sqlite3_stmt *s = NULL;
+	long n = 0;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+		"SELECT u.program, u.region, u.site, u.unit, u.state, u.seq,"
+		" u.since, u.source, u.tech, u.fault,"
+		" (u.fault IS NOT NULL OR s.online = 0)"
+		" FROM unit u LEFT JOIN site s ON s.site = u.site"
+		" WHERE u.removed = 0 AND (?1 IS NULL OR u.program = ?1)"
+		" AND (?2 IS NULL OR u.region = ?2) AND (?3 IS NULL OR"
+		" u.state = ?3) ORDER BY u.program, u.site, u.unit"
+		" LIMIT ?4 OFFSET ?5", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (q->program >= 0)
+		sqlite3_bind_text(s, 1, vg_program_name((enum vg_program)q->program), -1, SQLITE_STATIC);
+	if (q->region > 0)
+		sqlite3_bind_text(s, 2, vg_region_code(q->region), -1,
+				  SQLITE_STATIC);
+	if (q->state >= 0)
+		sqlite3_bind_text(s, 3, vg_state_name((enum vg_state)q->state),
+				  -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, q->limit);
+	sqlite3_bind_int64(s, 5, q->offset);
+	gw_buf_str(b, "{\"v\":1,\"units\":[");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n++)
+			gw_buf_raw(b, ",", 1);
+		unit_json(s, b);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return -1;
+	gw_buf_printf(b, "],\"offset\":%ld,\"limit\":%ld,\"next_offset\":", q->offset, q->limit);
+	if (n == q->limit)
+		gw_buf_printf(b, "%ld}", q->offset + n);
+	else
+		gw_buf_str(b, "null}");
+	return b->oom ? -1 : 0;
+}

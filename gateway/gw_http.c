@@ -1,0 +1,493 @@
+/*
+ * The NOC's HTTP side (--http): the dashboard, the JSON API, /metrics and
+ * /healthz, served by libmicrohttpd with a thread per connection, so that
+ * a slow client or a long event stream never holds up another, and never
+ * the MQTT ingest: handlers copy a snapshot under the lock and format it
+ * outside.  Read-only by construction: only GET and HEAD are accepted.
+ * Optional Bearer token (--http-token-file; browsers may give it as the
+ * Basic-auth password) and TLS (--http-cert/--http-key).
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gw_api.h"
+#include "gw_http.h"
+#include "vigie/log.h"
+#include "vigie/region.h"
+#include "vigie/timeutil.h"
+
+#define UNITS_LIMIT_MAX 1000
+#define HISTORY_POINTS_MAX 5000
+
+static const char *const csp =
+	"default-src 'self'; script-src 'self'; style-src 'self'; "
+	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+	"base-uri 'none'; form-action 'none'";
+
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status,
+				const char *type, struct gw_buf *b)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (b->oom) {
+		gw_buf_free(b);
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+	if (b->p)
+		r = MHD_create_response_from_buffer(b->len, b->p,
+						    MHD_RESPMEM_MUST_FREE);
+	else
+		r = MHD_create_response_from_buffer(0, (void *)"",
+						    MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		gw_buf_free(b);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
+				  const char *msg)
+{
+	struct gw_buf b = { 0 };
+
+	gw_buf_str(&b, "{\"error\":");
+	gw_buf_json(&b, msg);
+	gw_buf_str(&b, "}");
+	return send_buf(c, status, "application/json", &b);
+}
+
+static const char *arg(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Optional integer argument in [min, max]; false when malformed. */
+static bool arg_long(struct MHD_Connection *c, const char *name, long min,
+		     long max, long *out)
+{
+	const char *v = arg(c, name);
+	char *end = NULL;
+	long n;
+
+	if (!v)
+		return true;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (!*v || *end || errno || n < min || n > max)
+		return false;
+	*out = n;
+	return true;
+}
+
+/* Optional program/region/state argument: -1 when absent, -2 when bad. */
+static int arg_enum(struct MHD_Connection *c, const char *name,
+		    int (*parse)(const char *, size_t))
+{
+	const char *v = arg(c, name);
+
+	if (!v || !*v)
+		return -1;
+	return parse(v, strlen(v)) < 0 ? -2 : parse(v, strlen(v));
+}
+
+/* A time argument: RFC 3339 UTC, a date (its start, UTC) or Unix seconds. */
+static bool arg_time(struct MHD_Connection *c, const char *name, int64_t *t)
+{
+	const char *v = arg(c, name);
+	struct vg_date d;
+	char *end = NULL;
+	long long n;
+
+	if (!v)
+		return true;
+	if (vg_time_parse(v, strlen(v), t) == 0)
+		return true;
+	if (vg_date_parse(v, &d) == 0) {
+		*t = vg_days_from_civil(d.y, d.m, d.d) * 86400;
+		return true;
+	}
+	n = strtoll(v, &end, 10);
+	if (!*v || *end)
+		return false;
+	*t = n;
+	return true;
+}
+
+static enum MHD_Result summary_one(struct gw_http *h, struct MHD_Connection *c,
+				   const char *rest)
+{
+	const char *slash = strchr(rest, '/');
+	struct gw_api_snap snap;
+	struct gw_buf b = { 0 };
+	int p, r;
+
+	if (!slash)
+		return send_error(c, MHD_HTTP_NOT_FOUND, "no such summary");
+	p = vg_program_parse(rest, (size_t)(slash - rest));
+	r = vg_region_parse_or_all(slash + 1, strlen(slash + 1));
+	if (p < 0 || r < 0)
+		return send_error(c, MHD_HTTP_NOT_FOUND, "no such summary");
+	gw_api_snapshot(h->gw, &snap);
+	gw_api_summary_json(&snap, p, r, &b);
+	return send_buf(c, MHD_HTTP_OK, "application/json", &b);
+}
+
+static enum MHD_Result history(struct gw_http *h, struct MHD_Connection *c)
+{
+	int p = arg_enum(c, "program", vg_program_parse);
+	int r = arg_enum(c, "region", vg_region_parse_or_all);
+	int64_t from = 0, to = vg_now();
+	long points = 500;
+	struct gw_buf b = { 0 };
+	sqlite3 *db;
+	int rc;
+
+	if (p < 0 || r == -2 || !arg_time(c, "from", &from) ||
+	    !arg_time(c, "to", &to) ||
+	    !arg_long(c, "points", 2, HISTORY_POINTS_MAX, &points))
+		return send_error(c, MHD_HTTP_BAD_REQUEST,
+				  "want program=renir|rgt, region=01..17|all,"
+				  " from/to (RFC 3339, date or Unix seconds),"
+				  " points=2..5000");
+	db = gw_api_db_open(h->gw->o.data_dir);
+	if (!db)
+		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "database unavailable");
+	rc = gw_api_history_json(db, p, r < 0 ? VG_REGION_ALL : r, from, to,
+				 points, &b);
+	sqlite3_close(db);
+	if (rc < 0) {
+		gw_buf_free(&b);
+		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "history unavailable");
+	}
+	return send_buf(c, MHD_HTTP_OK, "application/json", &b);
+}
+
+static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
+{
+	struct gw_unit_query q = { .offset = 0, .limit = 100 };
+	struct gw_buf b = { 0 };
+	sqlite3 *db;
+	int rc;
+
+	q.program = arg_enum(c, "program", vg_program_parse);
+	q.region = arg_enum(c, "region", vg_region_parse);
+	q.state = arg_enum(c, "state", vg_state_parse);
+	if (q.program == -2 || q.region == -2 || q.state == -2 ||
+	    !arg_long(c, "offset", 0, 1L << 30, &q.offset) ||
+	    !arg_long(c, "limit", 1, UNITS_LIMIT_MAX, &q.limit))
+		return send_error(c, MHD_HTTP_BAD_REQUEST,
+				  "want program=renir|rgt, region=01..17,"
+				  " state, offset>=0, limit=1..1000");
+	db = gw_api_db_open(h->gw->o.data_dir);
+	if (!db)
+		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "database unavailable");
+	rc = gw_api_db_units(db, &q, &b);
+	sqlite3_close(db);
+	if (rc < 0) {
+		gw_buf_free(&b);
+		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "units unavailable");
+	}
+	return send_buf(c, MHD_HTTP_OK, "application/json", &b);
+}
+
+static enum MHD_Result snapshot_doc(struct gw_http *h,
+				    struct MHD_Connection *c, int which)
+{
+	struct gw_api_snap *snap = malloc(sizeof(*snap));
+	struct gw_buf b = { 0 };
+	unsigned status = MHD_HTTP_OK;
+
+	if (!snap)
+		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "memory");
+	gw_api_snapshot(h->gw, snap);
+	if (which == 0) {
+		gw_api_all_json(snap, &b);
+	} else if (which == 1) {
+		gw_metrics_text(snap, &b);
+	} else if (!gw_api_health_json(snap, &b)) {
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	free(snap);
+	return send_buf(c, status,
+			which == 1 ? "text/plain; version=0.0.4; charset=utf-8"
+				   : "application/json", &b);
+}
+
+static enum MHD_Result asset(struct MHD_Connection *c, const char *url)
+{
+	const struct gw_asset *a = gw_http_asset(url);
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (!a)
+		return send_error(c, MHD_HTTP_NOT_FOUND, "not found");
+	r = MHD_create_response_from_buffer(a->len, (void *)a->data,
+					    MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", a->type);
+	MHD_add_response_header(r, "Content-Security-Policy", csp);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result events(struct gw_http *h, struct MHD_Connection *c)
+{
+	struct MHD_Response *r = gw_http_sse_response(h);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result route(struct gw_http *h, struct MHD_Connection *c,
+			     const char *url)
+{
+	static const char sum[] = "/api/v1/summary/";
+
+	if (strcmp(url, "/api/v1/summary") == 0)
+		return snapshot_doc(h, c, 0);
+	if (strncmp(url, sum, sizeof(sum) - 1) == 0)
+		return summary_one(h, c, url + sizeof(sum) - 1);
+	if (strcmp(url, "/api/v1/history") == 0)
+		return history(h, c);
+	if (strcmp(url, "/api/v1/units") == 0)
+		return units(h, c);
+	if (strcmp(url, "/api/v1/events") == 0)
+		return events(h, c);
+	if (strcmp(url, "/metrics") == 0)
+		return snapshot_doc(h, c, 1);
+	return asset(c, url);
+}
+
+/* Same length and bytes, in time independent of where they differ. */
+static bool token_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char d = (unsigned char)(la != lb);
+
+	for (size_t i = 0; i < la; i++)
+		d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+	return d == 0;
+}
+
+static bool authorized(struct gw_http *h, struct MHD_Connection *c)
+{
+	const char *tok = h->gw->o.http_token;
+	const char *hdr;
+	char *user, *pass = NULL;
+	bool ok;
+
+	if (!*tok)
+		return true;
+	hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					  MHD_HTTP_HEADER_AUTHORIZATION);
+	if (hdr && strncmp(hdr, "Bearer ", 7) == 0)
+		return token_equal(hdr + 7, tok);
+	/* a browser cannot add a Bearer header to a page load: it may give
+	 * the token as the Basic-auth password (any user name) instead */
+	user = MHD_basic_auth_get_username_password(c, &pass);
+	ok = pass && token_equal(pass, tok);
+	MHD_free(user);
+	MHD_free(pass);
+	return ok;
+}
+
+static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status,
+			      const char *hdr, const char *value,
+			      const char *msg)
+{
+	struct gw_buf b = { 0 };
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	gw_buf_printf(&b, "{\"error\":\"%s\"}", msg);
+	if (b.oom)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(b.len, b.p, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		gw_buf_free(&b);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, hdr, value);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+			      const char *url, const char *method,
+			      const char *version, const char *upload,
+			      size_t *upload_size, void **req)
+{
+	struct gw_http *h = cls;
+
+	(void)version;
+	(void)upload;
+	(void)req;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		*upload_size = 0; /* nothing here takes a body */
+		return refuse(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Allow",
+			      "GET, HEAD", "read-only: GET and HEAD only");
+	}
+	if (strcmp(url, "/healthz") == 0)
+		return snapshot_doc(h, c, 2);
+	if (!authorized(h, c))
+		return refuse(c, MHD_HTTP_UNAUTHORIZED, "WWW-Authenticate",
+			      "Basic realm=\"Vigie\", charset=\"UTF-8\"",
+			      "a valid Bearer token is required");
+	return route(h, c, url);
+}
+
+/* Read a whole PEM file; keys must not be readable by others. */
+static char *read_pem(const char *path, bool secret)
+{
+	struct stat sb;
+	char *buf = NULL;
+	FILE *f = fopen(path, "rb");
+
+	if (!f || fstat(fileno(f), &sb) != 0 || sb.st_size > (1 << 20)) {
+		vg_log(VG_LOG_ERR, "http: %s: cannot read", path);
+		goto out;
+	}
+	if (secret && (sb.st_mode & (S_IROTH | S_IWOTH))) {
+		vg_log(VG_LOG_ERR, "http: %s: readable by others; chmod 600",
+		       path);
+		goto out;
+	}
+	buf = calloc(1, (size_t)sb.st_size + 1);
+	if (buf && fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size) {
+		free(buf);
+		buf = NULL;
+	}
+out:
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+static struct MHD_Daemon *start_daemon(struct gw_http *h,
+				       const struct sockaddr *sa, int family)
+{
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (!h->tls_cert)
+		return MHD_start_daemon(flags, 0, NULL, NULL, handle, h,
+			MHD_OPTION_SOCK_ADDR, sa,
+			MHD_OPTION_CONNECTION_LIMIT, 64u,
+			MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+			MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+			MHD_OPTION_END);
+	return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, h,
+		MHD_OPTION_SOCK_ADDR, sa,
+		MHD_OPTION_CONNECTION_LIMIT, 64u,
+		MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+		MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
+		MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert,
+		MHD_OPTION_END);
+}
+
+static int load_tls(struct gw_http *h, const struct gw_opts *o)
+{
+	if (!o->http_cert)
+		return 0;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		vg_log(VG_LOG_ERR, "http: this libmicrohttpd has no TLS");
+		return -1;
+	}
+	h->tls_cert = read_pem(o->http_cert, false);
+	h->tls_key = read_pem(o->http_key, true);
+	return (h->tls_cert && h->tls_key) ? 0 : -1;
+}
+
+static void free_http(struct gw_http *h)
+{
+	free(h->tls_key);
+	free(h->tls_cert);
+	free(h);
+}
+
+int gw_http_start(struct gateway *gw)
+{
+	const struct gw_opts *o = &gw->o;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE };
+	struct addrinfo *ai = NULL;
+	struct gw_http *h;
+	char port[8];
+
+	if (!o->http)
+		return 0;
+	h = calloc(1, sizeof(*h));
+	if (!h || load_tls(h, o) != 0) {
+		if (h)
+			free_http(h);
+		return -1;
+	}
+	h->gw = gw;
+	snprintf(port, sizeof(port), "%d", o->http_port);
+	if (getaddrinfo(o->http_host, port, &hints, &ai) != 0 || !ai) {
+		vg_log(VG_LOG_ERR, "http: cannot resolve %s", o->http_host);
+		free_http(h);
+		return -1;
+	}
+	h->d = start_daemon(h, ai->ai_addr, ai->ai_family);
+	freeaddrinfo(ai);
+	if (!h->d) {
+		vg_log(VG_LOG_ERR, "http: cannot listen on %s:%d", o->http_host,
+		       o->http_port);
+		free_http(h);
+		return -1;
+	}
+	gw->http = h;
+	vg_log(VG_LOG_INFO, "http: dashboard at %s://%s%s%s:%d/",
+	       h->tls_cert ? "https" : "http",
+	       strchr(o->http_host, ':') ? "[" : "", o->http_host,
+	       strchr(o->http_host, ':') ? "]" : "", o->http_port);
+	return 0;
+}
+
+void gw_http_stop(struct gateway *gw)
+{
+	struct gw_http *h = gw->http;
+
+	if (!h)
+		return;
+	atomic_store(&h->stopping, true);
+	MHD_stop_daemon(h->d);
+	free_http(h);
+	gw->http = NULL;
+}

@@ -1,0 +1,226 @@
+/*
+ * /metrics in the Prometheus text exposition format 0.0.4: one HELP and
+ * TYPE line per family, then its samples.  Every value comes from one
+ * snapshot, so the families agree with each other.  A region with nothing
+ * eligible has no percentage: its vigie_percent sample is left out rather
+ * than exported as NaN, which alerting rules handle badly.
+ */
+#include <stdio.h>
+
+#include "gw_api.h"
+#include "vigie/arith.h"
+#include "vigie/region.h"
+
+static void family(struct gw_buf *b, const char *name, const char *type,
+		   const char *help)
+{
+	gw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+		      type);
+}
+
+static void pr_sample(struct gw_buf *b, const char *name, int p, int r,
+		      const char *value)
+{
+	gw_buf_printf(b, "%s{program=\"%s\",region=\"%s\"} %s\n", name,
+		      vg_program_name((enum vg_program)p), vg_region_code(r),
+		      value);
+}
+
+typedef int (*pr_value)(const struct gw_api_snap *s,
+			const struct vg_summary *sum, int p, int r, char *out,
+			size_t size);
+
+/* One family over every program x region; value() returns <0 to skip. */
+static void per_region(const struct gw_api_snap *s, struct gw_buf *b,
+		       const char *name, const char *help, pr_value value)
+{
+	struct vg_summary sum;
+	char v[32];
+
+	family(b, name, "gauge", help);
+	for (int p = 0; p < VG_PROG_COUNT; p++) {
+		for (int r = 0; r < GW_NREG; r++) {
+			gw_api_summary(s, p, r, &sum);
+			if (value(s, &sum, p, r, v, sizeof(v)) >= 0)
+				pr_sample(b, name, p, r, v);
+		}
+	}
+}
+
+static int v_eligible(const struct gw_api_snap *s, const struct vg_summary *m,
+		      int p, int r, char *o, size_t n)
+{
+	(void)s; (void)p; (void)r;
+	return snprintf(o, n, "%llu", (unsigned long long)m->eligible);
+}
+
+static int v_migrated(const struct gw_api_snap *s, const struct vg_summary *m,
+		      int p, int r, char *o, size_t n)
+{
+	(void)s; (void)p; (void)r;
+	return snprintf(o, n, "%llu", (unsigned long long)m->migrated);
+}
+
+static int v_percent(const struct gw_api_snap *s, const struct vg_summary *m,
+		     int p, int r, char *o, size_t n)
+{
+	(void)s; (void)p; (void)r;
+	return m->has_percent ? vg_bp_format(m->percent_bp, o, n) : -1;
+}
+
+static int v_target(const struct gw_api_snap *s, const struct vg_summary *m,
+		    int p, int r, char *o, size_t n)
+{
+	(void)s; (void)p; (void)r;
+	return m->current < 0 ? -1
+			      : vg_bp_format(m->targets[m->current].bp, o, n);
+}
+
+static int v_needed(const struct gw_api_snap *s, const struct vg_summary *m,
+		    int p, int r, char *o, size_t n)
+{
+	(void)s; (void)p; (void)r;
+	if (m->current < 0)
+		return -1;
+	return snprintf(o, n, "%llu",
+			(unsigned long long)m->targets[m->current].units_needed);
+}
+
+static int v_met(const struct gw_api_snap *s, const struct vg_summary *m,
+		 int p, int r, char *o, size_t n)
+{
+	(void)s; (void)p; (void)r;
+	return m->current < 0 ? -1
+			      : snprintf(o, n, "%d", m->targets[m->current].met);
+}
+
+static int v_stale(const struct gw_api_snap *s, const struct vg_summary *m,
+		   int p, int r, char *o, size_t n)
+{
+	(void)s; (void)p; (void)r;
+	return snprintf(o, n, "%llu", (unsigned long long)m->counts.stale);
+}
+
+static int v_proj(const struct gw_api_snap *s, const struct vg_summary *m,
+		  int p, int r, char *o, size_t n)
+{
+	(void)m;
+	return s->proj[p][r].ok ? vg_bp_format(s->proj[p][r].bp, o, n) : -1;
+}
+
+static int v_track(const struct gw_api_snap *s, const struct vg_summary *m,
+		   int p, int r, char *o, size_t n)
+{
+	(void)m;
+	return s->proj[p][r].ok ? snprintf(o, n, "%d", s->proj[p][r].on_track)
+				: -1;
+}
+
+static void states(const struct gw_api_snap *s, struct gw_buf *b)
+{
+	family(b, "vigie_units", "gauge", "Known units by state.");
+	for (int p = 0; p < VG_PROG_COUNT; p++)
+		for (int r = 0; r < GW_NREG; r++)
+			for (int i = 0; i < VG_STATE_COUNT; i++)
+				gw_buf_printf(b,
+					"vigie_units{program=\"%s\",region=\"%s\","
+					"state=\"%s\"} %llu\n",
+					vg_program_name((enum vg_program)p),
+					vg_region_code(r),
+					vg_state_name((enum vg_state)i),
+					(unsigned long long)s->counts[p][r].n[i]);
+}
+
+static void ingest(const struct gw_api_snap *s, struct gw_buf *b)
+{
+	const struct gw_stats *st = &s->stats;
+
+	family(b, "vigie_messages_total", "counter",
+	       "MQTT messages received on unit and agent topics.");
+	gw_buf_printf(b, "vigie_messages_total %llu\n",
+		      (unsigned long long)st->messages);
+	family(b, "vigie_messages_applied_total", "counter",
+	       "Messages that changed a unit or a site.");
+	gw_buf_printf(b, "vigie_messages_applied_total %llu\n",
+		      (unsigned long long)st->applied);
+	family(b, "vigie_messages_duplicate_total", "counter",
+	       "Harmless duplicates (same seq, QoS 1 redelivery).");
+	gw_buf_printf(b, "vigie_messages_duplicate_total %llu\n",
+		      (unsigned long long)st->duplicates);
+	family(b, "vigie_messages_rejected_total", "counter",
+	       "Messages rejected, by reason (docs/protocol.md).");
+	for (int i = 1; i < VG_REJ_COUNT; i++)
+		gw_buf_printf(b, "vigie_messages_rejected_total{reason=\"%s\"} %llu\n",
+			      vg_reject_name((enum vg_reject)i),
+			      (unsigned long long)st->rejected[i]);
+	family(b, "vigie_store_dropped_total", "counter",
+	       "Rows that could not be queued for SQLite (out of memory).");
+	gw_buf_printf(b, "vigie_store_dropped_total %llu\n",
+		      (unsigned long long)st->store_dropped);
+}
+
+static void agents(const struct gw_api_snap *s, struct gw_buf *b)
+{
+	static const char *const names[] = { "online", "offline", "unknown" };
+
+	family(b, "vigie_agents", "gauge",
+	       "Field agents (sites) by presence: online, offline (will or"
+	       " last word), unknown (no presence yet).");
+	for (int r = 0; r < GW_NREG; r++) {
+		const uint32_t v[] = { s->agents[r].online,
+				       s->agents[r].offline,
+				       s->agents[r].unknown };
+		for (int i = 0; i < 3; i++)
+			gw_buf_printf(b, "vigie_agents{region=\"%s\",state=\"%s\"} %u\n",
+				      vg_region_code(r), names[i], v[i]);
+	}
+}
+
+static void health(const struct gw_api_snap *s, struct gw_buf *b)
+{
+	family(b, "vigie_build_info", "gauge",
+	       "Always 1; the labels say which build runs.");
+	gw_buf_printf(b, "vigie_build_info{version=\"%s\",board=\"%s\"} 1\n",
+		      VG_VERSION, VG_BOARD);
+	family(b, "vigie_broker_connected", "gauge",
+	       "1 while the gateway is connected to its MQTT broker.");
+	gw_buf_printf(b, "vigie_broker_connected %d\n", s->connected);
+	family(b, "vigie_synced", "gauge",
+	       "1 once the retained replay after the last connect is whole.");
+	gw_buf_printf(b, "vigie_synced %d\n", s->synced);
+	family(b, "vigie_database_writable", "gauge",
+	       "1 while the last SQLite write or check succeeded.");
+	gw_buf_printf(b, "vigie_database_writable %d\n", s->db_ok);
+	family(b, "vigie_units_live", "gauge", "Units held in memory.");
+	gw_buf_printf(b, "vigie_units_live %u\n", s->units);
+}
+
+void gw_metrics_text(const struct gw_api_snap *s, struct gw_buf *b)
+{
+	health(s, b);
+	per_region(s, b, "vigie_eligible", "Eligible units (known - retired).",
+		   v_eligible);
+	per_region(s, b, "vigie_migrated", "Migrated units.", v_migrated);
+	per_region(s, b, "vigie_percent",
+		   "Percent migrated (absent when nothing is eligible).",
+		   v_percent);
+	per_region(s, b, "vigie_target_percent",
+		   "Current target, percent.", v_target);
+	per_region(s, b, "vigie_target_met",
+		   "1 when the current target is met.", v_met);
+	per_region(s, b, "vigie_units_needed",
+		   "Units still to migrate to meet the current target.",
+		   v_needed);
+	per_region(s, b, "vigie_stale",
+		   "Units whose agent is offline or whose last read faulted.",
+		   v_stale);
+	per_region(s, b, "vigie_projected_percent",
+		   "Projected percent at the current target's due date.",
+		   v_proj);
+	per_region(s, b, "vigie_on_track",
+		   "1 when the projection reaches the current target.",
+		   v_track);
+	states(s, b);
+	ingest(s, b);
+	agents(s, b);
+}

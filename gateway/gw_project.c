@@ -1,0 +1,124 @@
+/*
+ * Projection: least squares over a regularly sampled step function.  The
+ * history table holds a point only when counts change, so fitting the raw
+ * points would weigh busy hours over quiet weeks; sampling the percentage
+ * in force at evenly spaced instants weighs time evenly instead.
+ */
+#include "gw_project.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "vigie/arith.h"
+#include "vigie/targets.h"
+#include "vigie/timeutil.h"
+
+int64_t gw_project_due_time(int fy)
+{
+	struct tm tm;
+
+	/* the target is due at the end of March 31: local midnight, April 1 */
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = fy + 1 - 1900;
+	tm.tm_mon = 3;
+	tm.tm_mday = 1;
+	tm.tm_isdst = -1;
+	return (int64_t)mktime(&tm);
+}
+
+struct fit {
+	double sx, sy, sxx, sxy;
+	int n;
+};
+
+static void fit_add(struct fit *f, double x, double y)
+{
+	f->sx += x;
+	f->sy += y;
+	f->sxx += x * x;
+	f->sxy += x * y;
+	f->n++;
+}
+
+/* Sample the percentage in force at n instants over [start, now]. */
+static void sample(const struct gw_hist_pt *pts, size_t n, int64_t start,
+		   int64_t now, struct fit *f)
+{
+	size_t k = 0;
+
+	for (int i = 0; i < GW_PROJECT_SAMPLES; i++) {
+		int64_t t = start + (now - start) * i / (GW_PROJECT_SAMPLES - 1);
+		while (k + 1 < n && pts[k + 1].at <= t)
+			k++;
+		if (pts[k].at > t || pts[k].eligible == 0)
+			continue; /* nothing recorded yet, or no percentage */
+		/* x in days before now keeps the sums well conditioned */
+		fit_add(f, (double)(t - now) / 86400.0,
+			(double)pts[k].migrated * 10000.0 /
+				(double)pts[k].eligible);
+	}
+}
+
+void gw_project_fit(const struct gw_hist_pt *pts, size_t n, int64_t now,
+		    int64_t window_s, int64_t due, uint32_t target_bp,
+		    struct gw_projection *out)
+{
+	struct fit f = { 0 };
+	int64_t start = now - window_s;
+	double den, slope, icpt, y;
+
+	memset(out, 0, sizeof(*out));
+	out->due = due;
+	out->target_bp = target_bp;
+	out->window_days = (int)(window_s / 86400);
+	if (n == 0 || due <= now)
+		return;
+	if (pts[0].at > start)
+		start = pts[0].at;
+	if (now - start < GW_PROJECT_MIN_SPAN_S)
+		return;
+	sample(pts, n, start, now, &f);
+	den = f.n * f.sxx - f.sx * f.sx;
+	if (f.n < 2 || den <= 0)
+		return;
+	slope = (f.n * f.sxy - f.sx * f.sy) / den;
+	icpt = (f.sy - slope * f.sx) / f.n;
+	y = icpt + slope * ((double)(due - now) / 86400.0);
+	y = y < 0 ? 0 : (y > 10000 ? 10000 : y);
+	out->ok = true;
+	out->from = start;
+	out->samples = f.n;
+	out->slope_bp_day = slope;
+	out->bp = (uint32_t)floor(y + 0.5);
+	out->on_track = out->bp >= target_bp;
+}
+
+int gw_project_json(const struct gw_projection *pj, char *buf, size_t size)
+{
+	char fy[16], pct[16], tgt[16], from[VG_TIME_LEN];
+	struct vg_date due;
+	int n;
+
+	if (!pj->ok) {
+		if (size)
+			buf[0] = '\0';
+		return 0;
+	}
+	vg_fy_format(pj->fy, fy, sizeof(fy));
+	vg_fy_due(pj->fy, &due);
+	vg_bp_format(pj->bp, pct, sizeof(pct));
+	vg_bp_format(pj->target_bp, tgt, sizeof(tgt));
+	vg_time_format(pj->from, from, sizeof(from));
+	n = snprintf(buf, size,
+		     ",\"projection\":{\"method\":\"least_squares\","
+		     "\"window_days\":%d,\"from\":\"%s\",\"samples\":%d,"
+		     "\"slope_per_day\":%.4f,\"fiscal_year\":\"%s\","
+		     "\"due\":\"%04d-%02d-%02d\",\"percent\":%s,"
+		     "\"target\":%s,\"on_track\":%s}",
+		     pj->window_days, from, pj->samples, pj->slope_bp_day / 100.0,
+		     fy, due.y, due.m, due.d, pct, tgt,
+		     pj->on_track ? "true" : "false");
+	return (n < 0 || (size_t)n >= size) ? -1 : n;
+}

@@ -1,0 +1,342 @@
+/*
+ * vigie-gateway report: each region's figures as of the end of a date,
+ * rebuilt from the transitions recorded in SQLite (no broker needed), e.g.
+ * the official figure at a fiscal year end.  A unit's state as of the
+ * cutoff is that of its last transition at or before it (by the time the
+ * unit entered the state, as the field reported it); a unit whose last
+ * transition is a removal does not count.  Targets are those of the fiscal
+ * year containing the date.  Staleness is not historical: reports say 0.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "gateway.h"
+#include "gw_api.h"
+#include "vigie/arith.h"
+#include "vigie/region.h"
+#include "vigie/timeutil.h"
+
+enum fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
+
+struct report {
+	struct vg_date as_of;
+	int program; /* -1: both */
+	enum fmt fmt;
+	bool en;
+	const char *data_dir;
+	const char *targets_file;
+	int64_t cutoff; /* first second after the date, local time */
+	struct vg_counts counts[VG_PROG_COUNT][GW_NREG];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: vigie-gateway report [--as-of YYYY-MM-DD] [--program renir|rgt]\n"
+"                            [--format table|csv|json] [--lang fr|en]\n"
+"                            [--data-dir DIR] [--targets FILE]\n"
+"\n"
+"Each region's state at the end of the day DATE (local time; default\n"
+"today), rebuilt from the transitions in DIR/vigie.db, held against the\n"
+"target of DATE's fiscal year.  Needs no broker.\n");
+}
+
+static int64_t local_midnight(int64_t days)
+{
+	struct vg_date d;
+	struct tm tm;
+
+	vg_civil_from_days(days, &d);
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = d.y - 1900;
+	tm.tm_mon = d.m - 1;
+	tm.tm_mday = d.d;
+	tm.tm_isdst = -1;
+	return (int64_t)mktime(&tm);
+}
+
+static void today(struct vg_date *d)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	d->y = tm.tm_year + 1900;
+	d->m = tm.tm_mon + 1;
+	d->d = tm.tm_mday;
+}
+
+static const char *parse_one(struct report *r, int c, const char *a)
+{
+	switch (c) {
+	case 'a':
+		return vg_date_parse(a, &r->as_of) ? "--as-of wants YYYY-MM-DD"
+						   : NULL;
+	case 'p':
+		r->program = vg_program_parse(a, strlen(a));
+		return r->program < 0 ? "--program wants renir or rgt" : NULL;
+	case 'f':
+		r->fmt = !strcmp(a, "table") ? FMT_TABLE :
+			 !strcmp(a, "csv") ? FMT_CSV :
+			 !strcmp(a, "json") ? FMT_JSON : (enum fmt)-1;
+		return (int)r->fmt < 0 ? "--format wants table, csv or json"
+				       : NULL;
+	case 'l':
+		r->en = !strcmp(a, "en");
+		return (r->en || !strcmp(a, "fr")) ? NULL
+						   : "--lang wants fr or en";
+	case 'd': r->data_dir = a; return NULL;
+	case 't': r->targets_file = a; return NULL;
+	default: return "unknown option (see report --help)";
+	}
+}
+
+static int parse_args(struct report *r, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "as-of", required_argument, NULL, 'a' },
+		{ "program", required_argument, NULL, 'p' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "lang", required_argument, NULL, 'l' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "targets", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	memset(r, 0, sizeof(*r));
+	r->program = -1;
+	r->data_dir = ".";
+	today(&r->as_of);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		const char *err;
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		err = parse_one(r, c, optarg);
+		if (err) {
+			fprintf(stderr, "vigie-gateway report: %s\n", err);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vigie-gateway report: unexpected '%s'\n",
+			argv[optind]);
+		return -1;
+	}
+	r->cutoff = local_midnight(vg_days_from_civil(r->as_of.y, r->as_of.m,
+						      r->as_of.d) + 1);
+	return 0;
+}
+
+/* Count every unit's state as of the cutoff from the transition log. */
+static int tally(struct report *r, sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+		"SELECT program, region, to_state FROM (SELECT program, region,"
+		" to_state, ROW_NUMBER() OVER (PARTITION BY program, site, unit"
+		" ORDER BY at DESC, id DESC) AS rn FROM transition WHERE at < ?)"
+		" WHERE rn = 1 AND to_state IS NOT NULL", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "vigie-gateway report: %s\n",
+			sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_int64(s, 1, r->cutoff);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(s, 0);
+		const char *g = (const char *)sqlite3_column_text(s, 1);
+		const char *st = (const char *)sqlite3_column_text(s, 2);
+		int pi = p ? vg_program_parse(p, strlen(p)) : -1;
+		int ri = g ? vg_region_parse(g, strlen(g)) : -1;
+		int si = st ? vg_state_parse(st, strlen(st)) : -1;
+		if (pi < 0 || ri < 0 || si < 0)
+			continue;
+		r->counts[pi][ri].n[si]++;
+		r->counts[pi][VG_REGION_ALL].n[si]++;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* printf's widths count bytes; names like "Montréal" need columns. */
+static void put_padded(const char *s, int width)
+{
+	int cols = 0;
+
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		cols += (*c & 0xc0) != 0x80;
+	fputs(s, stdout);
+	for (; cols < width; cols++)
+		putchar(' ');
+}
+
+static void pct_text(bool has, uint32_t bp, bool fr, char *buf, size_t n)
+{
+	char *dot;
+
+	if (!has) {
+		snprintf(buf, n, "—");
+		return;
+	}
+	vg_bp_format(bp, buf, n);
+	dot = strchr(buf, '.');
+	if (fr && dot)
+		*dot = ','; /* French decimal comma */
+}
+
+static void table_row(const struct report *r, const struct vg_summary *s)
+{
+	const struct vg_summary_target *t =
+		s->current >= 0 ? &s->targets[s->current] : NULL;
+	char label[96], pct[16], tgt[16];
+
+	if (s->region == VG_REGION_ALL)
+		snprintf(label, sizeof(label), "%s",
+			 r->en ? vg_region_name_en(0) : vg_region_name(0));
+	else
+		snprintf(label, sizeof(label), "%s %s",
+			 vg_region_code(s->region), vg_region_name(s->region));
+	pct_text(s->has_percent, s->percent_bp, !r->en, pct, sizeof(pct));
+	pct_text(t != NULL, t ? t->bp : 0, !r->en, tgt, sizeof(tgt));
+	put_padded(label, 34);
+	printf("%11llu %9llu %8s %8s  ", (unsigned long long)s->eligible,
+	       (unsigned long long)s->migrated, pct, tgt);
+	put_padded(!t ? "—" : t->met ? (r->en ? "✔ met" : "✔ atteinte")
+				     : (r->en ? "✖ behind" : "✖ en retard"), 13);
+	printf("%8llu\n", t ? (unsigned long long)t->units_needed : 0ULL);
+}
+
+static void table_head(const struct report *r, int p, int fy)
+{
+	char fys[16];
+
+	vg_fy_format(fy, fys, sizeof(fys));
+	printf("\n%s — %s %04d-%02d-%02d (%s), %s %s\n",
+	       p == VG_PROG_RENIR ? "RENIR" : "RGT",
+	       r->en ? "as of the end of" : "état à la fin du",
+	       r->as_of.y, r->as_of.m, r->as_of.d,
+	       r->en ? "local time" : "heure locale",
+	       r->en ? "fiscal year" : "exercice", fys);
+	put_padded(r->en ? "Region" : "Région", 34);
+	printf("%11s %9s %8s %8s  ", r->en ? "Eligible" : "Admissibles",
+	       r->en ? "Migrated" : "Migrées", "%", r->en ? "Target" : "Cible");
+	put_padded(r->en ? "Status" : "État", 13);
+	printf("%8s\n", r->en ? "Needed" : "Manque");
+}
+
+static void csv_head(const struct report *r)
+{
+	puts(r->en ? "program,region,region_name,as_of,fiscal_year,pending,"
+		     "migrating,migrated,retired,unknown,eligible,percent,"
+		     "target,met,units_needed"
+		   : "programme,region,nom_region,date,exercice,en_attente,"
+		     "en_migration,migrees,retirees,inconnues,admissibles,"
+		     "pourcentage,cible,atteinte,unites_manquantes");
+}
+
+static void csv_row(const struct report *r, const struct vg_summary *s,
+		    int fy)
+{
+	const struct vg_summary_target *t =
+		s->current >= 0 ? &s->targets[s->current] : NULL;
+	char pct[16] = "", tgt[16] = "", fys[16];
+	const uint64_t *n = s->counts.n;
+
+	if (s->has_percent)
+		vg_bp_format(s->percent_bp, pct, sizeof(pct));
+	if (t)
+		vg_bp_format(t->bp, tgt, sizeof(tgt));
+	vg_fy_format(fy, fys, sizeof(fys));
+	printf("%s,%s,\"%s\",%04d-%02d-%02d,%s,%llu,%llu,%llu,%llu,%llu,%llu,"
+	       "%s,%s,%s,%llu\n",
+	       vg_program_name(s->program), vg_region_code(s->region),
+	       s->region ? vg_region_name(s->region)
+			 : (r->en ? vg_region_name_en(0) : vg_region_name(0)),
+	       r->as_of.y, r->as_of.m, r->as_of.d, fys,
+	       (unsigned long long)n[0], (unsigned long long)n[1],
+	       (unsigned long long)n[2], (unsigned long long)n[3],
+	       (unsigned long long)n[4], (unsigned long long)s->eligible, pct,
+	       tgt, !t ? "" : t->met ? (r->en ? "yes" : "oui")
+				     : (r->en ? "no" : "non"),
+	       t ? (unsigned long long)t->units_needed : 0ULL);
+}
+
+static void emit(const struct report *r, const struct vg_targets *tg)
+{
+	int fy = vg_fy_of_date(&r->as_of);
+	char buf[VG_PAYLOAD_MAX], cut[VG_TIME_LEN], fys[16];
+	struct vg_summary s;
+	bool first = true;
+
+	vg_time_format(r->cutoff, cut, sizeof(cut));
+	vg_fy_format(fy, fys, sizeof(fys));
+	if (r->fmt == FMT_CSV)
+		csv_head(r);
+	if (r->fmt == FMT_JSON)
+		printf("{\"v\":1,\"as_of\":\"%04d-%02d-%02d\",\"cutoff\":\"%s\","
+		       "\"fiscal_year\":\"%s\",\"summaries\":[",
+		       r->as_of.y, r->as_of.m, r->as_of.d, cut, fys);
+	for (int p = 0; p < VG_PROG_COUNT; p++) {
+		if (r->program >= 0 && p != r->program)
+			continue;
+		if (r->fmt == FMT_TABLE)
+			table_head(r, p, fy);
+		for (int i = 1; i <= GW_NREG; i++) {
+			int reg = i % GW_NREG; /* regions first, province last */
+			vg_summary_compute(&s, (enum vg_program)p, reg,
+					   &r->counts[p][reg], &tg->plan[p], fy,
+					   r->cutoff - 1);
+			if (r->fmt == FMT_TABLE)
+				table_row(r, &s);
+			else if (r->fmt == FMT_CSV)
+				csv_row(r, &s, fy);
+			else if (vg_summary_encode(&s, buf, sizeof(buf)) > 0)
+				printf("%s%s", first ? "" : ",", buf);
+			first = false;
+		}
+	}
+	if (r->fmt == FMT_JSON)
+		puts("]}");
+}
+
+int gw_report_main(int argc, char **argv)
+{
+	static struct report r;
+	struct vg_targets tg;
+	char err[512];
+	sqlite3 *db;
+	int rc;
+
+	if (parse_args(&r, argc, argv) != 0)
+		return 2;
+	vg_targets_default(&tg);
+	if (r.targets_file &&
+	    vg_targets_load(&tg, r.targets_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vigie-gateway report: %s\n", err);
+		return 2;
+	}
+	db = gw_api_db_open(r.data_dir);
+	if (!db) {
+		fprintf(stderr, "vigie-gateway report: cannot open %s/vigie.db\n",
+			r.data_dir);
+		return 1;
+	}
+	rc = tally(&r, db);
+	sqlite3_close(db);
+	if (rc != 0)
+		return 1;
+	emit(&r, &tg);
+	return 0;
+}
