@@ -1,0 +1,37 @@
+# bench/bench.mk: end-to-end benchmarks of docs/BENCHMARKS.md (issue #7
+# item 3), included by the top Makefile and run by `make bench` through
+# BENCH_EXTRA.  Each prints medians (or percentiles) over several runs and
+# a ratio to a peer measured in the same run; none asserts a time.
+#
+#   make bench-latency          device change -> summary, p50/p99, with
+#                               --coalesce-ms 200 and 50 (~5 min)
+#   make bench-collectd         vigie-agent vs collectd, 2,000 registers,
+#                               RSS and CPU side by side (~2 min)
+#   make bench-restart-broker   restart with 1,000,000 retained units on
+#                               the broker, and bytes per unit (~5 min)
+#
+# collectd (Debian's collectd-core: modbus and mqtt plugins) is installed
+# here when missing and make runs as root, not in make check's DEBS.
+
+.PHONY: bench-latency bench-collectd bench-restart-broker collectd-deps
+BENCH_EXTRA += bench-latency bench-collectd bench-restart-broker
+
+bench-latency: $(GATEWAY) $(AGENT) $(SIM)
+	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/change_latency.py --units 100 \
+	  --poll-ms 100 --changes 100 --runs 3 --coalesce 200,50
+
+collectd-deps:
+	@if [ ! -e /usr/lib/collectd/modbus.so ] || \
+	    [ ! -e /usr/lib/collectd/mqtt.so ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get \
+	    install -y -q --no-install-recommends collectd-core; \
+	  else echo "collectd-core missing: sudo apt-get install collectd-core"; \
+	  fi; fi
+
+bench-collectd: $(AGENT) $(SIM) collectd-deps
+	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/agent_vs_collectd.py --units 2000 \
+	  --runs 3 --window 20
+
+bench-restart-broker: $(GATEWAY) $(BUILD)/bench/loadgen
+	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/restart_broker.py 1000000 3

@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""bench/restart_broker.py: restart at scale, broker included (BRIEF §6).
+
+A private mosquitto (persistence off, max_queued_messages 2,000,000 and
+max_inflight_messages 100 as in deploy/mosquitto/vigie.conf) is filled with
+N retained unit statuses by bench/loadgen (RETAIN=1, UNITS=N: unit u is
+program u%2, region u%17+1, state u%4).  The gateway runs once to build its
+SQLite store from the replay, and is stopped with SIGTERM.  Then RUNS times:
+the retained summaries are cleared, the gateway is started again and timed
+from process start to the moment every one of the 36 summaries
+(2 programs x 17 regions + all) it publishes equals the totals computed
+here, independently, from the generator's formula.  That time holds the
+SQLite load AND the broker's retained replay of N messages, which the
+gateway waits for (its sync marker) before it publishes.
+
+Peer, same run, same broker, same retained set: `mosquitto_sub -q 1 -t
+'vigie/v1/unit/#' -C N` (the gateway subscribes at QoS 1) from process
+start to exit; and the same at QoS 0 for reference.
+
+Memory: the gateway's VmRSS once its summaries are correct at N units,
+minus its VmRSS with no unit (same broker, before the fill), / N.
+
+usage: restart_broker.py [N [RUNS]]
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.environ.get("VIGIE_BUILD", os.path.join(ROOT, "build", "host"))
+PROGRAMS = ("renir", "rgt")
+STATES = ("pending", "migrating", "migrated", "retired", "unknown")
+REGIONS = [f"{r:02d}" for r in range(1, 18)] + ["all"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait(pred, timeout, what, step=0.01):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(step)
+    raise TimeoutError(what)
+
+
+def expected_totals(n):
+    """Counts per (program, region) from loadgen's formula, one pass."""
+    exp = {(p, r): dict.fromkeys(STATES, 0) for p in PROGRAMS for r in REGIONS}
+    for u in range(n):
+        p = PROGRAMS[u % 2]
+        st = STATES[u % 4]          # state = (i / units + u) % 4, i = u < N
+        exp[(p, f"{u % 17 + 1:02d}")][st] += 1
+        exp[(p, "all")][st] += 1
+    return exp
+
+
+def status_kib(pid, keys=("VmRSS", "RssAnon", "RssFile")):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in keys:
+                out[k] = int(v.split()[0])
+    return out
+
+
+class Watcher:
+    """Summaries published live (not retained replays) after arm()."""
+
+    def __init__(self, port, expected):
+        self.exp = expected
+        self.lock = threading.Lock()
+        self.latest = {}
+        self.t_ok = None
+        self.c = mqtt.Client()
+        self.c.on_message = self.on_message
+        self.c.connect("127.0.0.1", port)
+        self.c.subscribe("vigie/v1/summary/#", qos=1)
+        self.c.loop_start()
+
+    def arm(self, expected=None):
+        with self.lock:
+            if expected is not None:
+                self.exp = expected
+            self.latest = {}
+            self.t_ok = None
+
+    def on_message(self, _c, _u, m):
+        now = time.monotonic()
+        if m.retain or not m.payload:
+            return
+        parts = m.topic.split("/")
+        s = json.loads(m.payload)
+        with self.lock:
+            self.latest[(parts[3], parts[4])] = s["counts"]
+            if self.t_ok is None and len(self.latest) == len(self.exp) and \
+                    all(self.latest.get(k) == v for k, v in self.exp.items()):
+                self.t_ok = now
+
+    def clear_retained(self):
+        infos = [self.c.publish(f"vigie/v1/summary/{p}/{r}", b"", qos=1,
+                                retain=True)
+                 for p in PROGRAMS for r in REGIONS]
+        for i in infos:
+            i.wait_for_publish()
+
+    def stop(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+def start_gateway(port, data, log):
+    return subprocess.Popen(
+        [os.path.join(BUILD, "vigie-gateway"), "--broker", f"127.0.0.1:{port}",
+         "--data-dir", data, "--today", "2024-06-01"],
+        stderr=log, stdout=subprocess.DEVNULL)
+
+
+def stop(p, timeout=120):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def gw_log_ms(path, pattern):
+    with open(path) as f:
+        found = re.findall(pattern, f.read())
+    return int(found[-1]) if found else None
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    tmp = tempfile.mkdtemp(prefix="vigie-restart-")
+    port = free_port()
+    conf = os.path.join(tmp, "m.conf")
+    with open(conf, "w") as f:
+        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                "persistence false\nmax_queued_messages 2000000\n"
+                "max_inflight_messages 100\n")
+    procs = []
+    zero = {(p, r): dict.fromkeys(STATES, 0) for p in PROGRAMS for r in REGIONS}
+    try:
+        broker = subprocess.Popen(["mosquitto", "-c", conf],
+                                  stderr=subprocess.DEVNULL)
+        procs.append(broker)
+        wait(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0,
+             10, "broker")
+        w = Watcher(port, zero)
+
+        # 0. the gateway with no unit: its RSS once it published summaries
+        log0 = os.path.join(tmp, "gw0.log")
+        w.arm(zero)
+        with open(log0, "w") as lf:
+            g = start_gateway(port, os.path.join(tmp, "empty"), lf)
+        procs.append(g)
+        wait(lambda: w.t_ok is not None, 60, "empty gateway summaries")
+        time.sleep(1.0)
+        rss_empty = status_kib(g.pid)
+        stop(g)
+        w.clear_retained()
+
+        # 1. fill the broker, compute the totals
+        t = time.monotonic()
+        gen = subprocess.run([os.path.join(BUILD, "bench", "loadgen"),
+                              "127.0.0.1", str(port), str(n), str(n), "2000",
+                              "1"], capture_output=True, text=True,
+                             timeout=900, check=True)
+        t_fill = time.monotonic() - t
+        exp = expected_totals(n)
+        broker_rss = status_kib(broker.pid)["VmRSS"]
+
+        # 2. first run: builds the SQLite store from the replay alone
+        data = os.path.join(tmp, "data")
+        log1 = os.path.join(tmp, "gw1.log")
+        w.arm(exp)
+        t = time.monotonic()
+        with open(log1, "w") as lf:
+            g = start_gateway(port, data, lf)
+        procs.append(g)
+        wait(lambda: w.t_ok is not None, 900, "first run summaries", 0.05)
+        t_cold = w.t_ok - t
+        time.sleep(2.0)  # the store batches of the replay are written
+        stop(g)
+
+        # 3. timed restarts, each followed by the peers
+        rows = []
+        for i in range(runs):
+            w.clear_retained()
+            w.arm(exp)
+            log = os.path.join(tmp, f"gw-r{i}.log")
+            t = time.monotonic()
+            with open(log, "w") as lf:
+                g = start_gateway(port, data, lf)
+            procs.append(g)
+            wait(lambda: w.t_ok is not None, 900, "restart summaries", 0.002)
+            t_gw = w.t_ok - t
+            rss = status_kib(g.pid)
+            stop(g)
+            load_ms = gw_log_ms(log, r"store: \d+ units restored in (\d+) ms")
+            replay_ms = gw_log_ms(log, r"retained state replayed in (\d+) ms")
+            peers = {}
+            for q in ("1", "0"):
+                t = time.monotonic()
+                subprocess.run(["mosquitto_sub", "-p", str(port), "-q", q,
+                                "-t", "vigie/v1/unit/#", "-C", str(n)],
+                               stdout=subprocess.DEVNULL, timeout=900,
+                               check=True)
+                peers[q] = time.monotonic() - t
+            rows.append((t_gw, peers["1"], peers["0"], rss, load_ms,
+                         replay_ms))
+            print(f"  run {i + 1}: gateway {t_gw:.2f} s (store load "
+                  f"{load_ms} ms, replay {replay_ms} ms), mosquitto_sub q1 "
+                  f"{peers['1']:.2f} s, q0 {peers['0']:.2f} s, "
+                  f"VmRSS {rss['VmRSS']} KiB", flush=True)
+        w.stop()
+    finally:
+        for p in reversed(procs):
+            stop(p, 30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(k):
+        return statistics.median(k(r) for r in rows)
+    gw, q1, q0 = med(lambda r: r[0]), med(lambda r: r[1]), med(lambda r: r[2])
+    rss_full = med(lambda r: r[3]["VmRSS"])
+    anon_full = med(lambda r: r[3]["RssAnon"])
+    print(f"restart-broker: {n} retained units, {runs} restarts (medians)")
+    print(f"  fill: {gen.stdout.strip()}; broker VmRSS {broker_rss} KiB")
+    print(f"  first start, empty store, replay only: {t_cold:.2f} s")
+    print(f"  restart -> all 36 summaries correct: {gw:.2f} s "
+          f"(store load {med(lambda r: r[4] or 0):.0f} ms, retained replay "
+          f"{med(lambda r: r[5] or 0):.0f} ms)  goal <= 30 s")
+    print(f"  peer mosquitto_sub -q 1 -C {n}: {q1:.2f} s; ratio gateway/peer "
+          f"{statistics.median(r[0] / r[1] for r in rows):.2f}")
+    print(f"  (mosquitto_sub -q 0 -C {n}: {q0:.2f} s)")
+    print(f"  gateway memory: VmRSS {rss_empty['VmRSS']} -> {rss_full:.0f} KiB "
+          f"= {(rss_full - rss_empty['VmRSS']) * 1024 / n:.1f} B/unit "
+          f"(RssAnon {rss_empty['RssAnon']} -> {anon_full:.0f} KiB = "
+          f"{(anon_full - rss_empty['RssAnon']) * 1024 / n:.1f} B/unit)"
+          "  goal <= 200 B")
+
+
+if __name__ == "__main__":
+    main()
