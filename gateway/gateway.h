@@ -33,6 +33,7 @@ struct gw_opts {
 	char prefix[VG_PREFIX_MAX + 1];
 	const char *data_dir;
 	const char *targets_file;
+	const char *sites_file;   /* --sites: site -> region bindings */
 	int coalesce_ms;   /* at most one summary per region per this */
 	int store_ms;      /* SQLite batch interval */
 	int history_s;     /* history point interval */

@@ -21,6 +21,7 @@ struct gw_core {
 	uint64_t stale[VG_PROG_COUNT][NREG];
 	uint32_t dirty[VG_PROG_COUNT];
 	uint32_t live;
+	bool closed; /* sites come from a sites file only */
 	struct gw_batch batch;
 	struct gw_stats stats;
 };
@@ -242,6 +243,8 @@ static enum vg_reject bind_site(struct gw_core *c, const char *id,
 	if (*si == GW_NONE)
 		oom();
 	s = gw_units_site(c->t, *si);
+	if (s->region == 0 && c->closed)
+		return VG_REJ_SITE_UNKNOWN;
 	if (s->region == 0) {
 		s->region = (uint8_t)region;
 		queue_site(c, s, NULL);
@@ -249,6 +252,19 @@ static enum vg_reject bind_site(struct gw_core *c, const char *id,
 		return VG_REJ_SITE_REGION;
 	}
 	return VG_REJ_NONE;
+}
+
+enum vg_reject gw_core_bind_site(struct gw_core *c, const char *site,
+				 int region)
+{
+	uint32_t si;
+
+	return bind_site(c, site, region, &si);
+}
+
+void gw_core_close_sites(struct gw_core *c)
+{
+	c->closed = true;
 }
 
 static enum vg_reject apply_unit(struct gw_core *c,

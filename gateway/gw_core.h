@@ -115,6 +115,16 @@ enum vg_reject gw_core_apply(struct gw_core *c, const struct gw_msg *m);
 /* Count a message rejected before apply (e.g. by gw_core_decode). */
 void gw_core_count_reject(struct gw_core *c, enum vg_reject r);
 
+/*
+ * Bind a site to its region before any message names it (from a sites
+ * file).  Once a list is given (closed = true), a site not on it is
+ * refused (site_unknown).  Returns VG_REJ_SITE_REGION when the site is
+ * already bound elsewhere.
+ */
+enum vg_reject gw_core_bind_site(struct gw_core *c, const char *site,
+				 int region);
+void gw_core_close_sites(struct gw_core *c);
+
 /* Restore a unit or a site from the store, without queueing writes. */
 int gw_core_load_unit(struct gw_core *c, const struct gw_row *row,
 		      bool faulted);

@@ -34,6 +34,8 @@ static void usage(FILE *f)
 "  --prefix PREFIX         topic prefix before vigie/v1 (default: none)\n"
 "  --data-dir DIR          SQLite store directory (default: .)\n"
 "  --targets FILE          targets file adding fiscal years (see docs)\n"
+"  --sites FILE            bind sites to regions (SITE REGION lines); refuse\n"
+"                          any site not listed\n"
 "  --keepalive S           MQTT keepalive in seconds (default 30)\n"
 "  --coalesce-ms N         summary coalescing delay (default 200)\n"
 "  --history-interval S    seconds between history points (default 300)\n"
@@ -142,7 +144,7 @@ static int parse_int(const char *arg, int min, int max, int *out)
 
 enum {
 	O_BROKER = 256, O_USER, O_PWFILE, O_PW, O_CAFILE, O_CERT, O_KEY, O_ID,
-	O_PREFIX, O_DATADIR, O_TARGETS, O_COALESCE, O_HISTORY, O_TODAY,
+	O_PREFIX, O_DATADIR, O_TARGETS, O_SITES, O_COALESCE, O_HISTORY, O_TODAY,
 	O_LOGLEVEL, O_KEEPALIVE, O_HTTP, O_HTTP_TOKEN, O_HTTP_CERT, O_HTTP_KEY,
 	O_PROJ_DAYS, O_HELP, O_VERSION
 };
@@ -159,6 +161,7 @@ static const struct option longopts[] = {
 	{ "prefix", required_argument, NULL, O_PREFIX },
 	{ "data-dir", required_argument, NULL, O_DATADIR },
 	{ "targets", required_argument, NULL, O_TARGETS },
+	{ "sites", required_argument, NULL, O_SITES },
 	{ "coalesce-ms", required_argument, NULL, O_COALESCE },
 	{ "history-interval", required_argument, NULL, O_HISTORY },
 	{ "today", required_argument, NULL, O_TODAY },
@@ -206,6 +209,7 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 		return NULL;
 	case O_DATADIR: o->data_dir = arg; return NULL;
 	case O_TARGETS: o->targets_file = arg; return NULL;
+	case O_SITES: o->sites_file = arg; return NULL;
 	case O_COALESCE:
 		return parse_int(arg, 0, 60000, &o->coalesce_ms)
 			       ? "--coalesce-ms wants 0..60000" : NULL;

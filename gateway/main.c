@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "gateway.h"
+#include "gw_sites.h"
 #include "vigie/err.h"
 #include "vigie/timeutil.h"
 
@@ -180,6 +181,22 @@ static void main_loop(struct gateway *gw)
 	gw_batch_free(&batch);
 }
 
+/* Before the store: the sites file wins over any binding stored. */
+static int load_sites(struct gateway *gw)
+{
+	char err[512];
+
+	if (!gw->o.sites_file)
+		return VG_OK;
+	if (gw_sites_load(gw->core, gw->o.sites_file, err, sizeof(err)) != 0) {
+		vg_log(VG_LOG_ERR, "%s", err);
+		return VG_ERR_PARSE;
+	}
+	vg_log(VG_LOG_INFO, "sites bound from %s; unlisted sites refused",
+	       gw->o.sites_file);
+	return VG_OK;
+}
+
 static int open_store(struct gateway *gw)
 {
 	char err[512];
@@ -225,7 +242,7 @@ int main(int argc, char **argv)
 	if (load_targets(&gw) != VG_OK)
 		return 2;
 	gw.core = gw_core_new();
-	if (!gw.core || open_store(&gw) != VG_OK)
+	if (!gw.core || load_sites(&gw) != VG_OK || open_store(&gw) != VG_OK)
 		goto out;
 	atomic_store(&gw.db_ok, true);
 	if (gw_http_start(&gw) != VG_OK)

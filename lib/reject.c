@@ -4,7 +4,7 @@
 static const char *const names[VG_REJ_COUNT] = {
 	"none", "oversize", "malformed", "version", "missing", "type",
 	"program", "region", "identifier", "state", "time", "topic",
-	"mismatch", "stale_seq", "site_region"
+	"mismatch", "stale_seq", "site_region", "site_unknown"
 };
 
 const char *vg_reject_name(enum vg_reject r)

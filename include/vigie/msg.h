@@ -41,6 +41,7 @@ enum vg_reject {
 	VG_REJ_MISMATCH,   /* topic segments differ from payload fields */
 	VG_REJ_STALE_SEQ,  /* older than what is already known */
 	VG_REJ_SITE_REGION,/* site is bound to another region */
+	VG_REJ_SITE_UNKNOWN,/* not in the gateway's sites file */
 	VG_REJ_COUNT
 };
 

@@ -265,3 +265,26 @@ def test_agent_wildcard_subscription_sees_nothing(secure, gw):
     other.loop_stop()
     other.disconnect()
     assert got == {}, f"an agent read {sorted(got)}"
+
+
+def test_sites_file_binds_regions_before_first_sight(tmp_path, secure):
+    """With vigie-pki's sites.map, even an agent's very first message
+    cannot claim another region, and an unlisted site is refused."""
+    g = Gateway(tmp_path, secure.ports[1883],
+                extra=["--username", "vigie-gateway", "--password-file",
+                       str(secure.pki / "vigie-gateway.password"),
+                       "--sites", str(secure.pki / "sites.map")]).start()
+    try:
+        wait_for(lambda: "replayed" in g.logtext(), what="gateway ready")
+        c = site_client(secure, "qc-1")  # listed in 03
+        t = unit_topic("renir", "06", "qc-1", "u1")
+        publish(c, t, unit_payload("renir", "06", "qc-1", "u1", "migrated", 1))
+        c.loop_stop()
+        c.disconnect()
+        wait_for(lambda: f"rejected {t}: site_region" in g.logtext(),
+                 what="first-sight claim refused")
+        got = wait_for(lambda: (lambda d: d if len(d) == 36 else None)(
+            summaries_as(secure)), what="all 36 summaries")
+        assert all(s["eligible"] == 0 for s in got.values()), got
+    finally:
+        g.stop()
