@@ -164,6 +164,34 @@ enum vg_reject vg_json_parse_object(const char *payload, size_t len,
 	return VG_REJ_NONE;
 }
 
+enum vg_reject vg_json_decode_fields(const char *payload, size_t len,
+				     const char *const *names,
+				     unsigned required, vg_json_field_fn one,
+				     void *out)
+{
+	cJSON *root = NULL;
+	unsigned seen = 0;
+	enum vg_reject r = vg_json_parse_object(payload, len, &root);
+
+	if (r != VG_REJ_NONE)
+		return r;
+	for (const cJSON *it = root->child; it && r == VG_REJ_NONE;
+	     it = it->next) {
+		int f = vg_json_field_index(names, it->string);
+		if (f < 0)
+			continue;
+		if (seen & (1u << f))
+			r = VG_REJ_MALFORMED; /* duplicate key */
+		else
+			r = one(f, it, out);
+		seen |= 1u << f;
+	}
+	if (r == VG_REJ_NONE && (seen & required) != required)
+		r = VG_REJ_MISSING;
+	vg_json_release(root);
+	return r;
+}
+
 int vg_json_field_index(const char *const *names, const char *name)
 {
 	for (int i = 0; names[i]; i++) {

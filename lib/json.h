@@ -24,6 +24,21 @@ enum vg_reject vg_json_parse_object(const char *payload, size_t len,
 /* Free a tree from vg_json_parse_object and end the decode. */
 void vg_json_release(cJSON *root);
 
+/* Decode one known field (index f of the table) into out. */
+typedef enum vg_reject (*vg_json_field_fn)(int f, const cJSON *item,
+					   void *out);
+
+/*
+ * Parse a flat object and hand each known member to one(): unknown members
+ * are skipped (forward compatibility), a duplicate key is malformed, and
+ * every field whose bit is in `required` must be present.  The tree is
+ * released before returning; what one() copied into out stays.
+ */
+enum vg_reject vg_json_decode_fields(const char *payload, size_t len,
+				     const char *const *names,
+				     unsigned required, vg_json_field_fn one,
+				     void *out);
+
 /* Index of name in a NULL-terminated table, or -1. */
 int vg_json_field_index(const char *const *names, const char *name);
 

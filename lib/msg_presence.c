@@ -20,9 +20,9 @@ static const char *const fields[] = {
 #define REQUIRED ((1u << F_V) | (1u << F_SITE) | (1u << F_REGION) | \
 		  (1u << F_ONLINE))
 
-static enum vg_reject one_field(int f, const cJSON *it,
-				struct vg_presence *o)
+static enum vg_reject one_field(int f, const cJSON *it, void *out)
 {
+	struct vg_presence *o = out;
 	int64_t n;
 
 	switch (f) {
@@ -72,34 +72,15 @@ enum vg_reject vg_presence_decode(const char *payload, size_t len,
 				  const struct vg_topic *topic,
 				  struct vg_presence *out)
 {
-	cJSON *root = NULL;
-	unsigned seen = 0;
 	enum vg_reject r;
 
 	memset(out, 0, sizeof(*out));
-	r = vg_json_parse_object(payload, len, &root);
-	if (r != VG_REJ_NONE)
-		return r;
-	for (const cJSON *it = root->child; it; it = it->next) {
-		int f = vg_json_field_index(fields, it->string);
-		if (f < 0)
-			continue;
-		if (seen & (1u << f)) {
-			r = VG_REJ_MALFORMED;
-			goto out;
-		}
-		seen |= 1u << f;
-		r = one_field(f, it, out);
-		if (r != VG_REJ_NONE)
-			goto out;
-	}
-	if ((seen & REQUIRED) != REQUIRED)
-		r = VG_REJ_MISSING;
-	else if (topic && (topic->kind != VG_TOPIC_AGENT ||
-			   strcmp(topic->site, out->site) != 0))
+	r = vg_json_decode_fields(payload, len, fields, REQUIRED, one_field,
+				  out);
+	if (r == VG_REJ_NONE && topic &&
+	    (topic->kind != VG_TOPIC_AGENT ||
+	     strcmp(topic->site, out->site) != 0))
 		r = VG_REJ_MISMATCH;
-out:
-	vg_json_release(root);
 	return r;
 }
 

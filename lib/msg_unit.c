@@ -63,9 +63,9 @@ static enum vg_reject optional_text(const cJSON *it, char *dst, size_t size)
 	return vg_json_text(it, dst, size) ? VG_REJ_NONE : VG_REJ_TYPE;
 }
 
-static enum vg_reject one_field(int f, const cJSON *it,
-				struct vg_unit_status *o)
+static enum vg_reject one_field(int f, const cJSON *it, void *out)
 {
+	struct vg_unit_status *o = out;
 	int v = 0;
 	int64_t n;
 	enum vg_reject r = VG_REJ_NONE;
@@ -128,35 +128,12 @@ enum vg_reject vg_unit_status_decode(const char *payload, size_t len,
 				     const struct vg_topic *topic,
 				     struct vg_unit_status *out)
 {
-	cJSON *root = NULL;
-	unsigned seen = 0;
 	enum vg_reject r;
 
 	memset(out, 0, sizeof(*out));
-	r = vg_json_parse_object(payload, len, &root);
-	if (r != VG_REJ_NONE)
-		return r;
-	for (const cJSON *it = root->child; it; it = it->next) {
-		int f = vg_json_field_index(fields, it->string);
-		if (f < 0)
-			continue; /* unknown fields: forward compatible */
-		if (seen & (1u << f)) {
-			r = VG_REJ_MALFORMED; /* duplicate key */
-			goto out;
-		}
-		seen |= 1u << f;
-		r = one_field(f, it, out);
-		if (r != VG_REJ_NONE)
-			goto out;
-	}
-	if ((seen & REQUIRED) != REQUIRED) {
-		r = VG_REJ_MISSING;
-		goto out;
-	}
-	r = check_topic(topic, out);
-out:
-	vg_json_release(root);
-	return r;
+	r = vg_json_decode_fields(payload, len, fields, REQUIRED, one_field,
+				  out);
+	return r != VG_REJ_NONE ? r : check_topic(topic, out);
 }
 
 int vg_unit_status_encode(const struct vg_unit_status *st, char *buf,
