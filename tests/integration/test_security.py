@@ -236,7 +236,8 @@ def test_agent_refuses_a_broker_it_cannot_verify(tmp_path, secure):
     # control: with the right CA the same agent gets in
     p, _ = run_agent(tmp_path, secure, secure.pki / "ca.crt", "good")
     try:
-        wait_for(lambda: logins() >= 1, what="agent connected with right CA")
+        wait_for(lambda: logins() >= 1, timeout=60,
+                 what="agent connected with right CA")
     finally:
         p.terminate()
         p.wait(10)
