@@ -8,6 +8,9 @@
  *   kill SLAVE               stop answering (a dead slave)
  *   revive SLAVE             answer again
  *   busy SLAVE N             answer "busy" to the next N requests
+ *   corrupt SLAVE N          garble the next N replies (RTU: bad CRC;
+ *                            TCP: wrong transaction id); 0 stops
+ *   late SLAVE MS N          send the next N replies MS ms late; 0 stops
  *   stats                    "ok SLAVE:REQUESTS ..." per slave
  *   dump [SLAVE]             non-zero holding registers as "ADDR=VALUE"
  *   state UNIT STATE         set a unit (from --units) to a state
@@ -78,7 +81,7 @@ static int set_coil(struct sim *s, char **argv)
 static int slave_cmd(struct sim *s, char **argv, int argc)
 {
 	struct sim_slave *sl;
-	long id, n = 0;
+	long id, n = 0, ms = 0;
 
 	if (!num(argv[1], 0, SIM_SLAVE_MAX, &id) ||
 	    !(sl = sim_slave_get(s, (int)id)))
@@ -87,9 +90,17 @@ static int slave_cmd(struct sim *s, char **argv, int argc)
 		sl->alive = false;
 	else if (!strcmp(argv[0], "revive"))
 		sl->alive = true;
-	else if (argc == 3 && num(argv[2], 0, 1000000, &n))
+	else if (!strcmp(argv[0], "busy") && argc == 3 &&
+		 num(argv[2], 0, 1000000, &n))
 		sl->busy = (int)n;
-	else
+	else if (!strcmp(argv[0], "corrupt") && argc == 3 &&
+		 num(argv[2], 0, 1000000, &n))
+		sl->corrupt = (int)n;
+	else if (!strcmp(argv[0], "late") && argc == 4 &&
+		 num(argv[2], 0, 60000, &ms) && num(argv[3], 0, 1000000, &n)) {
+		sl->late_ms = (int)ms;
+		sl->late = (int)n;
+	} else
 		return -1;
 	return 0;
 }
@@ -194,7 +205,9 @@ bool sim_cmd_exec(struct sim *s, char *line)
 			rc = set_coil(s, argv);
 		else if (argc >= 2 && (!strcmp(argv[0], "kill") ||
 				       !strcmp(argv[0], "revive") ||
-				       !strcmp(argv[0], "busy")))
+				       !strcmp(argv[0], "busy") ||
+				       !strcmp(argv[0], "corrupt") ||
+				       !strcmp(argv[0], "late")))
 			rc = slave_cmd(s, argv, argc);
 		fputs(rc == 0 ? "ok\n" : "error bad command\n", s->out);
 	}

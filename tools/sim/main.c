@@ -143,6 +143,7 @@ static void loop(struct sim *s, struct sim_transport *tr)
 		if (FD_ISSET(STDIN_FILENO, &rd) && !commands(s))
 			return;
 		tr->serve(tr->t, &rd, s);
+		sim_slaves_late_poll(s, vg_mono_ms());
 		sim_migrate_poll(s, vg_mono_ms());
 	}
 }

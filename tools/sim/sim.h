@@ -43,8 +43,20 @@ struct sim_slave {
 	int id;
 	bool alive;               /* false: never answers (a dead slave) */
 	int busy;                 /* answer "busy" to this many requests */
+	int corrupt;              /* garble this many replies (bad CRC) */
+	int late;                 /* answer this many requests late... */
+	int late_ms;              /* ...by this long */
 	unsigned long requests;   /* received, answered or not */
 	modbus_mapping_t *map;    /* owned */
+};
+
+/* A reply held back ("late"): written to fd when due. */
+#define SIM_LATE_MAX 16
+struct sim_late {
+	int fd;
+	int64_t due;              /* monotonic ms */
+	size_t len;               /* 0: a free slot */
+	uint8_t buf[MODBUS_MAX_ADU_LENGTH];
 };
 
 struct sim {
@@ -63,6 +75,7 @@ struct sim {
 	int64_t next_tick;        /* monotonic ms */
 	unsigned long ticks;
 	const char *truth_path;   /* rewritten atomically after each change */
+	struct sim_late late[SIM_LATE_MAX];
 };
 
 /* Slaves from a list such as "1-3,7"; returns 0 or -1. */
@@ -77,6 +90,8 @@ struct sim_slave *sim_slave_get(struct sim *s, int id);
  */
 void sim_slaves_answer(struct sim *s, modbus_t *ctx, const uint8_t *req,
 		       int len);
+/* Write the late replies that are due; called from the event loop. */
+void sim_slaves_late_poll(struct sim *s, int64_t now_ms);
 
 /*
  * Units from a file of "UNIT PROGRAM SLAVE ADDRESS STATE" lines ('#'

@@ -1,11 +1,16 @@
 /*
  * The simulated site: one libmodbus mapping per slave id, created from a
- * list, and the policy of how each slave answers (alive, busy, dead).
+ * list, and the policy of how each slave answers (alive, busy, dead, late,
+ * garbled).
  */
 #include "sim.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vigie/timeutil.h"
 
 int sim_slave_add(struct sim *s, int id)
 {
@@ -69,6 +74,95 @@ struct sim_slave *sim_slave_get(struct sim *s, int id)
 	return id >= 0 && id <= SIM_SLAVE_MAX ? s->slave[id] : NULL;
 }
 
+/*
+ * Line noise: on RTU a byte in the middle of the frame, so its CRC no
+ * longer matches; on TCP (no CRC) the transaction id, so the answer
+ * matches no request.  Either way the master must reject it.
+ */
+static void garble(uint8_t *buf, size_t n, int header_len)
+{
+	size_t at = header_len > 1 ? 1 : n / 2;
+
+	if (at < n)
+		buf[at] ^= 0x5A;
+}
+
+static void hold_late(struct sim *s, int fd, const uint8_t *buf, size_t n,
+		      int ms)
+{
+	for (int i = 0; i < SIM_LATE_MAX; i++) {
+		struct sim_late *l = &s->late[i];
+
+		if (l->len)
+			continue;
+		l->fd = fd;
+		l->due = vg_mono_ms() + ms;
+		l->len = n;
+		memcpy(l->buf, buf, n);
+		return;
+	}
+	/* all slots taken: this answer is lost, as a late one may be */
+}
+
+/*
+ * The reply, or the exception, as libmodbus writes it; when it is to be
+ * garbled or held back, written first into a socket pair to capture its
+ * bytes (libmodbus has no other way to hand them over).
+ */
+static void reply(struct sim *s, struct sim_slave *sl, modbus_t *ctx,
+		  const uint8_t *req, int len, int exception)
+{
+	uint8_t buf[MODBUS_MAX_ADU_LENGTH];
+	int fd = modbus_get_socket(ctx), sp[2];
+	ssize_t n;
+
+	if (sl->corrupt <= 0 && sl->late <= 0) {
+		if (exception)
+			modbus_reply_exception(ctx, req, (unsigned)exception);
+		else
+			modbus_reply(ctx, req, len, sl->map);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0)
+		return;
+	modbus_set_socket(ctx, sp[0]);
+	if (exception)
+		modbus_reply_exception(ctx, req, (unsigned)exception);
+	else
+		modbus_reply(ctx, req, len, sl->map);
+	modbus_set_socket(ctx, fd);
+	n = recv(sp[1], buf, sizeof(buf), MSG_DONTWAIT);
+	close(sp[0]);
+	close(sp[1]);
+	if (n <= 0)
+		return;
+	if (sl->corrupt > 0) {
+		sl->corrupt--;
+		garble(buf, (size_t)n, modbus_get_header_length(ctx));
+	}
+	if (sl->late > 0) {
+		sl->late--;
+		hold_late(s, fd, buf, (size_t)n, sl->late_ms);
+	} else if (write(fd, buf, (size_t)n) < 0) {
+		return; /* the master went away */
+	}
+}
+
+void sim_slaves_late_poll(struct sim *s, int64_t now_ms)
+{
+	for (int i = 0; i < SIM_LATE_MAX; i++) {
+		struct sim_late *l = &s->late[i];
+
+		if (!l->len || now_ms < l->due)
+			continue;
+		/* a master that went away gets nothing: nothing to do */
+		ssize_t w = write(l->fd, l->buf, l->len);
+
+		(void)w;
+		l->len = 0;
+	}
+}
+
 void sim_slaves_answer(struct sim *s, modbus_t *ctx, const uint8_t *req,
 		       int len)
 {
@@ -85,9 +179,9 @@ void sim_slaves_answer(struct sim *s, modbus_t *ctx, const uint8_t *req,
 		return;
 	if (sl->busy > 0) {
 		sl->busy--;
-		modbus_reply_exception(ctx, req,
-				       MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
+		reply(s, sl, ctx, req, len,
+		      MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
 		return;
 	}
-	modbus_reply(ctx, req, len, sl->map);
+	reply(s, sl, ctx, req, len, 0);
 }
