@@ -21,7 +21,6 @@ usage: agent_vs_collectd.py [--units 2000] [--runs 3] [--window 20]
 import argparse
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -31,28 +30,14 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+from benchkit import BUILD, free_port, wait, stop
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-BUILD = os.environ.get("VIGIE_BUILD", os.path.join(ROOT, "build", "host"))
 SLAVES = 4
 COLLECTD = "/usr/sbin/collectd"
 PLUGINS = "/usr/lib/collectd"
 HZ = os.sysconf("SC_CLK_TCK")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(what)
 
 
 def cpu_s(pid):
@@ -115,7 +100,7 @@ def collectd_conf(tmp, port, simport, units):
     per = units // SLAVES
     d = os.path.join(tmp, "collectd")
     os.makedirs(d)
-    out = [f'Hostname "bench"', "FQDNLookup false", f'BaseDir "{d}"',
+    out = ['Hostname "bench"', "FQDNLookup false", f'BaseDir "{d}"',
            f'PIDFile "{d}/collectd.pid"', f'PluginDir "{PLUGINS}"',
            'TypesDB "/usr/share/collectd/types.db"', "Interval 1",
            "AutoLoadPlugin false", "LoadPlugin logfile",
@@ -169,15 +154,6 @@ class Counter:
         self.c.loop_stop()
         self.c.disconnect()
 
-
-def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def one_run(a, tmp):

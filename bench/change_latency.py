@@ -26,7 +26,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -36,25 +35,11 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+from benchkit import BUILD, free_port, wait, stop
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-BUILD = os.environ.get("VIGIE_BUILD", os.path.join(ROOT, "build", "host"))
 STATES = ("pending", "migrating", "migrated", "retired", "unknown")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait(pred, timeout, what, step=0.0005):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(step)
-    raise TimeoutError(what)
 
 
 def pct(xs, p):
@@ -106,22 +91,13 @@ class Watcher:
         self.t_rtt = None
         t = time.monotonic()
         self.c.publish(self.rtt_topic, b"x" * 100, qos=1)
-        wait(lambda: self.t_rtt is not None, 5, "round trip")
+        wait(lambda: self.t_rtt is not None, 5, "round trip", 0.0005)
         return self.t_rtt - t
 
     def stop(self):
         self.c.loop_stop()
         self.c.disconnect()
 
-
-def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def one_run(a, coalesce, tmp):
@@ -188,7 +164,7 @@ def one_run(a, coalesce, tmp):
             ok = sim.stdout.readline()
             assert ok.startswith("ok"), ok
             wait(lambda: w.t1 is not None and w.t2 is not None, 10,
-                 f"change {k} seen")
+                 f"change {k} seen", 0.0005)
             rtt = w.rtt()
             samples.append((w.t2 - w.t1, w.t2 - t0, w.t1 - t0, rtt))
         w.stop()

@@ -23,24 +23,10 @@ import tempfile
 import time
 
 import paho.mqtt.client as mqtt
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-BUILD = os.environ.get("VIGIE_BUILD", os.path.join(ROOT, "build", "host"))
+from benchkit import BUILD, free_port, wait
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-def wait(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.005)
-    raise TimeoutError(what)
 
 
 def one_run(n, tmp):

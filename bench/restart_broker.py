@@ -36,27 +36,13 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+from benchkit import BUILD, free_port, wait
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-BUILD = os.environ.get("VIGIE_BUILD", os.path.join(ROOT, "build", "host"))
 PROGRAMS = ("renir", "rgt")
 STATES = ("pending", "migrating", "migrated", "retired", "unknown")
 REGIONS = [f"{r:02d}" for r in range(1, 18)] + ["all"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait(pred, timeout, what, step=0.01):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(step)
-    raise TimeoutError(what)
 
 
 def expected_totals(n):
@@ -186,7 +172,7 @@ def main():
                               "127.0.0.1", str(port), str(n), str(n), "2000",
                               "1"], capture_output=True, text=True,
                              timeout=900, check=True)
-        t_fill = time.monotonic() - t
+        print(f"  (broker filled in {time.monotonic() - t:.1f} s)")
         exp = expected_totals(n)
         broker_rss = status_kib(broker.pid)["VmRSS"]
 
