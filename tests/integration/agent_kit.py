@@ -13,7 +13,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from conftest import BUILD
+from conftest import BUILD, retained
 
 AGENT = os.path.join(BUILD, "vigie-agent")
 SIM = os.path.join(BUILD, "vigie-sim")
@@ -150,3 +150,12 @@ def state_of(msgs, unit, program="renir"):
     if isinstance(p, (bytes, str)):
         p = json.loads(p) if p else None
     return p["state"] if p else None
+
+
+def unit_states(port):
+    """Units with a (non-empty) retained status on the broker, by unit id."""
+    out = {}
+    for t, p in retained(port, "vigie/v1/unit/#", settle=0.7).items():
+        if p:
+            out[t.rsplit("/", 1)[1]] = json.loads(p)
+    return out

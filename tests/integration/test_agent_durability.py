@@ -6,7 +6,8 @@ import signal
 import pytest
 
 from conftest import retained, wait_for
-from agent_kit import Agent, Sim, Watcher, state_of, unit_topic, write_config
+from agent_kit import (Agent, Sim, Watcher, state_of, unit_states,
+                       write_config)
 
 
 @pytest.fixture
@@ -28,13 +29,6 @@ def site(tmp_path, broker, sim, extra_units=None):
                                  "poll_interval_ms": 200,
                                  "response_timeout_ms": 300}}, units)
 
-
-def unit_states(port):
-    out = {}
-    for t, p in retained(port, "vigie/v1/unit/#", settle=0.7).items():
-        if p:
-            out[t.rsplit("/", 1)[1]] = json.loads(p)
-    return out
 
 
 def status_shows(agent, *needles):

@@ -4,15 +4,14 @@ by restart, even with the broker down and a kill -9 in between; a disk that
 refuses writes leaves the agent running from memory, and it writes again
 once the disk accepts writes."""
 import glob
-import json
 import os
 import resource
 import signal
 
 import pytest
 
-from conftest import retained, wait_for
-from agent_kit import Agent, Sim, write_config
+from conftest import wait_for
+from agent_kit import Agent, Sim, write_config, unit_states
 
 
 @pytest.fixture
@@ -35,14 +34,6 @@ def conf(tmp_path, broker, sim, drop=()):
                                  "poll_interval_ms": 200,
                                  "response_timeout_ms": 300}}, units)
 
-
-def unit_states(port):
-    """Units with a (non-empty) retained status on the broker."""
-    out = {}
-    for t, p in retained(port, "vigie/v1/unit/#", settle=0.7).items():
-        if p:
-            out[t.rsplit("/", 1)[1]] = json.loads(p)
-    return out
 
 
 def status_shows(agent, *needles):
