@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <malloc.h>
@@ -22,13 +21,14 @@
 #include "gw_core.h"
 #include "gw_store.h"
 #include "vigie/region.h"
+#include "vigie/timeutil.h"
 #include "vigie/topic.h"
 
+/* Seconds on the monotonic clock (vg_mono_ms: ms is plenty for runs of
+ * seconds). */
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)vg_mono_ms() / 1e3;
 }
 
 static long rss_bytes(void)

@@ -18,6 +18,7 @@
 
 #include "vigie/msg.h"
 #include "vigie/region.h"
+#include "vigie/timeutil.h"
 #include "vigie/topic.h"
 
 static atomic_long acked;
@@ -30,11 +31,11 @@ static void on_publish(struct mosquitto *m, void *ud, int mid)
 	atomic_fetch_add(&acked, 1);
 }
 
+/* Seconds on the monotonic clock (vg_mono_ms: ms is plenty for runs of
+ * seconds). */
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)vg_mono_ms() / 1e3;
 }
 
 static void message(long i, long units, char *topic, char *payload,

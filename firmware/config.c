@@ -13,13 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <ini.h>
 
 #include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/region.h"
+#include "vigie/secret.h"
 #include "vigie/str.h"
 
 #ifndef AGENT_DATADIR
@@ -649,50 +649,6 @@ int agent_config_parse(struct agent_config *cfg, const char *text,
 	return VG_OK;
 }
 
-/*
- * A secret must not be readable by others: refuse it with the chmod that
- * fixes it rather than run with a leaked credential.  `what` names it.
- */
-static int private_file(const char *path, const char *what, char *err,
-			size_t errlen)
-{
-	struct stat sb;
-
-	if (stat(path, &sb) != 0) {
-		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
-		return VG_ERR_IO;
-	}
-	if (sb.st_mode & S_IROTH) {
-		snprintf(err, errlen,
-			 "%s %s is readable by others (mode %03o): "
-			 "chmod o-rwx %s", what, path,
-			 (unsigned)(sb.st_mode & 0777), path);
-		return VG_ERR_INVAL;
-	}
-	return VG_OK;
-}
-
-/* The first line of password_file becomes the password. */
-static int read_password(struct agent_config *c, char *err, size_t errlen)
-{
-	FILE *f;
-	int rc = private_file(c->password_file, "password_file", err, errlen);
-
-	if (rc != VG_OK)
-		return rc;
-	f = fopen(c->password_file, "r");
-	if (!f || !fgets(c->password, sizeof(c->password), f)) {
-		snprintf(err, errlen, "password_file %s: cannot read",
-			 c->password_file);
-		if (f)
-			fclose(f);
-		return VG_ERR_IO;
-	}
-	fclose(f);
-	c->password[strcspn(c->password, "\r\n")] = '\0';
-	return VG_OK;
-}
-
 /* File-system checks on the secrets a parsed config names. */
 static int check_secrets(struct agent_config *c, const char *path,
 			 char *err, size_t errlen)
@@ -700,12 +656,14 @@ static int check_secrets(struct agent_config *c, const char *path,
 	int rc = VG_OK;
 
 	if (c->password[0])
-		rc = private_file(path, "config file (it holds a password)",
-				  err, errlen);
+		rc = vg_secret_check(path, "config file (it holds a password)",
+				     err, errlen);
 	if (rc == VG_OK && c->password_file[0])
-		rc = read_password(c, err, errlen);
+		rc = vg_secret_read_line(c->password_file, "password_file",
+					 c->password, sizeof(c->password),
+					 err, errlen);
 	if (rc == VG_OK && c->key_file[0])
-		rc = private_file(c->key_file, "key_file", err, errlen);
+		rc = vg_secret_check(c->key_file, "key_file", err, errlen);
 	return rc;
 }
 

@@ -16,8 +16,10 @@
 
 #include "gw_api.h"
 #include "gw_http.h"
+#include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/region.h"
+#include "vigie/secret.h"
 #include "vigie/timeutil.h"
 
 #define UNITS_LIMIT_MAX 1000
@@ -28,11 +30,27 @@ static const char *const csp =
 	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
 	"base-uri 'none'; form-action 'none'";
 
+/* Every response: its type and caching, the same hardening headers, sent. */
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
+			     struct MHD_Response *r, const char *type,
+			     const char *cache)
+{
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", cache);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status,
 				const char *type, struct gw_buf *b)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 
 	if (b->oom) {
 		gw_buf_free(b);
@@ -48,14 +66,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status,
 		gw_buf_free(b);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", type);
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(r, "X-Frame-Options", "DENY");
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(c, status, r, type, "no-store");
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
@@ -234,7 +245,6 @@ static enum MHD_Result asset(struct MHD_Connection *c, const char *url)
 {
 	const struct gw_asset *a = gw_http_asset(url);
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 
 	if (!a)
 		return send_error(c, MHD_HTTP_NOT_FOUND, "not found");
@@ -242,30 +252,17 @@ static enum MHD_Result asset(struct MHD_Connection *c, const char *url)
 					    MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", a->type);
 	MHD_add_response_header(r, "Content-Security-Policy", csp);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(r, "X-Frame-Options", "DENY");
-	MHD_add_response_header(r, "Cache-Control", "no-cache");
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(c, MHD_HTTP_OK, r, a->type, "no-cache");
 }
 
 static enum MHD_Result events(struct gw_http *h, struct MHD_Connection *c)
 {
 	struct MHD_Response *r = gw_http_sse_response(h);
-	enum MHD_Result ret;
 
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "text/event-stream");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(c, MHD_HTTP_OK, r, "text/event-stream", "no-store");
 }
 
 static enum MHD_Result route(struct gw_http *h, struct MHD_Connection *c,
@@ -371,6 +368,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 /* Read a whole PEM file; keys must not be readable by others. */
 static char *read_pem(const char *path, bool secret)
 {
+	char err[512];
 	struct stat sb;
 	char *buf = NULL;
 	FILE *f = fopen(path, "rb");
@@ -379,9 +377,9 @@ static char *read_pem(const char *path, bool secret)
 		vg_log(VG_LOG_ERR, "http: %s: cannot read", path);
 		goto out;
 	}
-	if (secret && (sb.st_mode & (S_IROTH | S_IWOTH))) {
-		vg_log(VG_LOG_ERR, "http: %s: readable by others; chmod 600",
-		       path);
+	if (secret && vg_secret_check(path, "--http-key", err,
+				      sizeof(err)) != VG_OK) {
+		vg_log(VG_LOG_ERR, "http: %s", err);
 		goto out;
 	}
 	buf = calloc(1, (size_t)sb.st_size + 1);

@@ -3,17 +3,16 @@
  * config file needed); secrets can come from files, which must not be
  * readable by others.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gateway.h"
 #include "vigie/err.h"
 #include "vigie/ident.h"
+#include "vigie/secret.h"
 
 static void usage(FILE *f)
 {
@@ -55,34 +54,16 @@ static void usage(FILE *f)
 "  (no broker needed); see vigie-gateway report --help.\n");
 }
 
-/* Read the first line of a secret file that only its owner can read. */
-static int read_secret(const char *path, char *dst, size_t size)
+/* The first line of a secret file that only its owner can read. */
+static int read_secret(const char *path, const char *what, char *dst,
+		       size_t size)
 {
-	struct stat sb;
-	FILE *f;
+	char err[512];
+	int rc = vg_secret_read_line(path, what, dst, size, err, sizeof(err));
 
-	if (stat(path, &sb) != 0) {
-		fprintf(stderr, "vigie-gateway: %s: %s\n", path,
-			strerror(errno));
-		return VG_ERR_IO;
-	}
-	if (sb.st_mode & (S_IROTH | S_IWOTH)) {
-		fprintf(stderr,
-			"vigie-gateway: %s: readable by others (mode %03o);"
-			" run: chmod 600 %s\n",
-			path, (unsigned)(sb.st_mode & 0777), path);
-		return VG_ERR_INVAL;
-	}
-	f = fopen(path, "r");
-	if (!f || !fgets(dst, (int)size, f)) {
-		fprintf(stderr, "vigie-gateway: %s: cannot read\n", path);
-		if (f)
-			fclose(f);
-		return VG_ERR_IO;
-	}
-	fclose(f);
-	dst[strcspn(dst, "\r\n")] = '\0';
-	return VG_OK;
+	if (rc != VG_OK)
+		fprintf(stderr, "vigie-gateway: %s\n", err);
+	return rc;
 }
 
 static int parse_broker(struct gw_opts *o, const char *arg)
@@ -189,7 +170,8 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 		snprintf(o->username, sizeof(o->username), "%s", arg);
 		return NULL;
 	case O_PWFILE:
-		return read_secret(arg, o->password, sizeof(o->password))
+		return read_secret(arg, "--password-file", o->password,
+				   sizeof(o->password))
 			       ? "cannot use --password-file" : NULL;
 	case O_PW:
 		snprintf(o->password, sizeof(o->password), "%s", arg);
@@ -227,7 +209,8 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 		return parse_http(o, arg) ? "--http wants [ADDR:]PORT" : NULL;
 	case O_HTTP_TOKEN:
 		o->http_token_file = arg;
-		if (read_secret(arg, o->http_token, sizeof(o->http_token)))
+		if (read_secret(arg, "--http-token-file", o->http_token,
+				sizeof(o->http_token)))
 			return "cannot use --http-token-file";
 		return o->http_token[0] ? NULL : "--http-token-file is empty";
 	case O_HTTP_CERT: o->http_cert = arg; return NULL;
