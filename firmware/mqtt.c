@@ -38,6 +38,7 @@ int agent_mqtt_presence(const struct agent_config *cfg, bool online,
 	struct vg_presence pr;
 
 	memset(&pr, 0, sizeof(pr));
+	vg_health_clear(&pr.health);
 	vg_strlcpy(pr.site, cfg->site, sizeof(pr.site));
 	pr.region = cfg->region;
 	pr.online = online;

@@ -63,10 +63,12 @@ static int parse_body(const struct seg *g, int n, struct vg_topic *out)
 		    copy_ident(out->unit, &g[4]))
 			return VG_ERR_INVAL;
 		out->kind = VG_TOPIC_UNIT;
-	} else if (n == 2 && seg_is(&g[0], "agent")) {
+	} else if (n == 2 && (seg_is(&g[0], "agent") ||
+			      seg_is(&g[0], "receipt"))) {
 		if (copy_ident(out->site, &g[1]))
 			return VG_ERR_INVAL;
-		out->kind = VG_TOPIC_AGENT;
+		out->kind = seg_is(&g[0], "agent") ? VG_TOPIC_AGENT
+						   : VG_TOPIC_RECEIPT;
 		return VG_OK;
 	} else if (n == 2 && seg_is(&g[0], "gateway")) {
 		if (copy_ident(out->id, &g[1]))
@@ -138,15 +140,28 @@ int vg_topic_unit(char *buf, size_t size, const char *prefix,
 	return build(buf, size, prefix, rest);
 }
 
-int vg_topic_agent(char *buf, size_t size, const char *prefix,
-		   const char *site)
+/* kind/{site}: agent presence and receipts. */
+static int per_site(char *buf, size_t size, const char *prefix,
+		    const char *kind, const char *site)
 {
 	char rest[VG_TOPIC_MAX];
 
 	if (!vg_ident_valid(site, strlen(site)))
 		return VG_ERR_INVAL;
-	snprintf(rest, sizeof(rest), "agent/%s", site);
+	snprintf(rest, sizeof(rest), "%s/%s", kind, site);
 	return build(buf, size, prefix, rest);
+}
+
+int vg_topic_agent(char *buf, size_t size, const char *prefix,
+		   const char *site)
+{
+	return per_site(buf, size, prefix, "agent", site);
+}
+
+int vg_topic_receipt(char *buf, size_t size, const char *prefix,
+		     const char *site)
+{
+	return per_site(buf, size, prefix, "receipt", site);
 }
 
 static int prog_region(char *buf, size_t size, const char *prefix,

@@ -23,6 +23,12 @@
 #define VG_TEXT_MAX 63
 /* Largest integer a JSON number (an IEEE double) carries exactly. */
 #define VG_SEQ_MAX 9007199254740991LL
+/*
+ * How far ahead of the gateway's clock a seq (Unix ms), a presence session
+ * or a timestamp may be: a field unit's clock may drift, but a message from
+ * the far future would freeze a unit (nothing could ever be newer).
+ */
+#define VG_FUTURE_MS (5 * 60 * 1000LL)
 
 /* Why a message was refused; the gateway counts each one. */
 enum vg_reject {
@@ -42,6 +48,9 @@ enum vg_reject {
 	VG_REJ_STALE_SEQ,  /* older than what is already known */
 	VG_REJ_SITE_REGION,/* site is bound to another region */
 	VG_REJ_SITE_UNKNOWN,/* not in the gateway's sites file */
+	VG_REJ_UNIT_UNKNOWN,/* not in the inventory, or over the site's cap */
+	VG_REJ_FUTURE,     /* seq, session or ts beyond now + VG_FUTURE_MS */
+	VG_REJ_NOT_SITE,   /* a service account's name used as a site */
 	VG_REJ_COUNT
 };
 
@@ -64,6 +73,21 @@ struct vg_unit_status {
 	char note[VG_NOTE_MAX + 1];      /* "" when absent */
 };
 
+#define VG_HASH_MAX 16 /* config hash: up to 16 hex digits */
+
+/*
+ * Agent health, carried by presence (all optional on the wire; -1 when
+ * absent).  Sites are hundreds, so the gateway keeps it per site.
+ */
+struct vg_health {
+	int64_t outbox;          /* records awaiting a PUBACK */
+	int64_t oldest_unacked_s;/* age of the oldest of them, seconds */
+	int64_t devices_ok;      /* devices whose last poll answered */
+	int64_t devices_failing; /* devices whose last poll failed */
+	int64_t refused;         /* publishes the broker refused (MQTT 5) */
+	char config_hash[VG_HASH_MAX + 1]; /* "" when absent */
+};
+
 struct vg_presence {
 	char site[VG_IDENT_MAX + 1];
 	int region;
@@ -72,6 +96,13 @@ struct vg_presence {
 	char board[VG_TEXT_MAX + 1];
 	int64_t units;
 	int64_t ts;
+	/*
+	 * Per-connection number, the same in a birth and its will; 0 when
+	 * absent (agents before sessions: ordered by ts instead).  Agents use
+	 * max(last + 1, Unix ms) so it grows across restarts and re-flashes.
+	 */
+	int64_t session;
+	struct vg_health health;
 };
 
 /*
@@ -94,5 +125,23 @@ enum vg_reject vg_presence_decode(const char *payload, size_t len,
 				  const struct vg_topic *topic,
 				  struct vg_presence *out);
 int vg_presence_encode(const struct vg_presence *pr, char *buf, size_t size);
+/* No health fields: every member -1 or "" (what the decoder starts from). */
+void vg_health_clear(struct vg_health *h);
+
+/*
+ * Receipt, vigie/v1/receipt/{site} (gateway → agent, retained): the
+ * highest seq the gateway has processed from that site and when (gateway
+ * time).  An agent's record with seq <= this one is in the NOC's hands.
+ */
+struct vg_receipt {
+	char site[VG_IDENT_MAX + 1];
+	int64_t seq;
+	int64_t ts;
+};
+
+enum vg_reject vg_receipt_decode(const char *payload, size_t len,
+				 const struct vg_topic *topic,
+				 struct vg_receipt *out);
+int vg_receipt_encode(const struct vg_receipt *rc, char *buf, size_t size);
 
 #endif

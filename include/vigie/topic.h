@@ -2,6 +2,7 @@
  * MQTT topics of the wire contract, built and parsed in one place:
  *   [prefix/]vigie/v1/unit/{program}/{region}/{site}/{unit}
  *   [prefix/]vigie/v1/agent/{site}
+ *   [prefix/]vigie/v1/receipt/{site}
  *   [prefix/]vigie/v1/summary/{program}/{region|all}
  *   [prefix/]vigie/v1/event/{program}/{region|all}
  *   [prefix/]vigie/v1/gateway/{id}
@@ -24,14 +25,15 @@ enum vg_topic_kind {
 	VG_TOPIC_AGENT,
 	VG_TOPIC_SUMMARY,
 	VG_TOPIC_EVENT,
-	VG_TOPIC_GATEWAY
+	VG_TOPIC_GATEWAY,
+	VG_TOPIC_RECEIPT
 };
 
 struct vg_topic {
 	enum vg_topic_kind kind;
 	enum vg_program program;       /* unit, summary, event */
 	int region;                    /* 1..17; 0 = all (summary, event) */
-	char site[VG_IDENT_MAX + 1];   /* unit, agent */
+	char site[VG_IDENT_MAX + 1];   /* unit, agent, receipt */
 	char unit[VG_IDENT_MAX + 1];   /* unit */
 	char id[VG_IDENT_MAX + 1];     /* gateway */
 };
@@ -53,6 +55,8 @@ int vg_topic_summary(char *buf, size_t size, const char *prefix,
 		     enum vg_program p, int region);
 int vg_topic_event(char *buf, size_t size, const char *prefix,
 		   enum vg_program p, int region);
+int vg_topic_receipt(char *buf, size_t size, const char *prefix,
+		     const char *site);
 int vg_topic_gateway(char *buf, size_t size, const char *prefix,
 		     const char *id);
 /* Subscription filter for a kind, e.g. "pfx/vigie/v1/unit/#". */
