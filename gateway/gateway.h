@@ -33,7 +33,8 @@ struct gw_opts {
 	char prefix[VG_PREFIX_MAX + 1];
 	const char *data_dir;
 	const char *targets_file;
-	const char *sites_file;   /* --sites: site -> region bindings */
+	const char *sites_file;   /* --inventory (--sites): see gw_sites.c */
+	int site_cap;             /* --site-cap: units of an unlisted site */
 	int coalesce_ms;   /* at most one summary per region per this */
 	int store_ms;      /* SQLite batch interval */
 	int history_s;     /* history point interval */
@@ -110,6 +111,11 @@ void gw_mqtt_stop(struct gateway *gw);
  */
 int gw_publish_summaries(struct gateway *gw, bool all);
 void gw_publish_presence(struct gateway *gw, bool online);
+/*
+ * Retained receipts (vigie/v1/receipt/{site}) for the sites whose highest
+ * processed seq moved, or for every site when all is set (reconnect).
+ */
+int gw_publish_receipts(struct gateway *gw, bool all);
 /* Fiscal year the gateway holds targets for today. */
 int gw_today_fy(const struct gateway *gw);
 /*

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/str.h"
 #include "vigie/timeutil.h"
@@ -22,6 +23,9 @@ struct gw_core {
 	uint32_t dirty[VG_PROG_COUNT];
 	uint32_t live;
 	bool closed; /* sites come from a sites file only */
+	bool receipts; /* some site's receipt_seq moved */
+	uint32_t site_cap; /* unit records per unlisted site */
+	int64_t (*now_ms)(void);
 	struct gw_batch batch;
 	struct gw_stats stats;
 };
@@ -45,6 +49,8 @@ struct gw_core *gw_core_new(void)
 		free(c);
 		return NULL;
 	}
+	c->site_cap = GW_SITE_CAP_DEFAULT;
+	c->now_ms = vg_now_ms;
 	return c;
 }
 
@@ -233,13 +239,32 @@ static void queue_site(struct gw_core *c, const struct gw_site *s,
 	}
 }
 
-/* Find or create a site and check (or make) its region binding. */
+/*
+ * Service accounts (the gateway, dashboards) are named vigie-*: such a
+ * name is never a site, whatever the broker let through.
+ */
+static bool reserved(const char *id)
+{
+	return strncmp(id, GW_RESERVED_PREFIX,
+		       sizeof(GW_RESERVED_PREFIX) - 1) == 0;
+}
+
+/*
+ * Find or create a site and check (or make) its region binding.  A site
+ * refused here leaves no trace but the reject counter.
+ */
 static enum vg_reject bind_site(struct gw_core *c, const char *id,
 				int region, uint32_t *si)
 {
 	struct gw_site *s;
 
-	*si = gw_units_site_get(c->t, id);
+	if (reserved(id))
+		return VG_REJ_NOT_SITE;
+	*si = gw_units_site_find(c->t, id);
+	if (*si == GW_NONE && c->closed)
+		return VG_REJ_SITE_UNKNOWN;
+	if (*si == GW_NONE)
+		*si = gw_units_site_get(c->t, id);
 	if (*si == GW_NONE)
 		oom();
 	s = gw_units_site(c->t, *si);
@@ -267,6 +292,86 @@ void gw_core_close_sites(struct gw_core *c)
 	c->closed = true;
 }
 
+void gw_core_set_clock(struct gw_core *c, int64_t (*now_ms)(void))
+{
+	c->now_ms = now_ms ? now_ms : vg_now_ms;
+}
+
+void gw_core_set_site_cap(struct gw_core *c, uint32_t cap)
+{
+	c->site_cap = cap;
+}
+
+int gw_core_limit_site(struct gw_core *c, const char *site, uint32_t cap)
+{
+	uint32_t si = gw_units_site_find(c->t, site);
+
+	if (si == GW_NONE)
+		return VG_ERR_NOTFOUND;
+	gw_units_site(c->t, si)->cap = cap;
+	return VG_OK;
+}
+
+/* A new unit record for a site, or GW_NONE when it may have no more. */
+static uint32_t add_unit(struct gw_core *c, int program, uint32_t si,
+			 const char *id)
+{
+	struct gw_site *s = gw_units_site(c->t, si);
+	uint32_t cap = s->cap ? s->cap : c->site_cap, ui;
+
+	if (s->records >= cap)
+		return GW_NONE;
+	ui = gw_units_add(c->t, program, si, id);
+	if (ui == GW_NONE)
+		oom();
+	gw_units_site(c->t, si)->records++;
+	gw_units_at(c->t, ui)->seq = -1;
+	return ui;
+}
+
+int gw_core_inventory_unit(struct gw_core *c, const char *site, int program,
+			   const char *unit)
+{
+	uint32_t si = gw_units_site_find(c->t, site), ui;
+	struct gw_site *s;
+	struct gw_unit *u;
+
+	if (si == GW_NONE || gw_units_site(c->t, si)->region == 0)
+		return VG_ERR_NOTFOUND;
+	s = gw_units_site(c->t, si);
+	s->flags |= GW_SITE_LISTED;
+	if (gw_units_find(c->t, program, si, unit) != GW_NONE)
+		return VG_OK;
+	s->cap = UINT32_MAX; /* the list, not a number, bounds it */
+	ui = add_unit(c, program, si, unit);
+	if (ui == GW_NONE)
+		return VG_ERR_NOMEM;
+	/* never reported: unknown, eligible, what the inventory says exists */
+	u = gw_units_at(c->t, ui);
+	u->region = s->region;
+	u->state = VG_STATE_UNKNOWN;
+	u->flags = 0;
+	tally(c, u, s, +1);
+	return VG_OK;
+}
+
+/* Too far ahead of our clock: it would freeze what it names. */
+static bool future(const struct gw_core *c, int64_t ms)
+{
+	return ms > c->now_ms() + VG_FUTURE_MS;
+}
+
+/* The site has handed us this seq: its receipt may move forward. */
+static void processed(struct gw_core *c, struct gw_site *s, int64_t seq)
+{
+	if (seq <= s->receipt_seq)
+		return;
+	s->receipt_seq = seq;
+	s->receipt_at = c->now_ms();
+	s->flags |= GW_SITE_RECEIPT;
+	c->receipts = true;
+}
+
 static enum vg_reject apply_unit(struct gw_core *c,
 				 const struct vg_unit_status *st)
 {
@@ -278,15 +383,19 @@ static enum vg_reject apply_unit(struct gw_core *c,
 
 	if (r != VG_REJ_NONE)
 		return r;
-	s = gw_units_site(c->t, si);
+	if (future(c, st->seq) || future(c, st->ts * 1000))
+		return VG_REJ_FUTURE;
 	ui = gw_units_find(c->t, st->program, si, st->unit);
-	if (ui == GW_NONE) {
-		ui = gw_units_add(c->t, st->program, si, st->unit);
-		if (ui == GW_NONE)
-			oom();
-		gw_units_at(c->t, ui)->seq = -1;
-	}
+	if (ui == GW_NONE &&
+	    (gw_units_site(c->t, si)->flags & GW_SITE_LISTED))
+		return VG_REJ_UNIT_UNKNOWN;
+	if (ui == GW_NONE)
+		ui = add_unit(c, st->program, si, st->unit);
+	if (ui == GW_NONE)
+		return VG_REJ_UNIT_UNKNOWN;
+	s = gw_units_site(c->t, si);
 	u = gw_units_at(c->t, ui);
+	processed(c, s, st->seq);
 	if (st->seq < u->seq)
 		return VG_REJ_STALE_SEQ;
 	if (st->seq == u->seq) {
@@ -318,6 +427,8 @@ static enum vg_reject remove_unit(struct gw_core *c, const struct vg_topic *t)
 {
 	uint32_t si = gw_units_site_find(c->t, t->site), ui;
 	struct gw_unit *u;
+	struct gw_site *s;
+	int from;
 
 	if (si == GW_NONE)
 		return VG_REJ_NONE; /* never known: nothing to remove */
@@ -331,9 +442,19 @@ static enum vg_reject remove_unit(struct gw_core *c, const struct vg_topic *t)
 	}
 	if (u->region != t->region)
 		return VG_REJ_MISMATCH;
-	tally(c, u, gw_units_site(c->t, si), -1);
-	u->flags = GW_UNIT_REMOVED;
-	queue_transition(c, u, u->state, NULL, vg_now());
+	s = gw_units_site(c->t, si);
+	tally(c, u, s, -1);
+	from = u->state;
+	if (s->flags & GW_SITE_LISTED) {
+		/* the inventory, not the agent, says what exists: a listed
+		 * unit goes back to unknown and stays in the denominator */
+		u->state = VG_STATE_UNKNOWN;
+		u->flags = 0;
+		tally(c, u, s, +1);
+	} else {
+		u->flags = GW_UNIT_REMOVED;
+	}
+	queue_transition(c, u, from, NULL, c->now_ms() / 1000);
 	queue_row(c, ui, NULL);
 	c->stats.applied++;
 	return VG_REJ_NONE;
@@ -355,6 +476,27 @@ static void set_online(struct gw_core *c, struct gw_site *s, int8_t online)
 	s->online = online;
 }
 
+/*
+ * Presence is ordered by the agent's per-connection session, not by
+ * clocks: a newer session wins; within the current session any message
+ * applies until its will (online:false) has, after which only a newer
+ * session can bring the site back; an older session changes nothing.
+ * Agents without sessions (0) are ordered by ts, as before.
+ */
+static enum vg_reject presence_order(const struct gw_site *s,
+				     const struct vg_presence *pr)
+{
+	if (pr->session == 0)
+		return (s->session || (pr->ts && pr->ts < s->presence_ts))
+			       ? VG_REJ_STALE_SEQ : VG_REJ_NONE;
+	if (pr->session > s->session)
+		return VG_REJ_NONE;
+	if (pr->session < s->session)
+		return VG_REJ_STALE_SEQ;
+	return (s->online == 0 && pr->online) ? VG_REJ_STALE_SEQ
+					      : VG_REJ_NONE;
+}
+
 static enum vg_reject apply_presence(struct gw_core *c,
 				     const struct vg_presence *pr)
 {
@@ -364,12 +506,19 @@ static enum vg_reject apply_presence(struct gw_core *c,
 
 	if (r != VG_REJ_NONE)
 		return r;
+	if (future(c, pr->session) || future(c, pr->ts * 1000))
+		return VG_REJ_FUTURE;
 	s = gw_units_site(c->t, si);
-	if (pr->ts && pr->ts < s->presence_ts)
-		return VG_REJ_STALE_SEQ;
+	r = presence_order(s, pr);
+	if (r != VG_REJ_NONE)
+		return r;
 	if (s->online != (int8_t)pr->online)
 		set_online(c, s, (int8_t)pr->online);
 	s->presence_ts = pr->ts;
+	s->session = pr->session;
+	s->health = pr->health;
+	vg_strlcpy(s->version, pr->version, sizeof(s->version));
+	vg_strlcpy(s->board, pr->board, sizeof(s->board));
 	queue_site(c, s, pr);
 	c->stats.applied++;
 	return VG_REJ_NONE;
@@ -422,15 +571,19 @@ int gw_core_load_unit(struct gw_core *c, const struct gw_row *row,
 	uint32_t si, ui;
 	struct gw_unit *u;
 	struct gw_site *s;
+	bool listed;
 
-	if (bind_site(c, row->site, row->region, &si) != VG_REJ_NONE)
+	/* a row stored before today's rules must obey them too */
+	if (bind_site(c, row->site, row->region, &si) != VG_REJ_NONE ||
+	    future(c, row->seq))
+		return -1;
+	listed = gw_units_site(c->t, si)->flags & GW_SITE_LISTED;
+	ui = gw_units_find(c->t, row->program, si, row->unit);
+	if (ui == GW_NONE && !listed)
+		ui = add_unit(c, row->program, si, row->unit);
+	if (ui == GW_NONE)
 		return -1;
 	s = gw_units_site(c->t, si);
-	ui = gw_units_find(c->t, row->program, si, row->unit);
-	if (ui == GW_NONE)
-		ui = gw_units_add(c->t, row->program, si, row->unit);
-	if (ui == GW_NONE)
-		return -1;
 	u = gw_units_at(c->t, ui);
 	if (!(u->flags & GW_UNIT_REMOVED))
 		tally(c, u, s, -1);
@@ -439,11 +592,15 @@ int gw_core_load_unit(struct gw_core *c, const struct gw_row *row,
 	u->region = row->region;
 	u->state = row->state;
 	u->flags = (uint8_t)(row->removed ? GW_UNIT_REMOVED : 0);
+	if (listed && row->removed) {
+		u->state = VG_STATE_UNKNOWN;
+		u->flags = 0;
+	}
 	if (faulted)
 		u->flags |= GW_UNIT_FAULT;
 	if (row->source == VG_SOURCE_MANUAL)
 		u->flags |= GW_UNIT_MANUAL;
-	if (!row->removed)
+	if (!(u->flags & GW_UNIT_REMOVED))
 		tally(c, u, s, +1);
 	return 0;
 }
@@ -459,6 +616,8 @@ int gw_core_load_site(struct gw_core *c, const struct gw_site_row *r)
 	if (s->online != r->online)
 		set_online(c, s, r->online);
 	s->presence_ts = r->ts;
+	vg_strlcpy(s->version, r->version, sizeof(s->version));
+	vg_strlcpy(s->board, r->board, sizeof(s->board));
 	return 0;
 }
 
@@ -498,6 +657,14 @@ void gw_core_take(struct gw_core *c, struct gw_batch *out)
 	*out = tmp;
 	for (size_t i = 0; i < out->nrows; i++)
 		gw_units_at(c->t, out->rows[i].idx)->row = GW_NONE;
+}
+
+bool gw_core_take_receipts(struct gw_core *c)
+{
+	bool any = c->receipts;
+
+	c->receipts = false;
+	return any;
 }
 
 const struct gw_stats *gw_core_stats(const struct gw_core *c)

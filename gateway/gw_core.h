@@ -125,6 +125,32 @@ enum vg_reject gw_core_bind_site(struct gw_core *c, const char *site,
 				 int region);
 void gw_core_close_sites(struct gw_core *c);
 
+/* Service accounts' names: never a site (vigie-pki refuses them too). */
+#define GW_RESERVED_PREFIX "vigie-"
+/* Unit records an unlisted site may create (tombstones count). */
+#define GW_SITE_CAP_DEFAULT 10000
+
+/*
+ * The inventory (gw_inventory.c).  gw_core_set_site_cap sets the default
+ * cap of every site; gw_core_limit_site one bound site's.  Once a bound
+ * site has a unit listed by gw_core_inventory_unit, only its listed units
+ * are accepted (unit_unknown otherwise); a listed unit that never reported
+ * counts as unknown, and a removal sends it back to unknown.
+ */
+void gw_core_set_site_cap(struct gw_core *c, uint32_t cap);
+int gw_core_limit_site(struct gw_core *c, const char *site, uint32_t cap);
+int gw_core_inventory_unit(struct gw_core *c, const char *site, int program,
+			   const char *unit);
+
+/* The clock seq and timestamps are held against (tests fix it). */
+void gw_core_set_clock(struct gw_core *c, int64_t (*now_ms)(void));
+
+/*
+ * Whether any site's receipt moved since the last call; the caller then
+ * walks the sites for GW_SITE_RECEIPT and clears it (under its lock).
+ */
+bool gw_core_take_receipts(struct gw_core *c);
+
 /* Restore a unit or a site from the store, without queueing writes. */
 int gw_core_load_unit(struct gw_core *c, const struct gw_row *row,
 		      bool faulted);

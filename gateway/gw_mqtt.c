@@ -141,7 +141,12 @@ int gw_mqtt_init(struct gateway *gw)
 	char cid[128];
 
 	mosquitto_lib_init();
-	snprintf(cid, sizeof(cid), "vigie-gateway-%s", gw->o.id);
+	/* brokers bind identity to the user name (use_username_as_clientid):
+	 * say the same client id they will use */
+	if (gw->o.username[0])
+		snprintf(cid, sizeof(cid), "%s", gw->o.username);
+	else
+		snprintf(cid, sizeof(cid), "vigie-gateway-%s", gw->o.id);
 	gw->mosq = mosquitto_new(cid, true, gw);
 	if (!gw->mosq)
 		return VG_ERR_NOMEM;

@@ -33,8 +33,11 @@ static void usage(FILE *f)
 "  --prefix PREFIX         topic prefix before vigie/v1 (default: none)\n"
 "  --data-dir DIR          SQLite store directory (default: .)\n"
 "  --targets FILE          targets file adding fiscal years (see docs)\n"
-"  --sites FILE            bind sites to regions (SITE REGION lines); refuse\n"
-"                          any site not listed\n"
+"  --inventory FILE        the sites, their regions and units (see\n"
+"                          docs/protocol.md); refuse anything not listed\n"
+"  --sites FILE            the same (older name; SITE REGION lines work)\n"
+"  --site-cap N            units a site without a unit list may have\n"
+"                          (default 10000)\n"
 "  --keepalive S           MQTT keepalive in seconds (default 30)\n"
 "  --coalesce-ms N         summary coalescing delay (default 200)\n"
 "  --history-interval S    seconds between history points (default 300)\n"
@@ -60,6 +63,17 @@ static int read_secret(const char *path, const char *what, char *dst,
 {
 	char err[512];
 	int rc = vg_secret_read_line(path, what, dst, size, err, sizeof(err));
+
+	if (rc != VG_OK)
+		fprintf(stderr, "vigie-gateway: %s\n", err);
+	return rc;
+}
+
+/* A private key others can read is refused, as secrets files are. */
+static int check_key(const char *path, const char *what)
+{
+	char err[512];
+	int rc = vg_secret_check(path, what, err, sizeof(err));
 
 	if (rc != VG_OK)
 		fprintf(stderr, "vigie-gateway: %s\n", err);
@@ -127,7 +141,7 @@ enum {
 	O_BROKER = 256, O_USER, O_PWFILE, O_PW, O_CAFILE, O_CERT, O_KEY, O_ID,
 	O_PREFIX, O_DATADIR, O_TARGETS, O_SITES, O_COALESCE, O_HISTORY, O_TODAY,
 	O_LOGLEVEL, O_KEEPALIVE, O_HTTP, O_HTTP_TOKEN, O_HTTP_CERT, O_HTTP_KEY,
-	O_PROJ_DAYS, O_HELP, O_VERSION
+	O_PROJ_DAYS, O_SITE_CAP, O_HELP, O_VERSION
 };
 
 static const struct option longopts[] = {
@@ -153,6 +167,8 @@ static const struct option longopts[] = {
 	{ "http-cert", required_argument, NULL, O_HTTP_CERT },
 	{ "http-key", required_argument, NULL, O_HTTP_KEY },
 	{ "projection-days", required_argument, NULL, O_PROJ_DAYS },
+	{ "inventory", required_argument, NULL, O_SITES },
+	{ "site-cap", required_argument, NULL, O_SITE_CAP },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -215,6 +231,9 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 		return o->http_token[0] ? NULL : "--http-token-file is empty";
 	case O_HTTP_CERT: o->http_cert = arg; return NULL;
 	case O_HTTP_KEY: o->http_key = arg; return NULL;
+	case O_SITE_CAP:
+		return parse_int(arg, 1, 1000000, &o->site_cap)
+			       ? "--site-cap wants 1..1000000 units" : NULL;
 	case O_PROJ_DAYS:
 		return parse_int(arg, 1, 3650, &o->projection_days)
 			       ? "--projection-days wants 1..3650" : NULL;
@@ -244,6 +263,7 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 	o->sync_timeout_ms = 10000;
 	o->keepalive = 30;
 	o->projection_days = 30;
+	o->site_cap = GW_SITE_CAP_DEFAULT;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		const char *err;
 		if (c == O_HELP) {
@@ -269,6 +289,8 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 		fprintf(stderr, "vigie-gateway: --cert and --key go together\n");
 		return VG_ERR_INVAL;
 	}
+	if (o->keyfile && check_key(o->keyfile, "--key") != VG_OK)
+		return VG_ERR_INVAL;
 	if ((o->http_cert != NULL) != (o->http_key != NULL)) {
 		fprintf(stderr,
 			"vigie-gateway: --http-cert and --http-key go together\n");

@@ -5,6 +5,7 @@
  * current target, and the gateway's own presence.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,6 +13,7 @@
 #include "gw_project.h"
 #include "vigie/arith.h"
 #include "vigie/region.h"
+#include "vigie/str.h"
 #include "vigie/timeutil.h"
 
 int gw_today_fy(const struct gateway *gw)
@@ -160,4 +162,60 @@ void gw_publish_presence(struct gateway *gw, bool online)
 		 gw->o.id, online ? "true" : "false", VG_VERSION, ts);
 	mosquitto_publish(gw->mosq, NULL, topic, (int)strlen(buf), buf, 1,
 			  true);
+}
+
+/* Receipts waiting to go out: copied under the lock, published after. */
+struct receipts {
+	struct vg_receipt *v;
+	size_t n, cap;
+};
+
+static void take_receipt(struct receipts *rs, struct gw_site *s)
+{
+	if (rs->n == rs->cap) {
+		size_t ncap = rs->cap ? rs->cap * 2 : 64;
+		struct vg_receipt *nv = realloc(rs->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return; /* the flag stays set: sent next time */
+		rs->v = nv;
+		rs->cap = ncap;
+	}
+	vg_strlcpy(rs->v[rs->n].site, s->id, sizeof(rs->v[0].site));
+	rs->v[rs->n].seq = s->receipt_seq;
+	rs->v[rs->n].ts = s->receipt_at / 1000;
+	rs->n++;
+	s->flags &= (uint8_t)~GW_SITE_RECEIPT;
+}
+
+int gw_publish_receipts(struct gateway *gw, bool all)
+{
+	struct receipts rs = { 0 };
+	struct gw_units *t;
+	char topic[VG_TOPIC_MAX], buf[VG_PAYLOAD_MAX];
+	int published = 0;
+
+	pthread_mutex_lock(&gw->lock);
+	if (gw_core_take_receipts(gw->core) || all) {
+		t = gw_core_table(gw->core);
+		for (uint32_t i = 0; i < gw_units_site_count(t); i++) {
+			struct gw_site *s = gw_units_site(t, i);
+			if (s->receipt_seq > 0 &&
+			    (all || (s->flags & GW_SITE_RECEIPT)))
+				take_receipt(&rs, s);
+		}
+	}
+	pthread_mutex_unlock(&gw->lock);
+	for (size_t i = 0; i < rs.n; i++) {
+		int n = vg_receipt_encode(&rs.v[i], buf, sizeof(buf));
+
+		if (n < 0 || vg_topic_receipt(topic, sizeof(topic),
+					      gw->o.prefix, rs.v[i].site) < 0)
+			continue;
+		if (mosquitto_publish(gw->mosq, NULL, topic, n, buf, 1,
+				      true) == MOSQ_ERR_SUCCESS)
+			published++;
+	}
+	free(rs.v);
+	return published;
 }

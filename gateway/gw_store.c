@@ -247,7 +247,8 @@ static long load_sites(struct gw_store *st, struct gw_core *core)
 	long n = 0;
 
 	if (sqlite3_prepare_v2(st->db,
-			       "SELECT site, region, online, ts FROM site", -1,
+			       "SELECT site, region, online, ts, version, board"
+			       " FROM site", -1,
 			       &s, NULL) != SQLITE_OK)
 		return VG_ERR_IO;
 	while (sqlite3_step(s) == SQLITE_ROW) {
@@ -256,6 +257,8 @@ static long load_sites(struct gw_store *st, struct gw_core *core)
 		r.region = (uint8_t)parse_enum(s, 1, vg_region_parse);
 		r.online = (int8_t)sqlite3_column_int(s, 2);
 		r.ts = sqlite3_column_int64(s, 3);
+		col_text(s, 4, r.version, sizeof(r.version));
+		col_text(s, 5, r.board, sizeof(r.board));
 		if (gw_core_load_site(core, &r) == 0)
 			n++;
 	}

@@ -211,6 +211,7 @@ uint32_t gw_units_site_get(struct gw_units *u, const char *id)
 	memset(s, 0, sizeof(*s));
 	strncpy(s->id, id, VG_IDENT_MAX);
 	s->online = -1;
+	vg_health_clear(&s->health);
 	h = hash_site(id) & (u->nsite_buckets - 1);
 	s->next = u->site_buckets[h];
 	u->site_buckets[h] = i;

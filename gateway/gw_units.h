@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "vigie/ident.h"
+#include "vigie/msg.h"
 
 #define GW_NONE UINT32_MAX
 
@@ -37,13 +38,27 @@ struct gw_unit {
 	char id[VG_IDENT_MAX + 1];
 };
 
+enum gw_site_flags {
+	GW_SITE_LISTED = 1 << 0,    /* its units come from the inventory */
+	GW_SITE_RECEIPT = 1 << 1    /* receipt_seq changed: publish it */
+};
+
 struct gw_site {
 	char id[VG_IDENT_MAX + 1];
 	uint8_t region;       /* bound region, 0 while unbound */
 	int8_t online;        /* 1 online, 0 offline, -1 presence unknown */
+	uint8_t flags;        /* gw_site_flags */
 	int64_t presence_ts;
+	int64_t session;      /* of the last presence applied; 0: none */
+	int64_t receipt_seq;  /* highest seq processed from this site */
+	int64_t receipt_at;   /* when (gateway clock, Unix ms) */
 	uint32_t units[2];    /* live units per program */
 	uint32_t faulted[2];  /* of which faulted */
+	uint32_t records;     /* unit records, tombstones included */
+	uint32_t cap;         /* most records it may have; 0: the default */
+	struct vg_health health;          /* from its last presence */
+	char version[VG_TEXT_MAX + 1];
+	char board[VG_TEXT_MAX + 1];
 	uint32_t next;
 };
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gateway.h"
 #include "gw_sites.h"
@@ -133,8 +134,11 @@ static void history_tick(struct gateway *gw,
 
 static void publish_tick(struct gateway *gw)
 {
-	if (gw_publish_summaries(gw, atomic_exchange(&gw->republish, false)))
+	bool all = atomic_exchange(&gw->republish, false);
+
+	if (gw_publish_summaries(gw, all))
 		atomic_fetch_add(&gw->gen, 1); /* wakes the event streams */
+	gw_publish_receipts(gw, all);
 }
 
 static void main_loop(struct gateway *gw)
@@ -186,15 +190,43 @@ static int load_sites(struct gateway *gw)
 {
 	char err[512];
 
+	gw_core_set_site_cap(gw->core, (uint32_t)gw->o.site_cap);
 	if (!gw->o.sites_file)
 		return VG_OK;
 	if (gw_sites_load(gw->core, gw->o.sites_file, err, sizeof(err)) != 0) {
 		vg_log(VG_LOG_ERR, "%s", err);
 		return VG_ERR_PARSE;
 	}
-	vg_log(VG_LOG_INFO, "sites bound from %s; unlisted sites refused",
+	vg_log(VG_LOG_INFO, "inventory %s: unlisted sites and units refused",
 	       gw->o.sites_file);
 	return VG_OK;
+}
+
+/*
+ * The store holds every site's units and technicians' ids: the data dir
+ * is 0750 and its files 0640 whatever the umask we were started with
+ * (SQLite creates vigie.db, -wal and -shm with 0644 & ~umask), and files
+ * left more open by an earlier run are closed down.
+ */
+static void private_files(const char *dir)
+{
+	static const char *const names[] = { "", "/vigie.db", "/vigie.db-wal",
+					     "/vigie.db-shm" };
+	char path[4096];
+	struct stat st;
+
+	umask(umask(027) | 027);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, names[i]);
+		if (stat(path, &st) != 0 || st.st_uid != geteuid() ||
+		    !(st.st_mode & 027))
+			continue;
+		if (chmod(path, st.st_mode & 07750) != 0)
+			vg_log(VG_LOG_WARN, "%s: %s", path, strerror(errno));
+		else
+			vg_log(VG_LOG_INFO, "%s: closed to others (was %04o)",
+			       path, (unsigned)(st.st_mode & 07777));
+	}
 }
 
 static int open_store(struct gateway *gw)
@@ -207,6 +239,7 @@ static int open_store(struct gateway *gw)
 		vg_log(VG_LOG_ERR, "%s: %s", gw->o.data_dir, strerror(errno));
 		return VG_ERR_IO;
 	}
+	private_files(gw->o.data_dir);
 	gw->store = gw_store_open(gw->o.data_dir, err, sizeof(err));
 	if (!gw->store) {
 		vg_log(VG_LOG_ERR, "store: %s", err);
