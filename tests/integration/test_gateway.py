@@ -259,7 +259,8 @@ def test_targets_file_adds_a_fiscal_year(tmp_path, broker):
 def test_bad_targets_file_is_refused_with_file_and_line(tmp_path, broker):
     tf = tmp_path / "targets.conf"
     tf.write_text("renir 2025-2026 80\nrgt 2025 55\n")
-    gw = Gateway(tmp_path, broker.port, extra=["--targets", str(tf)]).start()
+    gw = Gateway(tmp_path, broker.port,
+                 extra=["--targets", str(tf)]).start(wait=False)
     assert gw.proc.wait(10) == 2
     gw.stop()
     assert f"{tf}:2: fiscal year must look like 2025-2026" in gw.logtext()

@@ -177,15 +177,18 @@ def test_agent_cannot_write_another_sites_topics(secure, gw):
 
 
 def test_agent_cannot_move_numbers_into_another_region(secure, gw):
+    """vigie-pki's ACL pins each site's region: the broker drops the
+    claim before the gateway (whose own binding is the second line,
+    tested in tests/unit/test_gw_sites.c) ever sees it."""
     before = baseline(secure, gw)
-    c = site_client(secure, "qc-1")  # qc-1 is bound to 03
+    c = site_client(secure, "qc-1")  # qc-1 is in 03
     t = unit_topic("renir", "06", "qc-1", "u9")  # its own site, region 06
     publish(c, t, unit_payload("renir", "06", "qc-1", "u9", "migrated", 5))
     c.loop_stop()
     c.disconnect()
-    wait_for(lambda: f"rejected {t}: site_region" in gw.logtext(),
-             what="site_region rejection")
+    time.sleep(0.5)
     assert summaries_as(secure) == before
+    assert t not in gw.logtext()
 
 
 def test_dashboard_user_cannot_publish(secure, gw):
@@ -265,7 +268,8 @@ def test_agent_wildcard_subscription_sees_nothing(secure, gw):
     c.disconnect()
     other.loop_stop()
     other.disconnect()
-    assert got == {}, f"an agent read {sorted(got)}"
+    # its own receipt (what the NOC has processed from it), nothing else
+    assert set(got) <= {"vigie/v1/receipt/qc-1"}, f"an agent read {sorted(got)}"
 
 
 def test_sites_file_binds_regions_before_first_sight(tmp_path, secure):
@@ -276,14 +280,12 @@ def test_sites_file_binds_regions_before_first_sight(tmp_path, secure):
                        str(secure.pki / "vigie-gateway.password"),
                        "--sites", str(secure.pki / "sites.map")]).start()
     try:
-        wait_for(lambda: "replayed" in g.logtext(), what="gateway ready")
         c = site_client(secure, "qc-1")  # listed in 03
         t = unit_topic("renir", "06", "qc-1", "u1")
         publish(c, t, unit_payload("renir", "06", "qc-1", "u1", "migrated", 1))
         c.loop_stop()
         c.disconnect()
-        wait_for(lambda: f"rejected {t}: site_region" in g.logtext(),
-                 what="first-sight claim refused")
+        time.sleep(0.5)
         got = wait_for(lambda: (lambda d: d if len(d) == 36 else None)(
             summaries_as(secure)), what="all 36 summaries")
         assert all(s["eligible"] == 0 for s in got.values()), got

@@ -33,11 +33,27 @@ class Gateway:
                      *extra]
         self.proc = None
 
-    def start(self):
+    READY = "retained state replayed"
+
+    def start(self, wait=True):
+        """Start; with wait, return only once the gateway has subscribed
+        and its retained replay is over (it logs READY after its replay
+        marker came back), so nothing a test publishes next is lost."""
+        before = self.logtext().count(self.READY) if os.path.exists(
+            self.log_path) else 0
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(self.args, stdout=self.log,
                                      stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_ready(before)
         return self
+
+    def wait_ready(self, before=0, timeout=60.0):
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError("gateway exited: " + self.logtext()[-2000:])
+            return self.logtext().count(self.READY) > before
+        wait_for(ready, timeout=timeout, what="gateway subscribed")
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
