@@ -354,6 +354,7 @@ static void csv_row(const struct report *r, const struct vg_summary *s,
 static int json_summary(const struct vg_summary *s, char *buf, size_t size)
 {
 	static const char met[] = "\"met\":true";
+	static const char null4[4] = { 'n', 'u', 'l', 'l' }; /* no NUL */
 	int len = vg_summary_encode(s, buf, size), n;
 	bool none = no_data(s);
 	size_t room;
@@ -363,7 +364,7 @@ static int json_summary(const struct vg_summary *s, char *buf, size_t size)
 	if (none)
 		for (char *m = buf; (m = strstr(m, met)) != NULL;
 		     m += sizeof(met) - 1)
-			memcpy(m + sizeof(met) - 5, "null", 4);
+			memcpy(m + sizeof(met) - 5, null4, sizeof(null4));
 	len--; /* reopen the object */
 	room = size - (size_t)len;
 	n = snprintf(buf + len, room, ",\"no_data\":%s}",
