@@ -416,8 +416,10 @@ static enum vg_reject apply_unit(struct gw_core *c,
 	else if (from != (int)st->state)
 		u->since = st->ts;
 	tally(c, u, s, +1);
+	/* Dated by arrival, never by since/ts: a payload must not be able to
+	 * place a transition in a closed fiscal year (security finding 5). */
 	if (from != (int)st->state)
-		queue_transition(c, u, from, st, u->since);
+		queue_transition(c, u, from, st, vg_now());
 	queue_row(c, ui, st);
 	c->stats.applied++;
 	return VG_REJ_NONE;

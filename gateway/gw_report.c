@@ -3,9 +3,14 @@
  * rebuilt from the transitions recorded in SQLite (no broker needed), e.g.
  * the official figure at a fiscal year end.  A unit's state as of the
  * cutoff is that of its last transition at or before it (by the time the
- * unit entered the state, as the field reported it); a unit whose last
+ * gateway applied it, never a time the payload claims); a unit whose last
  * transition is a removal does not count.  Targets are those of the fiscal
  * year containing the date.  Staleness is not historical: reports say 0.
+ *
+ * A region with nothing eligible (before the first record, or no units)
+ * says "no data", never "met": 0 of 0 is vacuously met on the wire
+ * (docs/protocol.md) but is no achievement to report.  Every format states
+ * when the data start.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -31,6 +36,8 @@ struct report {
 	const char *data_dir;
 	const char *targets_file;
 	int64_t cutoff; /* first second after the date, local time */
+	bool has_data;      /* at least one transition recorded */
+	int64_t data_since; /* the first transition's time */
 	struct vg_counts counts[VG_PROG_COUNT][GW_NREG];
 };
 
@@ -170,6 +177,30 @@ static int tally(struct report *r, sqlite3 *db)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* When the recorded data start: the first transition, if any. */
+static int first_record(struct report *r, sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT MIN(at) FROM transition", -1, &s,
+			       NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(s);
+	r->has_data = rc == SQLITE_ROW &&
+		      sqlite3_column_type(s, 0) != SQLITE_NULL;
+	if (r->has_data)
+		r->data_since = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* 0 of 0 is met only vacuously: reports say there is nothing to judge. */
+static bool no_data(const struct vg_summary *s)
+{
+	return s->eligible == 0;
+}
+
 /* printf's widths count bytes; names like "Montréal" need columns. */
 static void put_padded(const char *s, int width)
 {
@@ -213,9 +244,37 @@ static void table_row(const struct report *r, const struct vg_summary *s)
 	put_padded(label, 34);
 	printf("%11llu %9llu %8s %8s  ", (unsigned long long)s->eligible,
 	       (unsigned long long)s->migrated, pct, tgt);
+	if (t && no_data(s)) {
+		put_padded(r->en ? "no data" : "aucune donnée", 13);
+		printf("%10s\n", "—"); /* "—" is 3 bytes, 1 column */
+		return;
+	}
 	put_padded(!t ? "—" : t->met ? (r->en ? "✔ met" : "✔ atteinte")
 				     : (r->en ? "✖ behind" : "✖ en retard"), 13);
 	printf("%8llu\n", t ? (unsigned long long)t->units_needed : 0ULL);
+}
+
+/* The table's first line: when the data start, and whether DATE is
+ * before them. */
+static void table_since(const struct report *r)
+{
+	char when[32];
+	time_t t = (time_t)r->data_since;
+	struct tm tm;
+
+	if (!r->has_data) {
+		puts(r->en ? "No data recorded." : "Aucune donnée enregistrée.");
+		return;
+	}
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	printf(r->en ? "Data since %s (local time).\n"
+		     : "Données depuis le %s (heure locale).\n", when);
+	if (r->cutoff <= r->data_since)
+		puts(r->en ? "No data on this date: it is before the first "
+			     "record."
+			   : "Aucune donnée à cette date : elle précède le "
+			     "premier enregistrement.");
 }
 
 static void table_head(const struct report *r, int p, int fy)
@@ -240,27 +299,43 @@ static void csv_head(const struct report *r)
 {
 	puts(r->en ? "program,region,region_name,as_of,fiscal_year,pending,"
 		     "migrating,migrated,retired,unknown,eligible,percent,"
-		     "target,met,units_needed"
+		     "target,met,units_needed,data_since"
 		   : "programme,region,nom_region,date,exercice,en_attente,"
 		     "en_migration,migrees,retirees,inconnues,admissibles,"
-		     "pourcentage,cible,atteinte,unites_manquantes");
+		     "pourcentage,cible,atteinte,unites_manquantes,"
+		     "donnees_depuis");
+}
+
+/* The met column: yes, no, no data, or empty without a target. */
+static const char *csv_met(const struct report *r,
+			   const struct vg_summary *s,
+			   const struct vg_summary_target *t)
+{
+	if (!t)
+		return "";
+	if (no_data(s))
+		return r->en ? "no data" : "aucune donnée";
+	return t->met ? (r->en ? "yes" : "oui") : (r->en ? "no" : "non");
 }
 
 static void csv_row(const struct report *r, const struct vg_summary *s,
-		    int fy)
+		    int fy, const char *since)
 {
 	const struct vg_summary_target *t =
 		s->current >= 0 ? &s->targets[s->current] : NULL;
-	char pct[16] = "", tgt[16] = "", fys[16];
+	char pct[16] = "", tgt[16] = "", fys[16], need[24] = "";
 	const uint64_t *n = s->counts.n;
 
 	if (s->has_percent)
 		vg_bp_format(s->percent_bp, pct, sizeof(pct));
 	if (t)
 		vg_bp_format(t->bp, tgt, sizeof(tgt));
+	if (t && !no_data(s))
+		snprintf(need, sizeof(need), "%llu",
+			 (unsigned long long)t->units_needed);
 	vg_fy_format(fy, fys, sizeof(fys));
 	printf("%s,%s,\"%s\",%04d-%02d-%02d,%s,%llu,%llu,%llu,%llu,%llu,%llu,"
-	       "%s,%s,%s,%llu\n",
+	       "%s,%s,%s,%s,%s\n",
 	       vg_program_name(s->program), vg_region_code(s->region),
 	       s->region ? vg_region_name(s->region)
 			 : (r->en ? vg_region_name_en(0) : vg_region_name(0)),
@@ -268,26 +343,58 @@ static void csv_row(const struct report *r, const struct vg_summary *s,
 	       (unsigned long long)n[0], (unsigned long long)n[1],
 	       (unsigned long long)n[2], (unsigned long long)n[3],
 	       (unsigned long long)n[4], (unsigned long long)s->eligible, pct,
-	       tgt, !t ? "" : t->met ? (r->en ? "yes" : "oui")
-				     : (r->en ? "no" : "non"),
-	       t ? (unsigned long long)t->units_needed : 0ULL);
+	       tgt, csv_met(r, s, t), need, since);
+}
+
+/*
+ * The JSON summary is the wire's, plus "no_data"; with no data its "met"
+ * (vacuously true) becomes null.  Patched in place: the encoder writes
+ * "met":true with no caller text in it, and null is as long as true.
+ */
+static int json_summary(const struct vg_summary *s, char *buf, size_t size)
+{
+	static const char met[] = "\"met\":true";
+	static const char null4[4] = { 'n', 'u', 'l', 'l' }; /* no NUL */
+	int len = vg_summary_encode(s, buf, size), n;
+	bool none = no_data(s);
+	size_t room;
+
+	if (len <= 0 || buf[len - 1] != '}')
+		return -1;
+	if (none)
+		for (char *m = buf; (m = strstr(m, met)) != NULL;
+		     m += sizeof(met) - 1)
+			memcpy(m + sizeof(met) - 5, null4, sizeof(null4));
+	len--; /* reopen the object */
+	room = size - (size_t)len;
+	n = snprintf(buf + len, room, ",\"no_data\":%s}",
+		     none ? "true" : "false");
+	return n > 0 && (size_t)n < room ? 0 : -1;
 }
 
 static void emit(const struct report *r, const struct vg_targets *tg)
 {
 	int fy = vg_fy_of_date(&r->as_of);
 	char buf[VG_PAYLOAD_MAX], cut[VG_TIME_LEN], fys[16];
+	char since[VG_TIME_LEN] = "";
 	struct vg_summary s;
 	bool first = true;
 
 	vg_time_format(r->cutoff, cut, sizeof(cut));
 	vg_fy_format(fy, fys, sizeof(fys));
+	if (r->has_data)
+		vg_time_format(r->data_since, since, sizeof(since));
+	if (r->fmt == FMT_TABLE)
+		table_since(r);
 	if (r->fmt == FMT_CSV)
 		csv_head(r);
 	if (r->fmt == FMT_JSON)
 		printf("{\"v\":1,\"as_of\":\"%04d-%02d-%02d\",\"cutoff\":\"%s\","
-		       "\"fiscal_year\":\"%s\",\"summaries\":[",
-		       r->as_of.y, r->as_of.m, r->as_of.d, cut, fys);
+		       "\"fiscal_year\":\"%s\",\"data_since\":%s%s%s,"
+		       "\"summaries\":[",
+		       r->as_of.y, r->as_of.m, r->as_of.d, cut, fys,
+		       r->has_data ? "\"" : "", r->has_data ? since : "null",
+		       r->has_data ? "\"" : "");
 	for (int p = 0; p < VG_PROG_COUNT; p++) {
 		if (r->program >= 0 && p != r->program)
 			continue;
@@ -301,8 +408,8 @@ static void emit(const struct report *r, const struct vg_targets *tg)
 			if (r->fmt == FMT_TABLE)
 				table_row(r, &s);
 			else if (r->fmt == FMT_CSV)
-				csv_row(r, &s, fy);
-			else if (vg_summary_encode(&s, buf, sizeof(buf)) > 0)
+				csv_row(r, &s, fy, since);
+			else if (json_summary(&s, buf, sizeof(buf)) == 0)
 				printf("%s%s", first ? "" : ",", buf);
 			first = false;
 		}
@@ -333,7 +440,7 @@ int gw_report_main(int argc, char **argv)
 			r.data_dir);
 		return 1;
 	}
-	rc = tally(&r, db);
+	rc = first_record(&r, db) != 0 ? -1 : tally(&r, db);
 	sqlite3_close(db);
 	if (rc != 0)
 		return 1;

@@ -13,7 +13,7 @@ const I18N = {
     updated: "Mis à jour", region: "Région", percent: "%", eligible: "Admissibles",
     migrated: "Migrées", target: "Cible", due: "Échéance", status: "État",
     baseline: "Départ", stale: "Périmées", projection: "Projection",
-    met: "atteinte", behind: "en retard", units: "unités", none: "—",
+    met: "atteinte", behind: "en retard", units: "unités", none: "—", no_data: "aucune donnée",
     on_track: "en voie", off_track: "pas en voie", plan_ended: "plan terminé",
     province: "Ensemble du Québec", fy: "exercice",
     renir: "RENIR — unités opérationnelles de la SQ",
@@ -24,7 +24,7 @@ const I18N = {
     no_history: "Pas encore d’historique.",
     proj_line: (d, p, t, ok) => `Projection au ${d} : ${p} % (cible ${t} %) — ${ok}`,
     proj_none: "Projection : historique insuffisant (au moins une heure) ou aucune échéance à venir.",
-    legend: "✔ atteinte : la cible de l’exercice en cours est atteinte. ✖ en retard : il manque le nombre d’unités indiqué. « Périmées » : unités dont l’agent est hors ligne ou dont la dernière lecture a échoué (leur dernier état compte toujours).",
+    legend: "✔ atteinte : la cible de l’exercice en cours est atteinte. « Aucune donnée » : aucune unité admissible, rien à juger. ✖ en retard : il manque le nombre d’unités indiqué. « Périmées » : unités dont l’agent est hors ligne ou dont la dernière lecture a échoué (leur dernier état compte toujours).",
     method_title: "Méthode de projection",
     method: "Le pourcentage enregistré est échantillonné à 64 instants également espacés sur les 30 derniers jours (ou depuis le premier enregistrement), puis une droite est ajustée par les moindres carrés ; la projection est la valeur de cette droite à la fin de la date d’échéance de la cible en cours, bornée entre 0 et 100 %. « En voie » : la projection atteint la cible.",
   },
@@ -35,7 +35,7 @@ const I18N = {
     updated: "Updated", region: "Region", percent: "%", eligible: "Eligible",
     migrated: "Migrated", target: "Target", due: "Due", status: "Status",
     baseline: "Baseline", stale: "Stale", projection: "Projection",
-    met: "met", behind: "behind", units: "units", none: "—",
+    met: "met", behind: "behind", units: "units", none: "—", no_data: "no data",
     on_track: "on track", off_track: "off track", plan_ended: "plan ended",
     province: "All of Quebec", fy: "fiscal year",
     renir: "RENIR — SQ operational units",
@@ -46,7 +46,7 @@ const I18N = {
     no_history: "No history yet.",
     proj_line: (d, p, t, ok) => `Projection at ${d}: ${p} % (target ${t} %) — ${ok}`,
     proj_none: "Projection: not enough history (at least an hour) or no due date ahead.",
-    legend: "✔ met: the current fiscal year's target is met. ✖ behind: short by the number of units shown. “Stale”: units whose agent is offline or whose last read failed (their last state still counts).",
+    legend: "✔ met: the current fiscal year's target is met. “No data”: no eligible unit, nothing to judge. ✖ behind: short by the number of units shown. “Stale”: units whose agent is offline or whose last read failed (their last state still counts).",
     method_title: "Projection method",
     method: "The recorded percentage is sampled at 64 evenly spaced instants over the last 30 days (or since the first record), and a straight line is fitted by least squares; the projection is that line's value at the end of the current target's due date, clamped to 0–100 %. “On track”: the projection reaches the target.",
   },
@@ -85,11 +85,18 @@ function regionLabel(s) {
   return s.region === "all" ? t("province") : `${s.region} ${s.region_name}`;
 }
 
+// 0 of 0 is "met" on the wire (docs/protocol.md), vacuously: people must
+// read that there is nothing to judge, not an achievement.
+const noData = (s) => s.eligible === 0;
+
 // Status cell: icon + word + count, so colour is never the only signal.
 function statusCell(s) {
   const td = el("td", { class: "status", "data-k": "status" });
   if (!s.target) { td.append(t("none")); return td; }
-  if (s.target.met) {
+  if (noData(s)) {
+    td.className += " na";
+    td.append(t("no_data"));
+  } else if (s.target.met) {
     td.className += " met";
     td.append(`✔ ${t("met")}`);
   } else {
@@ -100,7 +107,8 @@ function statusCell(s) {
 }
 
 function progressBar(s) {
-  const span = el("span", { class: "pbar " + (s.target && s.target.met ? "met" : "behind"), "aria-hidden": "true" });
+  const cls = noData(s) ? "na" : s.target && s.target.met ? "met" : "behind";
+  const span = el("span", { class: `pbar ${cls}`, "aria-hidden": "true" });
   const fill = el("i");
   fill.style.width = `${Math.min(100, s.percent || 0)}%`;
   span.append(fill);

@@ -29,12 +29,19 @@ const BASELINE = { renir: "51.00", rgt: "11.00" };
 
 // For region i: n units; some migrated, one retired (even i), one unknown
 // (i divisible by 3), the rest pending.  Spread so that some regions meet
-// the target and others do not.
+// the target and others do not.  Two regions have nothing eligible: rgt 17
+// has no unit at all, renir 15 only retired ones (no data, never ✔).
 function dataset() {
   const units = [];
   for (const program of ["renir", "rgt"]) {
     for (let i = 1; i <= 17; i++) {
       const region = String(i).padStart(2, "0");
+      if (program === "rgt" && i === 17) continue;
+      if (program === "renir" && i === 15) {
+        for (let k = 0; k < 3; k++)
+          units.push({ program, region, site: `s-${region}-0`, unit: `${program}-${k}`, state: "retired" });
+        continue;
+      }
       const n = 4 + (i % 5) + (program === "rgt" ? 2 : 0);
       const migrated = (i * 3 + (program === "rgt" ? 1 : 0)) % (n + 1);
       for (let k = 0; k < n; k++) {
@@ -187,8 +194,12 @@ async function checkNumbers(lang) {
       assert.equal(got.due, "2025-03-31", `${where} due`);
       assert.equal(parseNum(got.baseline, lang).toFixed(2), BASELINE[program], `${where} baseline`);
       assert.equal(parseNum(got.stale, lang), 0, `${where} stale`);
-      const words = lang === "fr" ? ["✔ atteinte", "✖ en retard"] : ["✔ met", "✖ behind"];
-      if (want.met) assert.equal(got.status, words[0], `${where} status`);
+      const words = lang === "fr" ? ["✔ atteinte", "✖ en retard", "aucune donnée"] : ["✔ met", "✖ behind", "no data"];
+      if (want.eligible === 0) {
+        // 0 of 0 is met only vacuously: the page must not show a ✔
+        assert.equal(got.status, words[2], `${where} status`);
+        assert.ok(!got.status.includes("✔"), `${where} no ✔`);
+      } else if (want.met) assert.equal(got.status, words[0], `${where} status`);
       else {
         assert.ok(got.status.startsWith(words[1]), `${where} status: ${got.status}`);
         const m = got.status.match(/−(\d+)/);

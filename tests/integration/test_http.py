@@ -556,8 +556,56 @@ def run_report(gw, *args):
     return r.stdout
 
 
+def report_expected(prog, reg, counts, fy):
+    """A report summary: the MQTT one, except that with nothing eligible
+    it says no_data and its (vacuous) met is null."""
+    want = expected(prog, reg, counts, 0, fy)
+    want["no_data"] = want["eligible"] == 0
+    if want["no_data"]:
+        for t in [want["target"]] + want["targets"]:
+            t["met"] = None
+    return want
+
+
+def empty_store(tmp_path, broker):
+    """A store with the gateway's schema and nothing in it."""
+    gw = Gateway(tmp_path, broker.port).start()
+    db = os.path.join(gw.data, "vigie.db")
+    try:
+        wait_for(lambda: os.path.exists(db), timeout=10, what="vigie.db")
+    finally:
+        assert gw.stop() == 0
+    return gw, db
+
+
+def seed_transitions(db, units, removed_at):
+    """Write the histories as the gateway records transitions (one per
+    change of state).  A transition's time is when the gateway applied it
+    (never a payload's since), so a past date can only be seeded."""
+    con = sqlite3.connect(db)
+    with con:
+        for (p, r, s, u), hist in units.items():
+            prev = None
+            for k, (at, st) in enumerate(hist):
+                if st == prev:
+                    continue
+                con.execute(
+                    "INSERT INTO transition(program, region, site, unit,"
+                    " from_state, to_state, at, seq, source)"
+                    " VALUES(?,?,?,?,?,?,?,?,'modbus')",
+                    (p, r, s, u, prev, st, int(at.timestamp()), k + 1))
+                prev = st
+        for (p, r, s, u), at in removed_at.items():
+            con.execute(
+                "INSERT INTO transition(program, region, site, unit,"
+                " from_state, to_state, at) VALUES(?,?,?,?,?,NULL,?)",
+                (p, r, s, u, units[(p, r, s, u)][-1][1], int(at)))
+    con.close()
+
+
 def test_report_as_of_across_fiscal_year_end(tmp_path, broker):
     import random
+    import time
     rnd = random.Random(21)
     units = {}
     for i in range(240):
@@ -569,28 +617,10 @@ def test_report_as_of_across_fiscal_year_end(tmp_path, broker):
         (local(2024, 3, 1), "pending"), (local(2024, 3, 31, 23, 30), "migrated")]
     units[("renir", "04", "site-04", "edge-b")] = [
         (local(2024, 3, 1), "pending"), (local(2024, 4, 1, 0, 30), "migrated")]
-    gw = Gateway(tmp_path, broker.port).start()
-    try:
-        steps = max(len(h) for h in units.values())
-        for k in range(steps):
-            msgs = []
-            for (p, r, s, u), hist in units.items():
-                if k < len(hist):
-                    since, st = hist[k]
-                    msgs.append((unit_topic(p, r, s, u), unit_payload(
-                        p, r, s, u, st, k + 1, since=rfc(since),
-                        ts=rfc(since)), True))
-            publish_all(broker.port, msgs)
-        # removed today: gone from today's report, not from 2024's
-        publish_all(broker.port, [(unit_topic("renir", "04", "site-04",
-                                              "edge-a"), b"", True)])
-        final = Truth()
-        for (p, r, s, u), hist in units.items():
-            final.set(p, r, s, u, hist[-1][1])
-        final.remove("renir", "04", "site-04", "edge-a")
-        wait_truth(broker.port, final, FY)
-    finally:
-        assert gw.stop() == 0
+    gw, db = empty_store(tmp_path, broker)
+    # removed today: gone from today's report, not from 2024's
+    seed_transitions(db, units,
+                     {("renir", "04", "site-04", "edge-a"): time.time()})
     for day, fy in ((dt.date(2024, 3, 31), 2023), (dt.date(2024, 4, 1), 2024),
                     (dt.date(2024, 3, 29), 2023)):
         out = json.loads(run_report(gw, "--as-of", day.isoformat(),
@@ -606,7 +636,7 @@ def test_report_as_of_across_fiscal_year_end(tmp_path, broker):
                 c = counts.get(reg, dict.fromkeys(
                     ("pending", "migrating", "migrated", "retired",
                      "unknown"), 0))
-                want = expected(prog, reg, c, 0, fy)
+                want = report_expected(prog, reg, c, fy)
                 have = got[(prog, reg)]
                 for k, v in want.items():
                     assert have[k] == v, (day, prog, reg, k, have[k], v)
@@ -646,3 +676,127 @@ def test_report_as_of_across_fiscal_year_end(tmp_path, broker):
     r = subprocess.run([GATEWAY, "report", "--format", "xml"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2
+
+
+def report_json(gw, *args):
+    out = json.loads(run_report(gw, "--format", "json", *args))
+    return out, {(s["program"], s["region"]): s for s in out["summaries"]}
+
+
+def test_report_dates_a_backdated_status_by_its_arrival(tmp_path, broker):
+    """Security finding 5: a status sent today with since (and a seq that
+    reads as a Unix time in ms) from June 2023 must not make a unit
+    migrated in the closed fiscal year 2023-2024, nor after a restart of
+    the gateway (state reloaded from SQLite)."""
+    import time
+    topic = unit_topic("renir", "06", "mtl-1", "radio-1")
+    back = 1685577600  # 2023-06-01T00:00:00Z
+
+    def status(state, seq, since):
+        return (topic, unit_payload("renir", "06", "mtl-1", "radio-1", state,
+                                    seq, since=since), True)
+
+    def today_06():
+        return report_json(gw, "--program", "renir")[1][("renir", "06")]
+
+    gw = Gateway(tmp_path, broker.port)
+    i = gw.args.index("--today")  # today's real clock, as in the field
+    del gw.args[i:i + 2]
+    t0 = int(time.time())
+    gw.start()
+    try:
+        publish_all(broker.port, [status("migrated", back * 1000,
+                                         "2023-06-01T00:00:00Z")])
+        wait_for(lambda: today_06()["migrated"] == 1, timeout=20,
+                 what="the status in the store")
+    finally:
+        assert gw.stop() == 0
+    past, by = report_json(gw, "--as-of", "2024-03-31")
+    assert by[("renir", "06")]["counts"]["migrated"] == 0
+    assert by[("renir", "06")]["eligible"] == 0
+    assert by[("renir", "06")]["no_data"] is True
+    assert past["data_since"] >= rfc(dt.datetime.fromtimestamp(
+        t0, dt.timezone.utc))
+    # since is kept (and shown), only not used to date the transition
+    con = sqlite3.connect(os.path.join(gw.data, "vigie.db"))
+    assert con.execute("SELECT since FROM unit").fetchall() == [(back,)]
+    assert con.execute("SELECT MIN(at) FROM transition").fetchone()[0] >= t0
+    con.close()
+    # reloaded from the store, a later status backdated further still
+    gw.start()
+    try:
+        publish_all(broker.port, [status("pending", back * 1000 + 1,
+                                         "2022-01-01T00:00:00Z")])
+        wait_for(lambda: today_06()["counts"]["pending"] == 1, timeout=20,
+                 what="the second status in the store")
+    finally:
+        assert gw.stop() == 0
+    for day in ("2022-06-01", "2024-03-31", "2025-03-31"):
+        s = report_json(gw, "--as-of", day)[1][("renir", "06")]
+        assert sum(s["counts"].values()) == 0, (day, s["counts"])
+    now = today_06()
+    assert now["counts"]["pending"] == 1 and now["migrated"] == 0
+
+
+def test_report_without_data_says_so(tmp_path, broker):
+    """Trust II point 4: before the first record, or with nothing eligible,
+    a report says "no data" in every format, never met, and says when its
+    data start."""
+    import time
+    gw = Gateway(tmp_path, broker.port)
+    i = gw.args.index("--today")
+    del gw.args[i:i + 2]
+    gw.start()
+    try:
+        publish_all(broker.port, [
+            (unit_topic("renir", "06", "m", "a"), unit_payload(
+                "renir", "06", "m", "a", "migrated", 1), True),
+            (unit_topic("renir", "05", "e", "b"), unit_payload(
+                "renir", "05", "e", "b", "retired", 1), True)])
+        wait_for(lambda: report_json(gw, "--program", "renir")[1][
+            ("renir", "all")]["counts"]["retired"] == 1, timeout=20,
+            what="the statuses in the store")
+    finally:
+        assert gw.stop() == 0
+    first = dt.datetime.fromtimestamp(sqlite3.connect(os.path.join(
+        gw.data, "vigie.db")).execute("SELECT MIN(at) FROM transition")
+        .fetchone()[0], ZoneInfo(TZ))
+    since_utc = rfc(first)
+    since_local = first.strftime("%Y-%m-%d %H:%M")
+    assert first.timestamp() <= time.time()
+
+    # before the first record: every region and the province, every format
+    for lang, none, since in (("fr", "aucune donnée", "Données depuis le"),
+                              ("en", "no data", "Data since")):
+        table = run_report(gw, "--as-of", "2025-03-31", "--lang", lang)
+        assert "✔" not in table
+        assert f"{since} {since_local}" in table
+        assert table.count(none) >= 36
+        rows = list(csv.reader(io.StringIO(run_report(
+            gw, "--as-of", "2025-03-31", "--format", "csv", "--lang", lang))))
+        assert len(rows) == 37
+        met = rows[0].index("met" if lang == "en" else "atteinte")
+        assert {r[met] for r in rows[1:]} == {none}
+        assert {r[-1] for r in rows[1:]} == {since_utc}
+
+    out, by = report_json(gw, "--as-of", "2025-03-31")
+    assert out["data_since"] == since_utc
+    assert len(by) == 36
+    for s in by.values():
+        assert s["no_data"] is True and s["eligible"] == 0
+        assert s["target"]["met"] is None
+        assert all(t["met"] is None for t in s["targets"])
+
+    # after it: a region with no unit, or only retired ones, has no data;
+    # the region with a migrated unit (and the province) meet the target
+    out, by = report_json(gw, "--program", "renir")
+    for reg in ("01", "05"):
+        assert by[("renir", reg)]["no_data"] is True, reg
+        assert by[("renir", reg)]["target"]["met"] is None, reg
+    for reg in ("06", "all"):
+        assert by[("renir", reg)]["no_data"] is False, reg
+        assert by[("renir", reg)]["target"]["met"] is True, reg
+    table = run_report(gw, "--program", "renir", "--lang", "en").splitlines()
+    line = lambda code: next(x for x in table if x.startswith(code))
+    assert "no data" in line("05 ") and "✔" not in line("05 ")
+    assert "✔ met" in line("06 ") and "✔ met" in line("All of Quebec")

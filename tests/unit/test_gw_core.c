@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gw_core.h"
+#include "vigie/timeutil.h"
 #include "vigie/topic.h"
 
 static enum vg_reject unit_msg(struct gw_core *c, const char *prog,
@@ -176,6 +177,33 @@ static void test_batch_coalesces_rows_and_keeps_transitions(void **s)
 	gw_core_free(c);
 }
 
+/* A transition is dated when the gateway applies it, whatever the payload
+ * says: a backdated since (or ts) must not rewrite a closed fiscal year.
+ * The wall clock is bracketed, not timed. */
+static void test_transition_is_dated_by_arrival_not_payload(void **s)
+{
+	struct gw_core *c = gw_core_new();
+	struct gw_batch b = { 0 };
+	int64_t before, after;
+	(void)s;
+	before = vg_now();
+	assert_int_equal(unit_msg(c, "renir", "06", "a", "u", "migrated", 1,
+				  ",\"since\":\"2023-06-01T00:00:00Z\""),
+			 VG_REJ_NONE);
+	assert_int_equal(unit_msg(c, "renir", "06", "a", "v", "pending", 1,
+				  NULL), VG_REJ_NONE);
+	after = vg_now();
+	gw_core_take(c, &b);
+	assert_int_equal(b.ntrans, 2);
+	for (size_t i = 0; i < b.ntrans; i++) {
+		assert_in_range(b.trans[i].at, before, after);
+	}
+	/* since is still kept, to be shown */
+	assert_int_equal(b.rows[0].since, 1685577600);
+	gw_batch_free(&b);
+	gw_core_free(c);
+}
+
 static void test_dirty_regions(void **s)
 {
 	struct gw_core *c = gw_core_new();
@@ -218,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_removal_and_no_resurrection),
 		cmocka_unit_test(test_stale_follows_presence_and_faults),
 		cmocka_unit_test(test_batch_coalesces_rows_and_keeps_transitions),
+		cmocka_unit_test(test_transition_is_dated_by_arrival_not_payload),
 		cmocka_unit_test(test_dirty_regions),
 		cmocka_unit_test(test_many_units_grow_tables),
 	};
