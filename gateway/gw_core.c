@@ -419,7 +419,7 @@ static enum vg_reject apply_unit(struct gw_core *c,
 	/* Dated by arrival, never by since/ts: a payload must not be able to
 	 * place a transition in a closed fiscal year (security finding 5). */
 	if (from != (int)st->state)
-		queue_transition(c, u, from, st, vg_now());
+		queue_transition(c, u, from, st, c->now_ms() / 1000);
 	queue_row(c, ui, st);
 	c->stats.applied++;
 	return VG_REJ_NONE;
