@@ -13,7 +13,7 @@ at its end, its memory (VmRSS, RssAnon, RssFile from /proc/PID/status; Pss
 and Private_Clean + Private_Dirty from /proc/PID/smaps_rollup).  Also the
 Modbus requests each simulator answered and the MQTT messages each client
 published during the window.  Medians over RUNS fresh runs; ratio
-agent / collectd per run, median.  Goal (BRIEF §6 via issue #7): agent RSS
+agent / collectd per run, median.  Goal (issue #7): agent RSS
 <= half collectd's.
 
 usage: agent_vs_collectd.py [--units 2000] [--runs 3] [--window 20]

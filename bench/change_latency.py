@@ -12,7 +12,7 @@ the new state arrives, and t2 when the region summary first shows the new
 counts.  Reported, p50 and p99 over all changes:
   t2 - t1  status -> summary: broker + gateway decode/apply/coalesce/publish
   t2 - t0  change -> summary, the agent's poll wait (0..POLL ms) INCLUDED,
-           so an upper bound of the figure BRIEF §6 asks for (goal p99 <= 1 s
+           so an upper bound of the figure docs/BENCHMARKS.md asks for (goal p99 <= 1 s
            not counting the poll interval)
   t1 - t0  change -> unit status (poll wait + read + agent + broker)
 Peer, same run, same client: the broker's round trip of a plain message

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/restart_broker.py: restart at scale, broker included (BRIEF §6).
+"""bench/restart_broker.py: restart at scale, broker included (docs/BENCHMARKS.md).
 
 A private mosquitto (persistence off, max_queued_messages 2,000,000 and
 max_inflight_messages 100 as in deploy/mosquitto/vigie.conf) is filled with

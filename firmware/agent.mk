@@ -46,7 +46,7 @@ $(BUILD)/tests/agent/%: tests/unit/agent/%.c $(AGENT_CORE) $(LIBVG)
 	  $(AGENT_LIBS)
 
 .PHONY: agent-size
-# Stripped size of the agent, the figure BRIEF §6 caps at 150 KiB.
+# Stripped size of the agent, the figure docs/BENCHMARKS.md caps at 150 KiB.
 agent-size: $(AGENT)
 	@cp $(AGENT) $(BUILD)/vigie-agent.stripped
 	@$(BOARD_CROSS)strip $(BUILD)/vigie-agent.stripped
@@ -62,7 +62,7 @@ install-agent: $(AGENT)
 .PHONY: install-agent
 install: install-agent
 
-# make bench: the agent's figures of docs/BENCHMARKS.md (BRIEF §6): stripped
+# make bench: the agent's figures of docs/BENCHMARKS.md (docs/BENCHMARKS.md): stripped
 # size on the host and on the arm64 board, then Modbus requests per poll and
 # memory with 2,000 units (medians of 5 runs, bench/agent-rss).
 .PHONY: agent-bench

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "gateway.h"
+#include "vigie/err.h"
 
 /* A growable text buffer; on allocation failure it remembers and stops. */
 struct gw_buf {
@@ -63,6 +64,21 @@ void gw_api_summary_json(const struct gw_api_snap *s, int program,
 void gw_api_all_json(const struct gw_api_snap *s, struct gw_buf *b);
 /* /healthz body; returns true when healthy. */
 bool gw_api_health_json(const struct gw_api_snap *s, struct gw_buf *b);
+
+/* gw_api_sites.c: sites with their presence and agent health. */
+struct gw_sites_snap {
+	struct gw_site *v; /* owned: gw_api_sites_free */
+	size_t n;
+};
+
+/* Copy the bound sites of region (0: all) under the lock; VG_ERR_*. */
+int gw_api_sites_snapshot(struct gateway *gw, int region,
+			  struct gw_sites_snap *out);
+void gw_api_sites_free(struct gw_sites_snap *s);
+/* {"sites":[...]} for /api/v1/sites; VG_OK or VG_ERR_*. */
+int gw_api_sites_json(const struct gw_sites_snap *s, struct gw_buf *b);
+/* The per-site families of /metrics. */
+void gw_metrics_sites_text(const struct gw_sites_snap *s, struct gw_buf *b);
 
 /* gw_metrics.c: the Prometheus text exposition format (version 0.0.4). */
 void gw_metrics_text(const struct gw_api_snap *s, struct gw_buf *b);

@@ -4,7 +4,7 @@
  * (gw_core_apply) updates units, sites, counts per program × region, the
  * stale counts, and queues what the store must write, all in O(1).
  *
- * Ordering rules (BRIEF §4): a unit status is applied only when its seq is
+ * Ordering rules (docs/protocol.md): a unit status is applied only when its seq is
  * greater than the last one applied for that unit; an equal seq is a
  * harmless duplicate; a lower one is rejected as stale.  A site is bound to
  * the region of the first message that names it.

@@ -1,5 +1,5 @@
 /*
- * Summaries: BRIEF §4's arithmetic applied to one program × region, and
+ * Summaries: docs/protocol.md's arithmetic applied to one program × region, and
  * the retained payload that NOC dashboards and other subscribers read.
  */
 #include "vigie/summary.h"

@@ -47,7 +47,7 @@ cross-deps:
 ensure-deps: cross-deps
 deps: cross-deps
 
-# Only what runs on the field unit: the agent (and its size, BRIEF §6).
+# Only what runs on the field unit: the agent (and its size, docs/BENCHMARKS.md).
 cross-build: cross-deps
 	$(MAKE) BOARD=$(CROSS_BOARD) BUILD=$(CROSS_BUILD) CC=$(CROSS_TRIPLET)-gcc \
 	  SAN= $(CROSS_BUILD)/vigie-agent agent-size

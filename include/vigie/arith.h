@@ -1,5 +1,5 @@
 /*
- * The indicator's arithmetic, in integers only (BRIEF §4): percentages are
+ * The indicator's arithmetic, in integers only (docs/protocol.md): percentages are
  * basis points (1 bp = 0.01 %), so "met" and "units needed" never depend on
  * floating-point rounding and every part of Vigie agrees to the unit.
  */

@@ -1,7 +1,7 @@
 /*
  * A summary: the counts of one program in one region (or the province),
- * held against the plan's targets.  vg_summary_compute does all of BRIEF
- * §4's arithmetic; encode and decode give the retained MQTT payload.
+ * held against the plan's targets.  vg_summary_compute does all of the
+ * arithmetic of docs/protocol.md; encode and decode give the retained MQTT payload.
  */
 #ifndef VIGIE_SUMMARY_H
 #define VIGIE_SUMMARY_H

@@ -36,7 +36,7 @@ struct vg_targets {
 	struct vg_plan plan[VG_PROG_COUNT];
 };
 
-/* The ministry's 2023-2025 plan (BRIEF §1). */
+/* The ministry's 2023-2025 plan (docs/protocol.md, Targets). */
 void vg_targets_default(struct vg_targets *tg);
 /*
  * Apply a targets file on top of *tg.  On error nothing is changed and err

@@ -61,7 +61,7 @@ function figures(units, program, region) {
   for (const u of sel) c[u.state]++;
   const eligible = sel.length - c.retired;
   const migrated = c.migrated;
-  // integers only, half up, as BRIEF §4
+  // integers only, half up, as docs/protocol.md
   const bp = eligible ? Math.floor((migrated * 20000 + eligible) / (2 * eligible)) : null;
   const tbp = TARGET_BP[program];
   const met = migrated * 10000 >= tbp * eligible;

@@ -209,3 +209,39 @@ def test_a_future_presence_cannot_freeze_a_site(tmp_path, secure):
         c.loop_stop()
         c.disconnect()
         g.stop()
+
+
+def test_inventory_written_from_agent_configs(tmp_path):
+    """tools/vigie-inventory turns the agents' configs into the inventory
+    the gateway holds the denominator to: listed units that never
+    reported count as unknown, and a bad config names its file."""
+    import os
+    import subprocess
+    from conftest import ROOT, summaries
+    confs = []
+    for site, region, units in (("lav-1", "13", ("a", "b", "c")),
+                                ("gas-2", "11", ("x",))):
+        p = tmp_path / f"{site}.conf"
+        p.write_text(f"[site]\nid = {site}\nregion = {region}\n\n"
+                     + "".join(f"[unit {u}]\nprogram = renir\n"
+                               "source = manual\n\n" for u in units))
+        confs.append(str(p))
+    tool = os.path.join(ROOT, "tools", "vigie-inventory")
+    inv = tmp_path / "inventory"
+    with open(inv, "w") as f:
+        subprocess.run([tool, *confs], stdout=f, check=True)
+    b = Broker(tmp_path)
+    b.start()
+    g = Gateway(tmp_path, b.port, extra=["--inventory", str(inv)]).start()
+    try:
+        s = wait_for(lambda: summaries(b.port).get(("renir", "13")),
+                     what="renir/13 summary")
+        assert (s["eligible"], s["counts"]["unknown"]) == (3, 3)
+        assert summaries(b.port)[("renir", "all")]["eligible"] == 4
+    finally:
+        g.stop()
+        b.stop()
+    bad = tmp_path / "bad.conf"
+    bad.write_text("[site]\nid = x\nregion = 99\n")
+    r = subprocess.run([tool, str(bad)], capture_output=True, text=True)
+    assert r.returncode == 1 and f"{bad}: [site] region" in r.stderr

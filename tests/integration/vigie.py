@@ -1,6 +1,6 @@
 """Test helpers for Vigie: run the gateway, build unit payloads, and compute
 summaries independently of the C code (Decimal arithmetic, straight from
-BRIEF §4), so a wrong count or rounding in the gateway fails the tests.
+docs/protocol.md), so a wrong count or rounding in the gateway fails the tests.
 """
 import json
 import os
@@ -14,7 +14,7 @@ from conftest import BUILD, wait_for, summaries
 
 STATES = ("pending", "migrating", "migrated", "retired", "unknown")
 REGIONS = [f"{i:02d}" for i in range(1, 18)]
-# The plan (BRIEF §1): baseline, then (first year of FY, target percent).
+# The plan (docs/protocol.md, Targets): baseline, then (first year of FY, target percent).
 PLAN = {
     "renir": (Decimal("51"), [(2023, Decimal("70")), (2024, Decimal("75"))]),
     "rgt": (Decimal("11"), [(2023, Decimal("15")), (2024, Decimal("40"))]),

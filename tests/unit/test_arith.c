@@ -1,5 +1,5 @@
 /*
- * The indicator's integer arithmetic (BRIEF §4): percent rounded half up in
+ * The indicator's integer arithmetic (docs/protocol.md): percent rounded half up in
  * basis points, "met", units still needed, and the percentage text format
  * used by the targets file and the summaries.
  */

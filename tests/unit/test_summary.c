@@ -1,5 +1,5 @@
 /*
- * Summaries: BRIEF §4's arithmetic over counts and the plan, the retained
+ * Summaries: docs/protocol.md's arithmetic over counts and the plan, the retained
  * payload, and the strict decoder rollups rely on.
  */
 #include <stdarg.h>
