@@ -24,6 +24,8 @@
 
 #define UNITS_LIMIT_MAX 1000
 #define HISTORY_POINTS_MAX 5000
+#define TIME_WANTED "want RFC 3339 UTC, YYYY-MM-DD or Unix seconds," \
+		    " in the years 0000..9999"
 
 static const char *const csp =
 	"default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -52,7 +54,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status,
 {
 	struct MHD_Response *r;
 
-	if (b->oom) {
+	if (b->err) { /* out of memory, or a value that would not format */
 		gw_buf_free(b);
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
@@ -114,7 +116,10 @@ static int arg_enum(struct MHD_Connection *c, const char *name,
 	return parse(v, strlen(v)) < 0 ? -2 : parse(v, strlen(v));
 }
 
-/* A time argument: RFC 3339 UTC, a date (its start, UTC) or Unix seconds. */
+/*
+ * A time argument: RFC 3339 UTC, a date (its start, UTC) or Unix seconds,
+ * within the years 0000..9999 that the answer can write back.
+ */
 static bool arg_time(struct MHD_Connection *c, const char *name, int64_t *t)
 {
 	const char *v = arg(c, name);
@@ -130,8 +135,9 @@ static bool arg_time(struct MHD_Connection *c, const char *name, int64_t *t)
 		*t = vg_days_from_civil(d.y, d.m, d.d) * 86400;
 		return true;
 	}
+	errno = 0;
 	n = strtoll(v, &end, 10);
-	if (!*v || *end)
+	if (!*v || *end || errno || n < VG_TIME_MIN || n > VG_TIME_MAX)
 		return false;
 	*t = n;
 	return true;
@@ -166,12 +172,14 @@ static enum MHD_Result history(struct gw_http *h, struct MHD_Connection *c)
 	sqlite3 *db;
 	int rc;
 
-	if (p < 0 || r == -2 || !arg_time(c, "from", &from) ||
-	    !arg_time(c, "to", &to) ||
+	if (!arg_time(c, "from", &from))
+		return send_error(c, MHD_HTTP_BAD_REQUEST, "from: " TIME_WANTED);
+	if (!arg_time(c, "to", &to))
+		return send_error(c, MHD_HTTP_BAD_REQUEST, "to: " TIME_WANTED);
+	if (p < 0 || r == -2 ||
 	    !arg_long(c, "points", 2, HISTORY_POINTS_MAX, &points))
 		return send_error(c, MHD_HTTP_BAD_REQUEST,
 				  "want program=renir|rgt, region=01..17|all,"
-				  " from/to (RFC 3339, date or Unix seconds),"
 				  " points=2..5000");
 	db = gw_api_db_open(h->gw->o.data_dir);
 	if (!db)
@@ -180,7 +188,7 @@ static enum MHD_Result history(struct gw_http *h, struct MHD_Connection *c)
 	rc = gw_api_history_json(db, p, r < 0 ? VG_REGION_ALL : r, from, to,
 				 points, &b);
 	sqlite3_close(db);
-	if (rc < 0) {
+	if (rc < 0 && !b.err) {
 		gw_buf_free(&b);
 		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "history unavailable");
@@ -210,7 +218,7 @@ static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
 				  "database unavailable");
 	rc = gw_api_db_units(db, &q, &b);
 	sqlite3_close(db);
-	if (rc < 0) {
+	if (rc < 0 && !b.err) {
 		gw_buf_free(&b);
 		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "units unavailable");
@@ -327,7 +335,7 @@ static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status,
 	enum MHD_Result ret;
 
 	gw_buf_printf(&b, "{\"error\":\"%s\"}", msg);
-	if (b.oom)
+	if (b.err)
 		return MHD_NO;
 	r = MHD_create_response_from_buffer(b.len, b.p, MHD_RESPMEM_MUST_FREE);
 	if (!r) {

@@ -65,7 +65,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 			e->off += n;
 			return (ssize_t)n;
 		}
-		if (atomic_load(&e->h->stopping) || e->out.oom)
+		if (atomic_load(&e->h->stopping) || e->out.err)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (!e->started || (atomic_load(&e->h->gw->gen) != e->sent_gen &&
 				    now - e->last_send >= SSE_MIN_GAP_MS)) {
