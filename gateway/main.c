@@ -133,8 +133,10 @@ static void history_tick(struct gateway *gw,
 
 static void publish_tick(struct gateway *gw)
 {
-	if (gw_publish_summaries(gw, atomic_exchange(&gw->republish, false)))
-		atomic_fetch_add(&gw->gen, 1); /* wakes the event streams */
+	if (gw_publish_summaries(gw, atomic_exchange(&gw->republish, false))) {
+		atomic_fetch_add(&gw->gen, 1);
+		gw_http_notify(gw); /* wakes the event streams */
+	}
 }
 
 static void main_loop(struct gateway *gw)

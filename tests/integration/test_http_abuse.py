@@ -108,3 +108,148 @@ def test_history_edges_of_range_format_exactly(web):
     doc = json.loads(body)
     assert doc["from"] == "0000-01-01T00:00:00Z"
     assert doc["to"] == "9999-12-31T23:59:59Z"
+
+
+# ---- 8. every response carries the hardening headers ---------------------------
+
+def test_refusals_carry_the_hardening_headers(tmp_path, broker):
+    tok = tmp_path / "token"
+    tok.write_text("s3cret-token\n")
+    tok.chmod(0o600)
+    gw, http = start_http_gateway(tmp_path, broker,
+                                  extra=("--http-token-file", str(tok)))
+    port = port_of(http)
+    try:
+        assert_hardened(*get(port, "/api/v1/summary", [
+            ("Authorization", "Bearer wrong")])[:2], 401)
+        assert_hardened(*get(port, "/api/v1/summary", method="POST")[:2],
+                        405)
+        good = [("Authorization", "Bearer s3cret-token")]
+        assert_hardened(*get(port, "/api/v1/summary", good)[:2], 200)
+        assert_hardened(*get(port, "/healthz")[:2], 200)
+        # too long a URI, too many header bytes: ours, not libmicrohttpd's
+        status, headers, body = get(port, "/api/v1/summary?x=" + "a" * 9000,
+                                    good)
+        assert_hardened(status, headers, 414)
+        assert "URI" in json.loads(body)["error"]
+        big = good + [(f"X-Filler-{i}", "b" * 2000) for i in range(12)]
+        status, headers, body = get(port, "/api/v1/summary", big)
+        assert_hardened(status, headers, 431)
+        assert "headers" in json.loads(body)["error"]
+    finally:
+        gw.stop()
+
+
+# ---- 6. exhaustion ---------------------------------------------------------------
+
+LIMITS = ("--http-max-clients", "32", "--http-max-per-ip", "8",
+          "--http-max-streams", "4", "--http-header-timeout", "3")
+
+
+@pytest.fixture
+def guarded(tmp_path, broker):
+    gw, http = start_http_gateway(tmp_path, broker, extra=LIMITS)
+    wait_for(lambda: get(port_of(http), "/healthz")[0] == 200, timeout=20,
+             what="healthy")
+    yield gw, port_of(http)
+    gw.stop()
+
+
+def others_are_served(port):
+    """What a NOC operator on 127.0.0.1 needs, while under attack."""
+    assert get(port, "/healthz")[0] == 200
+    status, _, body = get(port, "/api/v1/summary")
+    assert status == 200 and json.loads(body)["summaries"]
+    assert get(port, "/")[0] == 200
+
+
+def slow_header(port):
+    """An attacker's connection that starts a request and never ends it."""
+    try:
+        s = connect(port, ATTACKER)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        return s
+    except OSError:
+        return None  # refused: the bound at work
+
+
+def open_stream(port, src=ATTACKER):
+    """(status, socket) of a GET /api/v1/events; the socket stays open."""
+    s = connect(port, src)
+    s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            s.close()
+            return None, None
+        data += chunk
+    status = int(data.split(b" ", 2)[1])
+    if status != 200:
+        s.close()
+        return status, None
+    return status, s
+
+
+def test_slow_headers_from_one_address_leave_the_server_to_others(guarded):
+    gw, port = guarded
+    socks = [slow_header(port) for _ in range(64)]
+    try:
+        others_are_served(port)
+    finally:
+        for s in socks:
+            if s:
+                s.close()
+
+
+def is_closed(s):
+    """True once the server has closed s (EOF or reset)."""
+    try:
+        s.sendall(b"x")  # one byte at a time: never idle
+        return s.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+def test_headers_never_finished_are_cut_off(guarded):
+    gw, port = guarded
+    s = connect(port, ATTACKER, timeout=0.5)
+    try:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        # well past the 3 s header deadline, short of the idle timeout
+        wait_for(lambda: is_closed(s), timeout=25, interval=0.5,
+                 what="the server closing a connection stuck in headers")
+    finally:
+        s.close()
+
+
+def test_event_streams_are_capped_and_free_their_slot_at_once(guarded):
+    gw, port = guarded
+    streams = []
+    try:
+        for _ in range(4):
+            status, s = open_stream(port)
+            assert status == 200
+            streams.append(s)
+        for _ in range(3):  # past the cap: refused, not queued
+            assert open_stream(port)[0] == 503
+        others_are_served(port)
+        for s in streams[:2]:
+            s.close()
+        del streams[:2]
+
+        def reopened():
+            status, s = open_stream(port)
+            if s:
+                streams.append(s)
+            return len(streams) == 4
+
+        wait_for(reopened, timeout=30, interval=0.2,
+                 what="two closed streams' slots given to new streams")
+        assert open_stream(port)[0] == 503
+        others_are_served(port)
+    finally:
+        for s in streams:
+            s.close()
