@@ -460,6 +460,8 @@ static struct MHD_Daemon *start_daemon(struct gw_http *h,
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem ops[] = {
+		/* first, so that every message goes through it */
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)gw_http_log, h },
 		{ MHD_OPTION_SOCK_ADDR, 0, (void *)sa },
 		{ MHD_OPTION_CONNECTION_LIMIT, o->http_max_clients, NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->http_max_per_ip, NULL },
@@ -479,8 +481,8 @@ static struct MHD_Daemon *start_daemon(struct gw_http *h,
 		flags |= MHD_USE_IPv6;
 	if (h->tls_cert)
 		flags |= MHD_USE_TLS;
-	else
-		ops[8].option = MHD_OPTION_END; /* no key, no cert */
+	else /* no key, no cert */
+		ops[sizeof(ops) / sizeof(ops[0]) - 3].option = MHD_OPTION_END;
 	return MHD_start_daemon(flags, 0, NULL, NULL, handle, h,
 				MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 }
@@ -503,6 +505,7 @@ static void free_http(struct gw_http *h)
 	if (h->wake >= 0)
 		close(h->wake);
 	pthread_mutex_destroy(&h->mu);
+	pthread_mutex_destroy(&h->log_mu);
 	free(h->tls_key);
 	free(h->tls_cert);
 	free(h);
@@ -525,6 +528,8 @@ int gw_http_start(struct gateway *gw)
 	h->gw = gw;
 	h->wake = -1;
 	pthread_mutex_init(&h->mu, NULL);
+	pthread_mutex_init(&h->log_mu, NULL);
+	vg_ratelimit_init(&h->log_rl, 60000, 10);
 	if (load_tls(h, o) != 0) {
 		free_http(h);
 		return -1;

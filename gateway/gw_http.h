@@ -8,6 +8,7 @@
 #define VIGIE_GW_HTTP_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -55,6 +56,8 @@ struct gw_http {
 	int wake;                 /* eventfd: wakes the watcher */
 	pthread_t watcher;
 	bool watching;
+	pthread_mutex_t log_mu;   /* guards log_rl only */
+	struct vg_ratelimit log_rl; /* libmicrohttpd's messages */
 };
 
 struct gw_asset {
@@ -90,6 +93,10 @@ void *gw_http_conn_uri(void *cls, const char *uri, struct MHD_Connection *c);
 struct gw_conn *gw_http_conn_ready(struct gw_http *h, struct MHD_Connection *c);
 /* Wake the watcher: something to (re)consider. */
 void gw_http_wake(struct gw_http *h);
+/* libmicrohttpd's messages into our log, rate-limited (a flood of refused
+ * connections would write a line each). */
+void gw_http_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 int gw_http_watch_start(struct gw_http *h);
 void gw_http_watch_stop(struct gw_http *h);
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -140,6 +141,24 @@ void gw_http_wake(struct gw_http *h)
 		vg_log(VG_LOG_WARN, "http: cannot wake the watcher");
 }
 
+void gw_http_log(void *cls, const char *fmt, va_list ap)
+{
+	struct gw_http *h = cls;
+	uint32_t dropped = 0;
+	char msg[256];
+	bool ok;
+
+	pthread_mutex_lock(&h->log_mu);
+	ok = vg_ratelimit_allow(&h->log_rl, vg_mono_ms(), &dropped);
+	pthread_mutex_unlock(&h->log_mu);
+	if (dropped)
+		vg_log(VG_LOG_WARN, "http: %u messages suppressed", dropped);
+	if (!ok || vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		return;
+	msg[strcspn(msg, "\n")] = '\0'; /* a truncated message will do */
+	vg_log(VG_LOG_WARN, "http: %s", msg);
+}
+
 /* One record's deadlines: act on those passed, else bring *next closer;
  * true when its socket is to be watched for a hang-up. */
 static bool check_conn(struct gw_http *h, struct gw_conn *k, int64_t now,
@@ -148,7 +167,7 @@ static bool check_conn(struct gw_http *h, struct gw_conn *k, int64_t now,
 	int64_t hdr_ms = (int64_t)h->gw->o.http_header_timeout * 1000;
 	int64_t due;
 
-	if (k->in_headers) {
+	if (k->in_headers && k->fd >= 0) {
 		due = k->hdr_since + hdr_ms;
 		if (due <= now) {
 			k->in_headers = false;

@@ -78,10 +78,8 @@ static ssize_t wait_or_end(struct gw_sse *e)
 	ssize_t ret = 0;
 
 	pthread_mutex_lock(&e->h->mu);
-	if (e->gone) {
-		ret = MHD_CONTENT_READER_END_WITH_ERROR;
-	} else if (atomic_load(&e->h->stopping)) {
-		ret = MHD_CONTENT_READER_END_OF_STREAM;
+	if (e->gone || atomic_load(&e->h->stopping)) {
+		ret = MHD_CONTENT_READER_END_OF_STREAM; /* the daemon closes */
 	} else {
 		e->suspended = true;
 		MHD_suspend_connection(e->c);
