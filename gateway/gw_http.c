@@ -566,11 +566,11 @@ void gw_http_stop(struct gateway *gw)
 	if (!h)
 		return;
 	ls = MHD_quiesce_daemon(h->d); /* no new connection from here */
-
-	if (ls != MHD_INVALID_SOCKET)
-		close(ls);
 	gw_http_watch_stop(h);    /* waiting streams resumed, to end */
 	MHD_stop_daemon(h->d);
+	/* ours now, closed once the daemon's thread no longer watches it */
+	if (ls != MHD_INVALID_SOCKET)
+		close(ls);
 	free_http(h);
 	gw->http = NULL;
 }

@@ -274,7 +274,6 @@ void gw_http_watch_stop(struct gw_http *h)
 		if (k->sse && k->sse->suspended)
 			gw_http_sse_resume(k->sse);
 	pthread_mutex_unlock(&h->mu);
-	if (h->wake >= 0)
-		close(h->wake);
-	h->wake = -1;
+	/* h->wake stays open: the daemon's callbacks may still write to it
+	 * until it stops (free_http closes it) */
 }

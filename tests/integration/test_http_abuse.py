@@ -269,3 +269,18 @@ def test_event_streams_are_capped_and_free_their_slot_at_once(guarded):
     finally:
         for s in streams:
             s.close()
+
+
+def test_stops_cleanly_with_streams_waiting(tmp_path, broker):
+    # libmicrohttpd must not be stopped with suspended connections: the
+    # waiting streams are resumed and ended first
+    gw, port = start_guarded(tmp_path, broker)
+    streams = [open_stream(port, "127.0.0.1")[1] for _ in range(3)]
+    try:
+        assert all(streams)
+        assert gw.stop() == 0
+        assert "stopped cleanly" in gw.logtext()
+    finally:
+        for s in streams:
+            if s:
+                s.close()
