@@ -50,6 +50,11 @@ struct gw_opts {
 	char http_token[256];      /* empty: no token required */
 	const char *http_cert;
 	const char *http_key;
+	int http_max_clients;      /* connections in all */
+	int http_max_per_ip;       /* connections per client address; 0: any */
+	int http_max_streams;      /* event streams, < http_max_clients */
+	int http_header_timeout;   /* s to send a request's headers */
+	int http_idle_timeout;     /* s without any traffic */
 	int projection_days;       /* least-squares window (gw_project.c) */
 };
 
@@ -128,6 +133,8 @@ int gw_summary_json(const struct vg_summary *s, const struct gw_projection *pj,
 /* gw_http.c: start the HTTP server (--http) and stop it. */
 int gw_http_start(struct gateway *gw);
 void gw_http_stop(struct gateway *gw);
+/* The summaries' generation moved: wake the event streams. */
+void gw_http_notify(struct gateway *gw);
 
 /* gw_project.c: recompute every projection from the history (main thread). */
 void gw_project_refresh(struct gateway *gw);

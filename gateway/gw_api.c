@@ -67,18 +67,21 @@ void gw_api_summary_json(const struct gw_api_snap *s, int program,
 
 	gw_api_summary(s, program, region, &sum);
 	n = gw_summary_json(&sum, &s->proj[program][region], buf, sizeof(buf));
-	if (n > 0)
+	if (n > 0 && (size_t)n < sizeof(buf))
 		gw_buf_raw(b, buf, (size_t)n);
 	else
-		gw_buf_str(b, "null");
+		gw_buf_fail(b);
 }
 
 void gw_api_all_json(const struct gw_api_snap *s, struct gw_buf *b)
 {
 	char ts[VG_TIME_LEN], fy[16];
 
-	vg_time_format(s->now, ts, sizeof(ts));
-	vg_fy_format(s->fy, fy, sizeof(fy));
+	if (vg_time_format(s->now, ts, sizeof(ts)) < 0 ||
+	    vg_fy_format(s->fy, fy, sizeof(fy)) < 0) {
+		gw_buf_fail(b);
+		return;
+	}
 	gw_buf_printf(b, "{\"v\":1,\"ts\":\"%s\",\"fiscal_year\":\"%s\","
 			 "\"generation\":%u,\"broker_connected\":%s,"
 			 "\"synced\":%s,\"summaries\":[",

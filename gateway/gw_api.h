@@ -18,11 +18,15 @@
 #include "gateway.h"
 #include "vigie/err.h"
 
-/* A growable text buffer; on allocation failure it remembers and stops. */
+/*
+ * A growable text buffer.  On any failure (allocation, or a value that
+ * could not be formatted) it remembers and stops: a response built from a
+ * failed buffer is a 500, never a body with a hole or stale bytes in it.
+ */
 struct gw_buf {
 	char *p;
 	size_t len, cap;
-	bool oom;
+	bool err;
 };
 
 void gw_buf_raw(struct gw_buf *b, const char *s, size_t n);
@@ -32,6 +36,8 @@ void gw_buf_printf(struct gw_buf *b, const char *fmt, ...)
 /* A JSON string literal (quotes, backslashes and controls escaped). */
 void gw_buf_json(struct gw_buf *b, const char *s);
 void gw_buf_free(struct gw_buf *b);
+/* Mark b failed (a value could not be formatted); always returns -1. */
+int gw_buf_fail(struct gw_buf *b);
 
 #define GW_NREG (VG_REGION_COUNT + 1)
 

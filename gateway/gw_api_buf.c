@@ -14,7 +14,7 @@ static bool grow(struct gw_buf *b, size_t extra)
 	size_t need = b->len + extra + 1, cap = b->cap ? b->cap : 1024;
 	char *p;
 
-	if (b->oom)
+	if (b->err)
 		return false;
 	if (need <= b->cap)
 		return true;
@@ -22,7 +22,7 @@ static bool grow(struct gw_buf *b, size_t extra)
 		cap *= 2;
 	p = realloc(b->p, cap);
 	if (!p) {
-		b->oom = true;
+		b->err = true;
 		return false;
 	}
 	b->p = p;
@@ -52,12 +52,18 @@ void gw_buf_printf(struct gw_buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !grow(b, (size_t)n))
+	if (n < 0) {
+		gw_buf_fail(b);
+		return;
+	}
+	if (!grow(b, (size_t)n))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	if (vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap) == n)
+		b->len += (size_t)n;
+	else
+		gw_buf_fail(b);
 	va_end(ap);
-	b->len += (size_t)n;
 }
 
 void gw_buf_json(struct gw_buf *b, const char *s)
@@ -76,6 +82,12 @@ void gw_buf_json(struct gw_buf *b, const char *s)
 			gw_buf_raw(b, (const char *)c, 1);
 	}
 	gw_buf_raw(b, "\"", 1);
+}
+
+int gw_buf_fail(struct gw_buf *b)
+{
+	b->err = true;
+	return -1;
 }
 
 void gw_buf_free(struct gw_buf *b)

@@ -16,7 +16,10 @@ sqlite3 *gw_api_db_open(const char *dir)
 	char path[4096];
 	sqlite3 *db = NULL;
 
-	snprintf(path, sizeof(path), "%s/vigie.db", dir);
+	int n = snprintf(path, sizeof(path), "%s/vigie.db", dir);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return NULL;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK) {
 		sqlite3_close(db);
@@ -69,11 +72,13 @@ static long prior_point(sqlite3 *db, int p, int r, int64_t from,
 {
 	char sql[256];
 	sqlite3_stmt *s = NULL;
+	int n = snprintf(sql, sizeof(sql),
+			 "SELECT at, %s FROM history WHERE program=? AND"
+			 " region=? AND at<? ORDER BY at DESC LIMIT 1",
+			 hist_cols);
 
-	snprintf(sql, sizeof(sql),
-		 "SELECT at, %s FROM history WHERE program=? AND region=?"
-		 " AND at<? ORDER BY at DESC LIMIT 1", hist_cols);
-	if (prepare(db, sql, &s, p, r) != 0)
+	if (n < 0 || (size_t)n >= sizeof(sql) ||
+	    prepare(db, sql, &s, p, r) != 0)
 		return -1;
 	sqlite3_bind_int64(s, 3, from);
 	return run(s, cb, arg);
@@ -103,6 +108,7 @@ long gw_api_db_history(sqlite3 *db, int program, int region, int64_t from,
 	sqlite3_stmt *s = NULL;
 	long total = count_points(db, program, region, from, to);
 	int64_t step = 0;
+	int n;
 
 	if (total < 0 || (prior && prior_point(db, program, region, from, cb,
 					       arg) < 0))
@@ -111,14 +117,15 @@ long gw_api_db_history(sqlite3 *db, int program, int region, int64_t from,
 		step = (to - from) / max_points + 1;
 	/* SQLite takes the other columns from the row holding MAX(at): the
 	 * last point of each bucket, the value in force at its end */
-	snprintf(sql, sizeof(sql),
+	n = snprintf(sql, sizeof(sql),
 		 step ? "SELECT MAX(at), %s FROM history WHERE program=? AND"
 			" region=? AND at BETWEEN ? AND ? GROUP BY (at-?3)/?5"
 			" ORDER BY 1"
 		      : "SELECT at, %s FROM history WHERE program=? AND"
 			" region=? AND at BETWEEN ? AND ? ORDER BY at",
 		 hist_cols);
-	if (prepare(db, sql, &s, program, region) != 0)
+	if (n < 0 || (size_t)n >= sizeof(sql) ||
+	    prepare(db, sql, &s, program, region) != 0)
 		return -1;
 	sqlite3_bind_int64(s, 3, from);
 	sqlite3_bind_int64(s, 4, to);
@@ -137,9 +144,11 @@ static int hist_json(void *arg, int64_t at, const struct vg_counts *c)
 	for (int i = 0; i < VG_STATE_COUNT; i++)
 		eligible += c->n[i];
 	eligible -= c->n[VG_STATE_RETIRED];
-	if (vg_percent_bp(c->n[VG_STATE_MIGRATED], eligible, &bp))
-		vg_bp_format(bp, pct, sizeof(pct));
-	vg_time_format(at, ts, sizeof(ts));
+	if (vg_percent_bp(c->n[VG_STATE_MIGRATED], eligible, &bp) &&
+	    vg_bp_format(bp, pct, sizeof(pct)) < 0)
+		return gw_buf_fail(b);
+	if (b->err || vg_time_format(at, ts, sizeof(ts)) < 0)
+		return gw_buf_fail(b); /* stops the walk: the page is a 500 */
 	if (b->p[b->len - 1] == '}')
 		gw_buf_raw(b, ",", 1);
 	gw_buf_printf(b,
@@ -163,8 +172,9 @@ int gw_api_history_json(sqlite3 *db, int program, int region, int64_t from,
 {
 	char f[VG_TIME_LEN], t[VG_TIME_LEN];
 
-	vg_time_format(from, f, sizeof(f));
-	vg_time_format(to, t, sizeof(t));
+	if (vg_time_format(from, f, sizeof(f)) < 0 ||
+	    vg_time_format(to, t, sizeof(t)) < 0)
+		return gw_buf_fail(b);
 	gw_buf_printf(b, "{\"v\":1,\"program\":\"%s\",\"region\":\"%s\","
 			 "\"from\":\"%s\",\"to\":\"%s\",\"points\":[",
 		      vg_program_name((enum vg_program)program),
@@ -173,7 +183,7 @@ int gw_api_history_json(sqlite3 *db, int program, int region, int64_t from,
 			      hist_json, b) < 0)
 		return -1;
 	gw_buf_str(b, "]}");
-	return b->oom ? -1 : 0;
+	return b->err ? -1 : 0;
 }
 
 /* One unit row as a JSON object; text columns may be NULL. */
@@ -189,7 +199,10 @@ static void unit_json(sqlite3_stmt *s, struct gw_buf *b)
 		gw_buf_json(b, (const char *)sqlite3_column_text(s, i));
 	}
 	gw_buf_printf(b, ",\"seq\":%lld", (long long)sqlite3_column_int64(s, 5));
-	vg_time_format(sqlite3_column_int64(s, 6), ts, sizeof(ts));
+	if (vg_time_format(sqlite3_column_int64(s, 6), ts, sizeof(ts)) < 0) {
+		gw_buf_fail(b);
+		return;
+	}
 	gw_buf_printf(b, ",\"since\":\"%s\"", ts);
 	for (int i = 7; i < 10; i++) {
 		static const char *const opt[] = { "source", "tech", "fault" };
@@ -244,5 +257,5 @@ int gw_api_db_units(sqlite3 *db, const struct gw_unit_query *q,
 		gw_buf_printf(b, "%ld}", q->offset + n);
 	else
 		gw_buf_str(b, "null}");
-	return b->oom ? -1 : 0;
+	return b->err ? -1 : 0;
 }

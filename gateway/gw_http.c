@@ -1,11 +1,15 @@
 /*
  * The NOC's HTTP side (--http): the dashboard, the JSON API, /metrics and
- * /healthz, served by libmicrohttpd with a thread per connection, so that
- * a slow client or a long event stream never holds up another, and never
- * the MQTT ingest: handlers copy a snapshot under the lock and format it
- * outside.  Read-only by construction: only GET and HEAD are accepted.
- * Optional Bearer token (--http-token-file; browsers may give it as the
- * Basic-auth password) and TLS (--http-cert/--http-key).
+ * /healthz, served from libmicrohttpd's own event loop (one thread, epoll
+ * on Linux): a connection costs a socket and a memory pool, not a thread,
+ * and event streams wait suspended (gw_http_sse.c).  Handlers never hold
+ * up the MQTT ingest, nor the loop for long: they copy a snapshot under
+ * the lock and format it outside.  Bounds (docs/http.md): connections in
+ * all and per client address, event streams, header and idle timeouts,
+ * URI and header sizes, answered through queue() like every response.
+ * Read-only by construction: only GET and HEAD are accepted.  Optional
+ * Bearer token (--http-token-file; browsers may give it as the Basic-auth
+ * password) and TLS (--http-cert/--http-key).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gw_api.h"
 #include "gw_http.h"
@@ -22,15 +27,23 @@
 #include "vigie/secret.h"
 #include "vigie/timeutil.h"
 
+/* Our own request size limits, well inside the memory pool, so that
+ * libmicrohttpd never answers 414/431 itself (its pages lack our headers) */
+#define URI_MAX 8192
+#define HEADERS_MAX 16384
+#define CONN_MEMORY ((intptr_t)128 * 1024)
 #define UNITS_LIMIT_MAX 1000
 #define HISTORY_POINTS_MAX 5000
+#define TIME_WANTED "want RFC 3339 UTC, YYYY-MM-DD or Unix seconds," \
+		    " in the years 0000..9999"
 
 static const char *const csp =
 	"default-src 'self'; script-src 'self'; style-src 'self'; "
 	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
 	"base-uri 'none'; form-action 'none'";
 
-/* Every response: its type and caching, the same hardening headers, sent. */
+/* Every response, whatever its status: its type and caching, the same
+ * hardening headers, sent. */
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
 			     struct MHD_Response *r, const char *type,
 			     const char *cache)
@@ -42,6 +55,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Content-Security-Policy", csp);
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -52,7 +66,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status,
 {
 	struct MHD_Response *r;
 
-	if (b->oom) {
+	if (b->err) { /* out of memory, or a value that would not format */
 		gw_buf_free(b);
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
@@ -114,7 +128,10 @@ static int arg_enum(struct MHD_Connection *c, const char *name,
 	return parse(v, strlen(v)) < 0 ? -2 : parse(v, strlen(v));
 }
 
-/* A time argument: RFC 3339 UTC, a date (its start, UTC) or Unix seconds. */
+/*
+ * A time argument: RFC 3339 UTC, a date (its start, UTC) or Unix seconds,
+ * within the years 0000..9999 that the answer can write back.
+ */
 static bool arg_time(struct MHD_Connection *c, const char *name, int64_t *t)
 {
 	const char *v = arg(c, name);
@@ -130,8 +147,9 @@ static bool arg_time(struct MHD_Connection *c, const char *name, int64_t *t)
 		*t = vg_days_from_civil(d.y, d.m, d.d) * 86400;
 		return true;
 	}
+	errno = 0;
 	n = strtoll(v, &end, 10);
-	if (!*v || *end)
+	if (!*v || *end || errno || n < VG_TIME_MIN || n > VG_TIME_MAX)
 		return false;
 	*t = n;
 	return true;
@@ -166,12 +184,14 @@ static enum MHD_Result history(struct gw_http *h, struct MHD_Connection *c)
 	sqlite3 *db;
 	int rc;
 
-	if (p < 0 || r == -2 || !arg_time(c, "from", &from) ||
-	    !arg_time(c, "to", &to) ||
+	if (!arg_time(c, "from", &from))
+		return send_error(c, MHD_HTTP_BAD_REQUEST, "from: " TIME_WANTED);
+	if (!arg_time(c, "to", &to))
+		return send_error(c, MHD_HTTP_BAD_REQUEST, "to: " TIME_WANTED);
+	if (p < 0 || r == -2 ||
 	    !arg_long(c, "points", 2, HISTORY_POINTS_MAX, &points))
 		return send_error(c, MHD_HTTP_BAD_REQUEST,
 				  "want program=renir|rgt, region=01..17|all,"
-				  " from/to (RFC 3339, date or Unix seconds),"
 				  " points=2..5000");
 	db = gw_api_db_open(h->gw->o.data_dir);
 	if (!db)
@@ -180,7 +200,7 @@ static enum MHD_Result history(struct gw_http *h, struct MHD_Connection *c)
 	rc = gw_api_history_json(db, p, r < 0 ? VG_REGION_ALL : r, from, to,
 				 points, &b);
 	sqlite3_close(db);
-	if (rc < 0) {
+	if (rc < 0 && !b.err) {
 		gw_buf_free(&b);
 		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "history unavailable");
@@ -210,7 +230,7 @@ static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
 				  "database unavailable");
 	rc = gw_api_db_units(db, &q, &b);
 	sqlite3_close(db);
-	if (rc < 0) {
+	if (rc < 0 && !b.err) {
 		gw_buf_free(&b);
 		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "units unavailable");
@@ -252,14 +272,41 @@ static enum MHD_Result asset(struct MHD_Connection *c, const char *url)
 					    MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Security-Policy", csp);
 	return queue(c, MHD_HTTP_OK, r, a->type, "no-cache");
+}
+
+/* An error with one more header (Allow, WWW-Authenticate, Retry-After). */
+static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status,
+			      const char *hdr, const char *value,
+			      const char *msg)
+{
+	struct gw_buf b = { 0 };
+	struct MHD_Response *r;
+
+	gw_buf_str(&b, "{\"error\":");
+	gw_buf_json(&b, msg);
+	gw_buf_str(&b, "}");
+	if (b.err) {
+		gw_buf_free(&b);
+		return MHD_NO;
+	}
+	r = MHD_create_response_from_buffer(b.len, b.p, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		gw_buf_free(&b);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, hdr, value);
+	return queue(c, status, r, "application/json", "no-store");
 }
 
 static enum MHD_Result events(struct gw_http *h, struct MHD_Connection *c)
 {
-	struct MHD_Response *r = gw_http_sse_response(h);
+	bool full;
+	struct MHD_Response *r = gw_http_sse_response(h, c, &full);
 
+	if (full)
+		return refuse(c, MHD_HTTP_SERVICE_UNAVAILABLE, "Retry-After",
+			      "10", "too many event streams");
 	if (!r)
 		return MHD_NO;
 	return queue(c, MHD_HTTP_OK, r, "text/event-stream", "no-store");
@@ -318,27 +365,32 @@ static bool authorized(struct gw_http *h, struct MHD_Connection *c)
 	return ok;
 }
 
-static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status,
-			      const char *hdr, const char *value,
-			      const char *msg)
+static enum MHD_Result add_len(void *cls, enum MHD_ValueKind kind, const char *key,
+		   const char *value)
 {
-	struct gw_buf b = { 0 };
-	struct MHD_Response *r;
-	enum MHD_Result ret;
+	size_t *sum = cls;
 
-	gw_buf_printf(&b, "{\"error\":\"%s\"}", msg);
-	if (b.oom)
-		return MHD_NO;
-	r = MHD_create_response_from_buffer(b.len, b.p, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		gw_buf_free(&b);
-		return MHD_NO;
+	(void)kind;
+	*sum += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": ", CRLF */
+	return MHD_YES;
+}
+
+/* 414 or 431 past our limits, or 0: the request is of a size we serve. */
+static unsigned too_big(struct gw_http *h, struct MHD_Connection *c)
+{
+	struct gw_conn *k = gw_http_conn_ready(h, c);
+	size_t headers = 0, uri = 0;
+
+	if (k) {
+		pthread_mutex_lock(&h->mu);
+		uri = k->uri_len;
+		pthread_mutex_unlock(&h->mu);
 	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	MHD_add_response_header(r, hdr, value);
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	if (uri > URI_MAX)
+		return MHD_HTTP_URI_TOO_LONG;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, add_len, &headers);
+	return headers > HEADERS_MAX ? MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE
+				     : 0;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
@@ -347,15 +399,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			      size_t *upload_size, void **req)
 {
 	struct gw_http *h = cls;
+	unsigned big = too_big(h, c);
 
 	(void)version;
 	(void)upload;
 	(void)req;
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		*upload_size = 0; /* nothing here takes a body */
+	*upload_size = 0; /* nothing here takes a body */
+	if (big)
+		return send_error(c, big, big == MHD_HTTP_URI_TOO_LONG
+				  ? "URI longer than 8192 bytes"
+				  : "headers longer than 16384 bytes");
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return refuse(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Allow",
 			      "GET, HEAD", "read-only: GET and HEAD only");
-	}
 	if (strcmp(url, "/healthz") == 0)
 		return snapshot_doc(h, c, 2);
 	if (!authorized(h, c))
@@ -393,29 +449,42 @@ out:
 	return buf;
 }
 
+/*
+ * libmicrohttpd's own loop (MHD_USE_AUTO: epoll on Linux) with
+ * suspend/resume for event streams; its limits, timeouts and callbacks.
+ */
 static struct MHD_Daemon *start_daemon(struct gw_http *h,
 				       const struct sockaddr *sa, int family)
 {
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	const struct gw_opts *o = &h->gw->o;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem ops[] = {
+		/* first, so that every message goes through it */
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)gw_http_log, h },
+		{ MHD_OPTION_SOCK_ADDR, 0, (void *)sa },
+		{ MHD_OPTION_CONNECTION_LIMIT, o->http_max_clients, NULL },
+		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->http_max_per_ip, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, o->http_idle_timeout, NULL },
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION,
+		  (intptr_t)gw_http_conn_notify, h },
+		{ MHD_OPTION_NOTIFY_COMPLETED,
+		  (intptr_t)gw_http_conn_completed, h },
+		{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)gw_http_conn_uri, h },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key },
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
+		{ MHD_OPTION_END, 0, NULL }
+	};
 
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	if (!h->tls_cert)
-		return MHD_start_daemon(flags, 0, NULL, NULL, handle, h,
-			MHD_OPTION_SOCK_ADDR, sa,
-			MHD_OPTION_CONNECTION_LIMIT, 64u,
-			MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-			MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-			MHD_OPTION_END);
-	return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, h,
-		MHD_OPTION_SOCK_ADDR, sa,
-		MHD_OPTION_CONNECTION_LIMIT, 64u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-		MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
-		MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert,
-		MHD_OPTION_END);
+	if (h->tls_cert)
+		flags |= MHD_USE_TLS;
+	else /* no key, no cert */
+		ops[sizeof(ops) / sizeof(ops[0]) - 3].option = MHD_OPTION_END;
+	return MHD_start_daemon(flags, 0, NULL, NULL, handle, h,
+				MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 }
 
 static int load_tls(struct gw_http *h, const struct gw_opts *o)
@@ -433,6 +502,10 @@ static int load_tls(struct gw_http *h, const struct gw_opts *o)
 
 static void free_http(struct gw_http *h)
 {
+	if (h->wake >= 0)
+		close(h->wake);
+	pthread_mutex_destroy(&h->mu);
+	pthread_mutex_destroy(&h->log_mu);
 	free(h->tls_key);
 	free(h->tls_cert);
 	free(h);
@@ -450,21 +523,28 @@ int gw_http_start(struct gateway *gw)
 	if (!o->http)
 		return 0;
 	h = calloc(1, sizeof(*h));
-	if (!h || load_tls(h, o) != 0) {
-		if (h)
-			free_http(h);
+	if (!h)
+		return -1;
+	h->gw = gw;
+	h->wake = -1;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_mutex_init(&h->log_mu, NULL);
+	vg_ratelimit_init(&h->log_rl, 60000, 10);
+	if (load_tls(h, o) != 0) {
+		free_http(h);
 		return -1;
 	}
-	h->gw = gw;
 	snprintf(port, sizeof(port), "%d", o->http_port);
 	if (getaddrinfo(o->http_host, port, &hints, &ai) != 0 || !ai) {
 		vg_log(VG_LOG_ERR, "http: cannot resolve %s", o->http_host);
 		free_http(h);
 		return -1;
 	}
-	h->d = start_daemon(h, ai->ai_addr, ai->ai_family);
+	if (gw_http_watch_start(h) == 0)
+		h->d = start_daemon(h, ai->ai_addr, ai->ai_family);
 	freeaddrinfo(ai);
 	if (!h->d) {
+		gw_http_watch_stop(h);
 		vg_log(VG_LOG_ERR, "http: cannot listen on %s:%d", o->http_host,
 		       o->http_port);
 		free_http(h);
@@ -481,11 +561,22 @@ int gw_http_start(struct gateway *gw)
 void gw_http_stop(struct gateway *gw)
 {
 	struct gw_http *h = gw->http;
+	MHD_socket ls;
 
 	if (!h)
 		return;
-	atomic_store(&h->stopping, true);
+	ls = MHD_quiesce_daemon(h->d); /* no new connection from here */
+	gw_http_watch_stop(h);    /* waiting streams resumed, to end */
 	MHD_stop_daemon(h->d);
+	/* ours now, closed once the daemon's thread no longer watches it */
+	if (ls != MHD_INVALID_SOCKET)
+		close(ls);
 	free_http(h);
 	gw->http = NULL;
+}
+
+void gw_http_notify(struct gateway *gw)
+{
+	if (gw->http)
+		gw_http_wake(gw->http);
 }

@@ -1,23 +1,63 @@
 /*
  * Internals of the HTTP server shared by its files: the daemon's state,
- * the embedded dashboard assets (generated at build time from gateway/www/
- * by gateway/www_embed.py) and the Server-Sent Events stream.
+ * the record kept per connection (gw_http_conn.c), the embedded dashboard
+ * assets (generated at build time from gateway/www/ by
+ * gateway/www_embed.py) and the Server-Sent Events stream.
  */
 #ifndef VIGIE_GW_HTTP_H
 #define VIGIE_GW_HTTP_H
 
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
 #include <microhttpd.h>
 
 #include "gateway.h"
+#include "gw_api.h"
+
+struct gw_sse;
+
+/* One open connection, from accept to close; fields guarded by h->mu. */
+struct gw_conn {
+	struct gw_conn *prev, *next;
+	int fd;
+	bool in_headers;   /* waiting for a request's headers */
+	int64_t hdr_since; /* monotonic ms: since when */
+	size_t uri_len;    /* request line's URI, as sent */
+	struct gw_sse *sse; /* the event stream it carries, or NULL */
+	int pidx;          /* watcher's poll slot, or -1 */
+};
+
+/* An event stream; flags and links guarded by h->mu, the rest owned by
+ * the daemon's thread. */
+struct gw_sse {
+	struct gw_http *h;
+	struct MHD_Connection *c;
+	struct gw_conn *conn;  /* NULL once the connection is closed */
+	bool suspended;        /* waiting, out of the daemon's loop */
+	bool gone;             /* the client hung up while it waited */
+	bool started;
+	unsigned sent_gen;
+	int64_t last_send, last_beat;
+	struct gw_buf out;
+	size_t off;
+};
 
 struct gw_http {
 	struct gateway *gw;
 	struct MHD_Daemon *d;
 	atomic_bool stopping;
 	char *tls_key, *tls_cert; /* PEM, alive as long as the daemon */
+	pthread_mutex_t mu;
+	struct gw_conn *conns;    /* every open connection */
+	unsigned streams;         /* open event streams */
+	int wake;                 /* eventfd: wakes the watcher */
+	pthread_t watcher;
+	bool watching;
+	pthread_mutex_t log_mu;   /* guards log_rl only */
+	struct vg_ratelimit log_rl; /* libmicrohttpd's messages */
 };
 
 struct gw_asset {
@@ -30,7 +70,34 @@ struct gw_asset {
 /* The asset served at path, or NULL. (generated file) */
 const struct gw_asset *gw_http_asset(const char *path);
 
-/* A response streaming summaries as Server-Sent Events; NULL on failure. */
-struct MHD_Response *gw_http_sse_response(struct gw_http *h);
+/*
+ * A response streaming summaries as Server-Sent Events on c; NULL on
+ * failure or when --http-max-streams are open (*full is then set).
+ */
+struct MHD_Response *gw_http_sse_response(struct gw_http *h,
+					  struct MHD_Connection *c,
+					  bool *full);
+/* Monotonic ms at which a waiting stream has something to send. */
+int64_t gw_http_sse_due(const struct gw_sse *e, unsigned gen);
+/* Put a waiting stream back into the daemon's loop (h->mu held). */
+void gw_http_sse_resume(struct gw_sse *e);
+
+/* gw_http_conn.c: the daemon's connection callbacks and the watcher. */
+void gw_http_conn_notify(void *cls, struct MHD_Connection *c,
+			 void **socket_context,
+			 enum MHD_ConnectionNotificationCode code);
+void gw_http_conn_completed(void *cls, struct MHD_Connection *c, void **req,
+			    enum MHD_RequestTerminationCode code);
+void *gw_http_conn_uri(void *cls, const char *uri, struct MHD_Connection *c);
+/* The record of c (NULL if none); headers are complete: stop their clock. */
+struct gw_conn *gw_http_conn_ready(struct gw_http *h, struct MHD_Connection *c);
+/* Wake the watcher: something to (re)consider. */
+void gw_http_wake(struct gw_http *h);
+/* libmicrohttpd's messages into our log, rate-limited (a flood of refused
+ * connections would write a line each). */
+void gw_http_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+int gw_http_watch_start(struct gw_http *h);
+void gw_http_watch_stop(struct gw_http *h);
 
 #endif

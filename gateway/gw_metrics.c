@@ -26,11 +26,14 @@ static void pr_sample(struct gw_buf *b, const char *name, int p, int r,
 		      value);
 }
 
+/* A sample's value into out: its length, SKIP when the sample is absent,
+ * anything else (<0 or >= size) a formatting failure. */
+#define SKIP 0
 typedef int (*pr_value)(const struct gw_api_snap *s,
 			const struct vg_summary *sum, int p, int r, char *out,
 			size_t size);
 
-/* One family over every program x region; value() returns <0 to skip. */
+/* One family over every program x region; a failed value fails b. */
 static void per_region(const struct gw_api_snap *s, struct gw_buf *b,
 		       const char *name, const char *help, pr_value value)
 {
@@ -40,8 +43,12 @@ static void per_region(const struct gw_api_snap *s, struct gw_buf *b,
 	family(b, name, "gauge", help);
 	for (int p = 0; p < VG_PROG_COUNT; p++) {
 		for (int r = 0; r < GW_NREG; r++) {
+			int n;
 			gw_api_summary(s, p, r, &sum);
-			if (value(s, &sum, p, r, v, sizeof(v)) >= 0)
+			n = value(s, &sum, p, r, v, sizeof(v));
+			if (n < 0 || (size_t)n >= sizeof(v))
+				gw_buf_fail(b);
+			else if (n != SKIP)
 				pr_sample(b, name, p, r, v);
 		}
 	}
@@ -65,14 +72,14 @@ static int v_percent(const struct gw_api_snap *s, const struct vg_summary *m,
 		     int p, int r, char *o, size_t n)
 {
 	(void)s; (void)p; (void)r;
-	return m->has_percent ? vg_bp_format(m->percent_bp, o, n) : -1;
+	return m->has_percent ? vg_bp_format(m->percent_bp, o, n) : SKIP;
 }
 
 static int v_target(const struct gw_api_snap *s, const struct vg_summary *m,
 		    int p, int r, char *o, size_t n)
 {
 	(void)s; (void)p; (void)r;
-	return m->current < 0 ? -1
+	return m->current < 0 ? SKIP
 			      : vg_bp_format(m->targets[m->current].bp, o, n);
 }
 
@@ -81,7 +88,7 @@ static int v_needed(const struct gw_api_snap *s, const struct vg_summary *m,
 {
 	(void)s; (void)p; (void)r;
 	if (m->current < 0)
-		return -1;
+		return SKIP;
 	return snprintf(o, n, "%llu",
 			(unsigned long long)m->targets[m->current].units_needed);
 }
@@ -90,7 +97,7 @@ static int v_met(const struct gw_api_snap *s, const struct vg_summary *m,
 		 int p, int r, char *o, size_t n)
 {
 	(void)s; (void)p; (void)r;
-	return m->current < 0 ? -1
+	return m->current < 0 ? SKIP
 			      : snprintf(o, n, "%d", m->targets[m->current].met);
 }
 
@@ -105,7 +112,7 @@ static int v_proj(const struct gw_api_snap *s, const struct vg_summary *m,
 		  int p, int r, char *o, size_t n)
 {
 	(void)m;
-	return s->proj[p][r].ok ? vg_bp_format(s->proj[p][r].bp, o, n) : -1;
+	return s->proj[p][r].ok ? vg_bp_format(s->proj[p][r].bp, o, n) : SKIP;
 }
 
 static int v_track(const struct gw_api_snap *s, const struct vg_summary *m,
@@ -113,7 +120,7 @@ static int v_track(const struct gw_api_snap *s, const struct vg_summary *m,
 {
 	(void)m;
 	return s->proj[p][r].ok ? snprintf(o, n, "%d", s->proj[p][r].on_track)
-				: -1;
+				: SKIP;
 }
 
 static void states(const struct gw_api_snap *s, struct gw_buf *b)

@@ -47,6 +47,14 @@ static void usage(FILE *f)
 "                          (read-only; ADDR defaults to 127.0.0.1)\n"
 "  --http-token-file FILE  require this Bearer token (mode 0600)\n"
 "  --http-cert FILE --http-key FILE  serve HTTPS\n"
+"  --http-max-clients N    HTTP connections in all (default 256)\n"
+"  --http-max-per-ip N     connections per client address (default 16;\n"
+"                          0: no limit, e.g. behind a reverse proxy)\n"
+"  --http-max-streams N    event streams, fewer than --http-max-clients\n"
+"                          (default 3/4 of it)\n"
+"  --http-header-timeout S seconds to send a request's headers (default 10)\n"
+"  --http-idle-timeout S   close HTTP connections silent this long\n"
+"                          (default 30)\n"
 "  --projection-days N     projection fit window in days (default 30)\n"
 "  --help, --version\n"
 "\n"
@@ -141,7 +149,8 @@ enum {
 	O_BROKER = 256, O_USER, O_PWFILE, O_PW, O_CAFILE, O_CERT, O_KEY, O_ID,
 	O_PREFIX, O_DATADIR, O_TARGETS, O_SITES, O_COALESCE, O_HISTORY, O_TODAY,
 	O_LOGLEVEL, O_KEEPALIVE, O_HTTP, O_HTTP_TOKEN, O_HTTP_CERT, O_HTTP_KEY,
-	O_PROJ_DAYS, O_SITE_CAP, O_HELP, O_VERSION
+	O_HTTP_CLIENTS, O_HTTP_PER_IP, O_HTTP_STREAMS, O_HTTP_HDR_TO,
+	O_HTTP_IDLE_TO, O_PROJ_DAYS, O_SITE_CAP, O_HELP, O_VERSION
 };
 
 static const struct option longopts[] = {
@@ -166,6 +175,11 @@ static const struct option longopts[] = {
 	{ "http-token-file", required_argument, NULL, O_HTTP_TOKEN },
 	{ "http-cert", required_argument, NULL, O_HTTP_CERT },
 	{ "http-key", required_argument, NULL, O_HTTP_KEY },
+	{ "http-max-clients", required_argument, NULL, O_HTTP_CLIENTS },
+	{ "http-max-per-ip", required_argument, NULL, O_HTTP_PER_IP },
+	{ "http-max-streams", required_argument, NULL, O_HTTP_STREAMS },
+	{ "http-header-timeout", required_argument, NULL, O_HTTP_HDR_TO },
+	{ "http-idle-timeout", required_argument, NULL, O_HTTP_IDLE_TO },
 	{ "projection-days", required_argument, NULL, O_PROJ_DAYS },
 	{ "inventory", required_argument, NULL, O_SITES },
 	{ "site-cap", required_argument, NULL, O_SITE_CAP },
@@ -234,6 +248,21 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 	case O_SITE_CAP:
 		return parse_int(arg, 1, 1000000, &o->site_cap)
 			       ? "--site-cap wants 1..1000000 units" : NULL;
+	case O_HTTP_CLIENTS:
+		return parse_int(arg, 2, 10000, &o->http_max_clients)
+			       ? "--http-max-clients wants 2..10000" : NULL;
+	case O_HTTP_PER_IP:
+		return parse_int(arg, 0, 10000, &o->http_max_per_ip)
+			       ? "--http-max-per-ip wants 0..10000" : NULL;
+	case O_HTTP_STREAMS:
+		return parse_int(arg, 0, 9999, &o->http_max_streams)
+			       ? "--http-max-streams wants 0..9999" : NULL;
+	case O_HTTP_HDR_TO:
+		return parse_int(arg, 1, 3600, &o->http_header_timeout)
+			       ? "--http-header-timeout wants 1..3600" : NULL;
+	case O_HTTP_IDLE_TO:
+		return parse_int(arg, 1, 3600, &o->http_idle_timeout)
+			       ? "--http-idle-timeout wants 1..3600" : NULL;
 	case O_PROJ_DAYS:
 		return parse_int(arg, 1, 3650, &o->projection_days)
 			       ? "--projection-days wants 1..3650" : NULL;
@@ -247,6 +276,8 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 		return "unknown option (see --help)";
 	}
 }
+
+static int check_http(struct gw_opts *o);
 
 int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 {
@@ -264,6 +295,11 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 	o->keepalive = 30;
 	o->projection_days = 30;
 	o->site_cap = GW_SITE_CAP_DEFAULT;
+	o->http_max_clients = 256;
+	o->http_max_per_ip = 16;
+	o->http_max_streams = -1; /* 3/4 of the connections unless given */
+	o->http_header_timeout = 10;
+	o->http_idle_timeout = 30;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		const char *err;
 		if (c == O_HELP) {
@@ -291,6 +327,19 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 	}
 	if (o->keyfile && check_key(o->keyfile, "--key") != VG_OK)
 		return VG_ERR_INVAL;
+	return check_http(o);
+}
+
+/* Streams must leave connections for everyone else (/healthz, the API). */
+static int check_http(struct gw_opts *o)
+{
+	if (o->http_max_streams < 0)
+		o->http_max_streams = o->http_max_clients * 3 / 4;
+	if (o->http_max_streams >= o->http_max_clients) {
+		fprintf(stderr, "vigie-gateway: --http-max-streams must be"
+				" below --http-max-clients\n");
+		return VG_ERR_INVAL;
+	}
 	if ((o->http_cert != NULL) != (o->http_key != NULL)) {
 		fprintf(stderr,
 			"vigie-gateway: --http-cert and --http-key go together\n");

@@ -136,8 +136,10 @@ static void publish_tick(struct gateway *gw)
 {
 	bool all = atomic_exchange(&gw->republish, false);
 
-	if (gw_publish_summaries(gw, all))
-		atomic_fetch_add(&gw->gen, 1); /* wakes the event streams */
+	if (gw_publish_summaries(gw, all)) {
+		atomic_fetch_add(&gw->gen, 1);
+		gw_http_notify(gw); /* wakes the event streams */
+	}
 	gw_publish_receipts(gw, all);
 }
 

@@ -55,11 +55,10 @@ int vg_time_format(int64_t t, char *buf, size_t size)
 	struct vg_date d;
 	int64_t secs = ((t % 86400) + 86400) % 86400;
 
-	if (size < VG_TIME_LEN)
+	/* checked before any arithmetic: t - 86399 overflows near INT64_MIN */
+	if (size < VG_TIME_LEN || t < VG_TIME_MIN || t > VG_TIME_MAX)
 		return VG_ERR_RANGE;
 	vg_date_of_time(t, &d);
-	if (d.y < 0 || d.y > 9999)
-		return VG_ERR_RANGE;
 	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", d.y, d.m, d.d,
 		 (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
 	return VG_TIME_LEN - 1;

@@ -361,7 +361,13 @@ function connect() {
     if (Date.now() - state.histAt > 15000) loadAllHistory().then(render); else render();
   });
   es.onopen = () => setLive(true);
-  es.onerror = () => setLive(false); // EventSource reconnects by itself
+  es.onerror = () => {
+    setLive(false);
+    // EventSource reconnects by itself after a network error, but gives
+    // up on an HTTP error (503 when the server has all the streams it
+    // takes): try again later
+    if (es.readyState === EventSource.CLOSED) setTimeout(connect, 10000);
+  };
 }
 
 async function start() {

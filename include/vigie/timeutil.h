@@ -12,6 +12,9 @@
 
 /* "2026-11-22T18:00:00Z" plus NUL */
 #define VG_TIME_LEN 21
+/* The instants RFC 3339 can write: 0000-01-01T00:00:00Z..9999-12-31T23:59:59Z */
+#define VG_TIME_MIN (-62167219200LL)
+#define VG_TIME_MAX 253402300799LL
 
 struct vg_date {
 	int y;
@@ -25,7 +28,10 @@ void vg_civil_from_days(int64_t days, struct vg_date *out);
 /* UTC date of a Unix time. */
 void vg_date_of_time(int64_t t, struct vg_date *out);
 
-/* Format Unix seconds as RFC 3339 UTC; buf must hold VG_TIME_LEN bytes. */
+/*
+ * Format Unix seconds as RFC 3339 UTC; buf must hold VG_TIME_LEN bytes.
+ * VG_ERR_RANGE (buf untouched) outside VG_TIME_MIN..VG_TIME_MAX.
+ */
 int vg_time_format(int64_t t, char *buf, size_t size);
 /*
  * Parse a strict RFC 3339 UTC timestamp "YYYY-MM-DDTHH:MM:SS[.frac]Z" of

@@ -91,6 +91,15 @@ static void test_format(void **state)
 	assert_int_equal(vg_time_format(253402300799LL, buf, sizeof(buf)),
 			 20);
 	assert_string_equal(buf, "9999-12-31T23:59:59Z");
+	assert_int_equal(vg_time_format(VG_TIME_MIN, buf, sizeof(buf)), 20);
+	assert_string_equal(buf, "0000-01-01T00:00:00Z");
+	/* out of range, down to INT64_MIN, without overflow (UBSan) */
+	assert_int_equal(vg_time_format(VG_TIME_MIN - 1, buf, sizeof(buf)),
+			 VG_ERR_RANGE);
+	assert_int_equal(vg_time_format(INT64_MIN, buf, sizeof(buf)),
+			 VG_ERR_RANGE);
+	assert_int_equal(vg_time_format(INT64_MAX, buf, sizeof(buf)),
+			 VG_ERR_RANGE);
 }
 
 static void test_parse(void **state)
