@@ -106,7 +106,7 @@ int gw_api_sites_json(const struct gw_sites_snap *s, struct gw_buf *b)
 			return VG_ERR_RANGE;
 	}
 	gw_buf_str(b, "]}");
-	return b->oom ? VG_ERR_NOMEM : VG_OK;
+	return b->err ? VG_ERR_NOMEM : VG_OK;
 }
 
 /* A label value: backslash, double quote and newline escaped. */

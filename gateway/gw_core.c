@@ -499,6 +499,13 @@ static enum vg_reject presence_order(const struct gw_site *s,
 					      : VG_REJ_NONE;
 }
 
+static bool has_health(const struct vg_health *h)
+{
+	return h->outbox >= 0 || h->oldest_unacked_s >= 0 ||
+	       h->devices_ok >= 0 || h->devices_failing >= 0 ||
+	       h->refused >= 0 || h->config_hash[0];
+}
+
 static enum vg_reject apply_presence(struct gw_core *c,
 				     const struct vg_presence *pr)
 {
@@ -518,9 +525,13 @@ static enum vg_reject apply_presence(struct gw_core *c,
 		set_online(c, s, (int8_t)pr->online);
 	s->presence_ts = pr->ts;
 	s->session = pr->session;
-	s->health = pr->health;
-	vg_strlcpy(s->version, pr->version, sizeof(s->version));
-	vg_strlcpy(s->board, pr->board, sizeof(s->board));
+	/* a will carries no health: the last reported stays on show */
+	if (has_health(&pr->health))
+		s->health = pr->health;
+	if (pr->version[0])
+		vg_strlcpy(s->version, pr->version, sizeof(s->version));
+	if (pr->board[0])
+		vg_strlcpy(s->board, pr->board, sizeof(s->board));
 	queue_site(c, s, pr);
 	c->stats.applied++;
 	return VG_REJ_NONE;

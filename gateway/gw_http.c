@@ -238,6 +238,52 @@ static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
 	return send_buf(c, MHD_HTTP_OK, "application/json", &b);
 }
 
+/* The per-site families (agent presence and health) of /metrics. */
+static void site_metrics(struct gw_http *h, struct gw_buf *b)
+{
+	struct gw_sites_snap ss;
+
+	if (gw_api_sites_snapshot(h->gw, 0, &ss) != VG_OK)
+		gw_buf_fail(b);
+	else
+		gw_metrics_sites_text(&ss, b);
+	gw_api_sites_free(&ss);
+}
+
+/* Counts query arguments whose name is not in allowed (NULL-terminated). */
+static enum MHD_Result count_unknown(void *cls, enum MHD_ValueKind kind,
+				     const char *key, const char *value)
+{
+	struct { const char *const *allowed; int unknown; } *u = cls;
+	bool known = false;
+
+	(void)kind; (void)value;
+	for (const char *const *a = u->allowed; *a; a++)
+		known |= strcmp(*a, key) == 0;
+	u->unknown += !known;
+	return MHD_YES;
+}
+
+/* /api/v1/sites[?region=RR]: every site, its presence and agent health. */
+static enum MHD_Result sites(struct gw_http *h, struct MHD_Connection *c)
+{
+	static const char *const allowed[] = { "region", NULL };
+	struct { const char *const *allowed; int unknown; } u = { allowed, 0 };
+	struct gw_sites_snap ss;
+	struct gw_buf b = { 0 };
+	int region = arg_enum(c, "region", vg_region_parse);
+
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, count_unknown, &u);
+	if (region == -2 || u.unknown)
+		return send_error(c, MHD_HTTP_BAD_REQUEST,
+				  "want at most region=01..17");
+	if (gw_api_sites_snapshot(h->gw, region < 0 ? 0 : region, &ss) !=
+	    VG_OK || gw_api_sites_json(&ss, &b) != VG_OK)
+		gw_buf_fail(&b);
+	gw_api_sites_free(&ss);
+	return send_buf(c, MHD_HTTP_OK, "application/json", &b);
+}
+
 static enum MHD_Result snapshot_doc(struct gw_http *h,
 				    struct MHD_Connection *c, int which)
 {
@@ -252,6 +298,7 @@ static enum MHD_Result snapshot_doc(struct gw_http *h,
 		gw_api_all_json(snap, &b);
 	} else if (which == 1) {
 		gw_metrics_text(snap, &b);
+		site_metrics(h, &b);
 	} else if (!gw_api_health_json(snap, &b)) {
 		status = MHD_HTTP_SERVICE_UNAVAILABLE;
 	}
@@ -325,6 +372,8 @@ static enum MHD_Result route(struct gw_http *h, struct MHD_Connection *c,
 		return history(h, c);
 	if (strcmp(url, "/api/v1/units") == 0)
 		return units(h, c);
+	if (strcmp(url, "/api/v1/sites") == 0)
+		return sites(h, c);
 	if (strcmp(url, "/api/v1/events") == 0)
 		return events(h, c);
 	if (strcmp(url, "/metrics") == 0)
