@@ -104,11 +104,12 @@ static int write_file(struct agent_outbox *ob, const char *name,
 	return err;
 }
 
-static void fill_status(const struct agent_outbox *ob, int i,
-			struct vg_unit_status *st)
+/* Unit i's status as published if its record were r. */
+static void fill_status_rec(const struct agent_outbox *ob, int i,
+			    const struct agent_rec *r,
+			    struct vg_unit_status *st)
 {
 	const struct agent_unit *u = &ob->cfg->units[i];
-	const struct agent_rec *r = &ob->rec[i];
 
 	memset(st, 0, sizeof(*st));
 	st->program = u->program;
@@ -125,6 +126,12 @@ static void fill_status(const struct agent_outbox *ob, int i,
 	vg_strlcpy(st->fault, r->fault, sizeof(st->fault));
 	if (r->note)
 		snprintf(st->note, sizeof(st->note), "%s", r->note);
+}
+
+static void fill_status(const struct agent_outbox *ob, int i,
+			struct vg_unit_status *st)
+{
+	fill_status_rec(ob, i, &ob->rec[i], st);
 }
 
 static int encode(const struct agent_outbox *ob, int i, char *buf,
@@ -188,13 +195,19 @@ static int persist_seq(struct agent_outbox *ob, int64_t reserve)
 	return VG_OK;
 }
 
-/* seq = max(last + 1, now in ms), reserved on disk before it is used. */
-static int64_t next_seq(struct agent_outbox *ob)
+/* The seq the next record would take: max(last + 1, now in ms). */
+static int64_t seq_candidate(const struct agent_outbox *ob)
 {
 	int64_t s = vg_now_ms();
 
-	if (s <= ob->last_seq)
-		s = ob->last_seq + 1;
+	return s <= ob->last_seq ? ob->last_seq + 1 : s;
+}
+
+/* seq_candidate, reserved on disk before it is used. */
+static int64_t next_seq(struct agent_outbox *ob)
+{
+	int64_t s = seq_candidate(ob);
+
 	if (s > ob->reserved_seq)
 		persist_seq(ob, s + SEQ_RESERVE);
 	ob->last_seq = s;
@@ -598,26 +611,75 @@ int agent_outbox_read_fault(struct agent_outbox *ob, int unit,
 	return rc;
 }
 
+/*
+ * r as the mark would leave it; the note is borrowed, not owned, so that
+ * the candidate can be checked and dropped without touching r.
+ */
+static void marked(const struct agent_rec *r, struct agent_rec *next,
+		   int state, const char *tech, const char *note)
+{
+	*next = *r;
+	if (r->state != state)
+		next->since = vg_now();
+	next->state = (uint8_t)state;
+	next->source = VG_SOURCE_MANUAL;
+	next->fault[0] = '\0';
+	vg_strlcpy(next->tech, tech, sizeof(next->tech));
+	next->note = (char *)note; /* NOLINT: borrowed, never freed via next */
+}
+
+/*
+ * Everything a mark could be refused for, checked before the record is
+ * touched: a refused mark must leave no trace (a record that cannot be
+ * encoded would sit in the outbox as "unacked" forever).
+ */
+static int mark_valid(const struct agent_outbox *ob, int unit,
+		      const struct agent_rec *next, const char *tech,
+		      const char *note)
+{
+	char buf[VG_PAYLOAD_MAX];
+	struct vg_unit_status st;
+	struct agent_rec probe = *next;
+
+	if (unit < 0 || unit >= ob->nunits)
+		return VG_ERR_NOTFOUND;
+	if (next->state == VG_STATE_UNKNOWN || !vg_state_name(next->state) ||
+	    !vg_ident_valid(tech, strlen(tech)))
+		return VG_ERR_INVAL;
+	if (note && strlen(note) > VG_NOTE_MAX)
+		return VG_ERR_RANGE;
+	/* encoded as it will be published, with a seq of the right size */
+	probe.seq = seq_candidate(ob);
+	probe.ts = probe.seq / 1000;
+	fill_status_rec(ob, unit, &probe, &st);
+	return vg_unit_status_encode(&st, buf, sizeof(buf)) < 0 ?
+	       VG_ERR_INVAL : VG_OK;
+}
+
 int agent_outbox_mark(struct agent_outbox *ob, int unit, int state,
 		      const char *tech, const char *note, int64_t *seq)
 {
-	struct agent_rec *r = &ob->rec[unit];
-	char *copy = note && note[0] ? strdup(note) : NULL;
+	struct agent_rec next;
+	char *copy = NULL;
 	int rc;
 
-	if (note && note[0] && !copy)
-		return VG_ERR_NOMEM;
+	if (note && !note[0])
+		note = NULL;
 	pthread_mutex_lock(&ob->lock);
-	if (r->state != state)
-		r->since = vg_now();
-	r->state = (uint8_t)state;
-	r->source = VG_SOURCE_MANUAL;
-	r->fault[0] = '\0';
-	clear_manual(r);
-	set_text(r->tech, sizeof(r->tech), tech);
-	r->note = copy;
-	rc = commit(ob, unit);
-	*seq = r->seq;
+	if (unit >= 0 && unit < ob->nunits)
+		marked(&ob->rec[unit], &next, state, tech, note);
+	else
+		memset(&next, 0, sizeof(next));
+	rc = mark_valid(ob, unit, &next, tech, note);
+	if (rc == VG_OK && note && !(copy = strdup(note)))
+		rc = VG_ERR_NOMEM;
+	if (rc == VG_OK) {
+		free(ob->rec[unit].note);
+		next.note = copy;
+		ob->rec[unit] = next;
+		rc = commit(ob, unit);
+		*seq = ob->rec[unit].seq;
+	}
 	pthread_mutex_unlock(&ob->lock);
 	return rc;
 }
