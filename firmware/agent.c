@@ -62,11 +62,13 @@ static int lock_data_dir(const struct agent_config *cfg)
 	char path[AGENT_PATH_MAX + 16];
 	int fd;
 
-	mkdir(cfg->data_dir, 0750);
+	agent_private_dir(cfg->data_dir); /* failing that, the store says */
 	snprintf(path, sizeof(path), "%s/agent.lock", cfg->data_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -2;
+	if (fchmod(fd, 0640) != 0)
+		vg_log(VG_LOG_WARN, "%s: %s", path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		close(fd);
 		return -1;

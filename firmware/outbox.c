@@ -76,6 +76,21 @@ static void storage_error(struct agent_outbox *ob, const char *what,
 	ob->degraded = true;
 }
 
+int agent_private_dir(const char *path)
+{
+	struct stat sb;
+
+	if (mkdir(path, 0750) == 0)
+		return chmod(path, 0750) == 0 ? VG_OK : VG_ERR_IO;
+	if (errno != EEXIST || stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return VG_ERR_IO;
+	if (!(sb.st_mode & S_IRWXO))
+		return VG_OK;
+	vg_log(VG_LOG_WARN, "storage: %s was open to others (mode %03o); "
+	       "closing it (chmod o-rwx)", path, (unsigned)(sb.st_mode & 0777));
+	return chmod(path, sb.st_mode & 0770) == 0 ? VG_OK : VG_ERR_IO;
+}
+
 /* tmp file, fsync, rename, fsync dir: the file is the old or the new one. */
 static int write_file(struct agent_outbox *ob, const char *name,
 		      const void *buf, size_t len)
@@ -89,7 +104,10 @@ static int write_file(struct agent_outbox *ob, const char *name,
 		    0640);
 	if (fd < 0)
 		return errno;
-	if (write(fd, buf, len) != (ssize_t)len)
+	/* the mode is the agent's decision, not its umask's */
+	if (fchmod(fd, 0640) != 0)
+		err = errno;
+	else if (write(fd, buf, len) != (ssize_t)len)
 		err = errno ? errno : ENOSPC;
 	if (!err && fdatasync(fd) != 0)
 		err = errno;
@@ -488,9 +506,8 @@ static int open_dir(struct agent_outbox *ob, const char *data_dir)
 	if (snprintf(ob->dir, sizeof(ob->dir), "%s/units", data_dir) >=
 	    (int)sizeof(ob->dir))
 		return VG_ERR_RANGE;
-	if (mkdir(data_dir, 0750) != 0 && errno != EEXIST)
-		goto fail;
-	if (mkdir(ob->dir, 0750) != 0 && errno != EEXIST)
+	if (agent_private_dir(data_dir) != VG_OK ||
+	    agent_private_dir(ob->dir) != VG_OK)
 		goto fail;
 	ob->dirfd = open(ob->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ob->dirfd < 0)
@@ -818,7 +835,7 @@ static void reopen_dir(struct agent_outbox *ob)
 	    (stat(ob->dir, &now) == 0 && held.st_dev == now.st_dev &&
 	     held.st_ino == now.st_ino))
 		return;
-	if (mkdir(ob->dir, 0750) != 0 && errno != EEXIST)
+	if (agent_private_dir(ob->dir) != VG_OK)
 		return;
 	fd = open(ob->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)

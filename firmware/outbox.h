@@ -148,6 +148,13 @@ void agent_outbox_counts(struct agent_outbox *ob, int *unacked, int *dirty,
 /* Removed units whose empty retained message is not acknowledged yet. */
 int agent_outbox_removals(struct agent_outbox *ob);
 
+/*
+ * Make the directory path mode 0750 whatever the umask, or take away
+ * others' access to an existing one (logged); VG_ERR_IO with errno set.
+ * Files in it are written 0640 the same way.
+ */
+int agent_private_dir(const char *path);
+
 /* CRC-32 (IEEE), as stored in record headers. */
 uint32_t agent_outbox_crc32(uint32_t crc, const void *buf, size_t len);
 
