@@ -231,3 +231,18 @@ def test_data_dir_and_files_modes_whatever_the_umask(broker, tmp_path,
     modes = {f: oct(stat.S_IMODE(os.stat(f).st_mode)) for f in files}
     assert set(modes.values()) == {"0o640"}, modes
     assert stat.S_IMODE(os.stat(agent.sock).st_mode) == 0o660
+
+
+def test_check_config_refuses_an_indented_ca_file(tmp_path):
+    """Trust II point 5: inih made the indented line part of the user name
+    and the agent went on in clear to a remote broker."""
+    path = os.path.join(str(tmp_path), "agent.conf")
+    with open(path, "w") as f:
+        f.write("[site]\nid = s\nregion = 03\n[broker]\n"
+                "host = 127.0.0.1\nusername = agent\n"
+                "    ca_file = /etc/vigie/ca.pem\n")
+    for args in (["--check-config", path], ["-c", path]):
+        r = subprocess.run([AGENT] + args, capture_output=True, text=True,
+                           timeout=20)
+        assert r.returncode == 1, r
+        assert f"{path}:7: indented line" in r.stderr, r.stderr
