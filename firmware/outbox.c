@@ -673,11 +673,25 @@ static int mark_valid(const struct agent_outbox *ob, int unit,
 	       VG_ERR_INVAL : VG_OK;
 }
 
+/* Replace unit's record with next, holding its own copy of the note. */
+static int install_mark(struct agent_outbox *ob, int unit,
+			const struct agent_rec *next, const char *note)
+{
+	struct agent_rec *r = &ob->rec[unit];
+	char *copy = NULL;
+
+	if (note && (copy = strdup(note)) == NULL)
+		return VG_ERR_NOMEM;
+	free(r->note);
+	*r = *next;
+	r->note = copy;
+	return commit(ob, unit);
+}
+
 int agent_outbox_mark(struct agent_outbox *ob, int unit, int state,
 		      const char *tech, const char *note, int64_t *seq)
 {
 	struct agent_rec next;
-	char *copy = NULL;
 	int rc;
 
 	if (note && !note[0])
@@ -688,15 +702,10 @@ int agent_outbox_mark(struct agent_outbox *ob, int unit, int state,
 	else
 		memset(&next, 0, sizeof(next));
 	rc = mark_valid(ob, unit, &next, tech, note);
-	if (rc == VG_OK && note && !(copy = strdup(note)))
-		rc = VG_ERR_NOMEM;
-	if (rc == VG_OK) {
-		free(ob->rec[unit].note);
-		next.note = copy;
-		ob->rec[unit] = next;
-		rc = commit(ob, unit);
+	if (rc == VG_OK)
+		rc = install_mark(ob, unit, &next, note);
+	if (rc == VG_OK)
 		*seq = ob->rec[unit].seq;
-	}
 	pthread_mutex_unlock(&ob->lock);
 	return rc;
 }
