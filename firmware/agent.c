@@ -1,6 +1,7 @@
 /*
  * Lifecycle of the agent.  The main thread owns the signals (signalfd),
- * the control socket, the storage retry timer and the systemd watchdog;
+ * the control socket's clients (non-blocking, see ctl.h), the storage
+ * retry timer and the systemd watchdog, so none of them waits on another;
  * the data path runs in the bus threads and the MQTT thread.  A reload
  * parses the new file first and changes nothing unless it is valid.
  */
@@ -61,11 +62,13 @@ static int lock_data_dir(const struct agent_config *cfg)
 	char path[AGENT_PATH_MAX + 16];
 	int fd;
 
-	mkdir(cfg->data_dir, 0750);
+	agent_private_dir(cfg->data_dir); /* failing that, the store says */
 	snprintf(path, sizeof(path), "%s/agent.lock", cfg->data_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -2;
+	if (fchmod(fd, 0640) != 0)
+		vg_log(VG_LOG_WARN, "%s: %s", path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		close(fd);
 		return -1;
@@ -93,7 +96,7 @@ static int start_all(struct agent *a)
 	a->ob.notify_arg = &a->mq;
 	if ((rc = agent_modbus_init(&a->mb, &a->cfg, &a->ob)) != VG_OK)
 		return rc;
-	if ((rc = agent_ctl_listen(a->cfg.control, &a->ctl_fd)) != VG_OK)
+	if ((rc = agent_ctl_listen(&a->ctl, a->cfg.control)) != VG_OK)
 		return rc;
 	if ((rc = agent_mqtt_start(&a->mq)) != VG_OK)
 		return rc;
@@ -104,8 +107,7 @@ static void stop_all(struct agent *a)
 {
 	agent_modbus_free(&a->mb);
 	agent_mqtt_free(&a->mq);
-	agent_ctl_close(a->ctl_fd, a->cfg.control);
-	a->ctl_fd = -1;
+	agent_ctl_close(&a->ctl, a->cfg.control);
 	agent_outbox_flush(&a->ob);
 	agent_outbox_close(&a->ob);
 }
@@ -187,16 +189,22 @@ static void main_loop(struct agent *a)
 	int64_t wd = watchdog_ms(), last_wd = 0, last_flush = vg_mono_ms();
 
 	for (;;) {
-		struct pollfd p[2] = { { a->sig_fd, POLLIN, 0 },
-				       { a->ctl_fd, POLLIN, 0 } };
+		struct pollfd p[1 + AGENT_CTL_POLLFDS];
 		int64_t now;
 
-		if (poll(p, 2, TICK_MS) < 0 && errno != EINTR)
+		p[0] = (struct pollfd){ a->sig_fd, POLLIN, 0 };
+		agent_ctl_pollfds(&a->ctl, p + 1);
+		if (poll(p, 1 + AGENT_CTL_POLLFDS,
+			 agent_ctl_timeout(&a->ctl, TICK_MS)) < 0 &&
+		    errno != EINTR)
 			break;
-		if ((p[0].revents & POLLIN) && !handle_signal(a))
-			break;
-		if (p[1].revents & POLLIN)
-			agent_ctl_serve(a->ctl_fd, a);
+		if (p[0].revents & POLLIN) {
+			if (!handle_signal(a))
+				break;
+			/* a reload replaced the control socket: p is stale */
+		} else {
+			agent_ctl_serve(&a->ctl, p + 1, a);
+		}
 		now = vg_mono_ms();
 		if (now - last_flush >= 5000) {
 			agent_outbox_flush(&a->ob);
@@ -215,7 +223,9 @@ static int load(struct agent *a, const char *path)
 
 	memset(a, 0, sizeof(*a));
 	a->cfg_path = path;
-	a->ctl_fd = a->lock_fd = a->sig_fd = -1;
+	a->ctl.fd = a->lock_fd = a->sig_fd = -1;
+	for (int k = 0; k < AGENT_CTL_CLIENTS; k++)
+		a->ctl.c[k].fd = -1;
 	if (agent_config_load(&a->cfg, path, err, sizeof(err)) != VG_OK) {
 		fprintf(stderr, "vigie-agent: %s\n", err);
 		return 1;

@@ -7,6 +7,7 @@
 #define AGENT_AGENT_H
 
 #include "config.h"
+#include "ctl.h"
 #include "modbus.h"
 #include "mqtt.h"
 #include "outbox.h"
@@ -17,7 +18,7 @@ struct agent {
 	struct agent_outbox ob;
 	struct agent_modbus mb;
 	struct agent_mqtt mq;
-	int ctl_fd;
+	struct agent_ctl ctl;
 	int lock_fd;
 	int sig_fd;
 };

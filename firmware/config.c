@@ -4,15 +4,26 @@
  * knows the line of every key and can say "file:line: reason" for semantic
  * errors too.  Checks that span sections (a unit naming a device declared
  * further down) run after the parse, with the line of the section at fault.
+ *
+ * The file fails safe: what inih would quietly make of a slip is refused.
+ * Our inih joins an indented line to the previous value (INI_ALLOW_MULTILINE
+ * is fixed when inih is built: an indented "ca_file = ..." became part of
+ * the user name and TLS went off), so the reader refuses indented lines;
+ * the handler refuses a key given twice in a section, and an empty
+ * [unit]/[device] section (inih never reports it) is caught from the
+ * headers the reader sees.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ini.h>
 
@@ -31,6 +42,17 @@
 enum section { SEC_NONE, SEC_SITE, SEC_BROKER, SEC_AGENT, SEC_DEVICE,
 	       SEC_UNIT };
 
+/* What a unit section said that the struct does not keep. */
+struct unit_extra {
+	char devname[VG_IDENT_MAX + 1]; /* until resolved */
+	bool address;                   /* an address = line was given */
+};
+
+/* Keys seen in the current section, to refuse one given twice.  No valid
+ * section has more distinct keys than this (an unknown key fails first). */
+#define SECTION_KEYS_MAX 32
+#define KEY_NAME_MAX 32
+
 struct parse {
 	struct agent_config *cfg;
 	const char *name;
@@ -44,7 +66,18 @@ struct parse {
 	enum section kind;
 	int index;              /* device or unit being filled */
 	int cap;                /* allocated units */
-	char (*devname)[VG_IDENT_MAX + 1]; /* per unit, until resolved; owned */
+	struct unit_extra *extra;        /* per unit; owned */
+	/* the last header the reader saw, and keys under it so far */
+	bool header_named;               /* [unit X] or [device X] */
+	int header_keys;
+	char header[AGENT_PATH_MAX];
+	int nkeys;
+	char keys[SECTION_KEYS_MAX][KEY_NAME_MAX];
+	int key_line[SECTION_KEYS_MAX];
+	int single_line[3];              /* [site], [broker], [agent] */
+	int tls_key;                     /* tls = : -1 not given, 0 off, 1 on */
+	int tls_line;
+	int host_line;
 	char *err;
 	size_t errlen;
 	bool failed;
@@ -70,6 +103,48 @@ static int fail(struct parse *p, int line, const char *fmt, ...)
 	return 0;
 }
 
+/* The header before this one, or the last, had no key under it. */
+static void check_empty(struct parse *p)
+{
+	if (p->header_named && p->header_keys == 0)
+		fail(p, p->section_line, "[%s] is empty: a unit needs at "
+		     "least a program, a device at least tcp or rtu",
+		     p->header);
+}
+
+/* A [section] header line: remember it for check_empty. */
+static void saw_header(struct parse *p, const char *line, size_t len)
+{
+	const char *end = memchr(line, ']', len);
+	size_t n = end ? (size_t)(end - line) - 1 : 0;
+
+	check_empty(p);
+	p->section_line = p->line;
+	p->new_section = true;
+	p->header_keys = 0;
+	if (n >= sizeof(p->header))
+		n = sizeof(p->header) - 1;
+	memcpy(p->header, line + 1, n);
+	p->header[n] = '\0';
+	p->header_named = !strncmp(p->header, "unit ", 5) ||
+			  !strncmp(p->header, "device ", 7);
+}
+
+/*
+ * An indented line that is not blank or a comment: inih would take it as
+ * the continuation of the previous value, whatever it looks like.
+ */
+static void check_indent(struct parse *p, const char *line)
+{
+	size_t ws = strspn(line, " \t\v\f\r");
+	int n = (int)strcspn(line + ws, "\r\n");
+
+	if (ws > 0 && !strchr("\n;#", line[ws]))
+		fail(p, p->line, "indented line: inih would add it to the "
+		     "value above (\"%.*s%s\"); remove the indentation",
+		     n > 32 ? 32 : n, line + ws, n > 32 ? "..." : "");
+}
+
 /* inih reader over memory, counting lines as it hands them out. */
 static char *reader(char *str, int num, void *stream)
 {
@@ -77,14 +152,18 @@ static char *reader(char *str, int num, void *stream)
 	const char *nl;
 	size_t len, take;
 
-	if (!*p->pos)
+	if (!*p->pos) {
+		check_empty(p);
+		p->header_named = false; /* inih may ask again */
 		return NULL;
+	}
 	nl = strchr(p->pos, '\n');
 	len = nl ? (size_t)(nl - p->pos) + 1 : strlen(p->pos);
 	take = len < (size_t)num - 1 ? len : (size_t)num - 1;
 	p->line++;
-	if (p->pos[strspn(p->pos, " \t")] == '[')
-		p->section_line = p->line, p->new_section = true;
+	check_indent(p, p->pos);
+	if (p->pos[0] == '[')
+		saw_header(p, p->pos, len);
 	if (take < len && !p->long_line) {
 		p->long_line = true;
 		fail(p, p->line, "line longer than %d characters", num - 2);
@@ -177,8 +256,10 @@ static int broker_tls(struct parse *p, const char *v)
 	int b = parse_bool(v);
 
 	if (b < 0)
-		return fail(p, p->line, "tls must be yes or no");
+		return fail(p, p->line, "tls must be yes or no (on or off)");
 	p->cfg->tls = b;
+	p->tls_key = b;
+	p->tls_line = p->line;
 	return 1;
 }
 
@@ -186,6 +267,8 @@ static int broker_key(struct parse *p, const char *key, const char *v)
 {
 	struct agent_config *c = p->cfg;
 
+	if (strcmp(key, "host") == 0)
+		p->host_line = p->line;
 	STR_KEY("host", c->host);
 	INT_KEY("port", c->port, 1, 65535);
 	INT_KEY("keepalive", c->keepalive, 5, 3600);
@@ -360,7 +443,8 @@ static int unit_key(struct parse *p, const char *key, const char *v)
 	if (strcmp(key, "device") == 0) {
 		if (!vg_ident_valid(v, strlen(v)))
 			return fail(p, p->line, "bad device name '%s'", v);
-		vg_strlcpy(p->devname[p->index], v, sizeof(p->devname[p->index]));
+		vg_strlcpy(p->extra[p->index].devname, v,
+			   sizeof(p->extra[p->index].devname));
 		return 1;
 	}
 	if (strcmp(key, "register") == 0)
@@ -369,6 +453,7 @@ static int unit_key(struct parse *p, const char *key, const char *v)
 		if (!parse_int(v, 0, 65535, &n))
 			return fail(p, p->line, "address must be 0..65535");
 		u->address = (uint16_t)n;
+		p->extra[p->index].address = true;
 		return 1;
 	}
 	if (strcmp(key, "map") == 0)
@@ -422,9 +507,9 @@ static int grow_units(struct parse *p)
 	u = realloc(p->cfg->units, (size_t)cap * sizeof(*p->cfg->units));
 	if (u)
 		p->cfg->units = u;
-	d = realloc(p->devname, (size_t)cap * sizeof(*p->devname));
+	d = realloc(p->extra, (size_t)cap * sizeof(*p->extra));
 	if (d)
-		p->devname = d;
+		p->extra = d;
 	if (!u || !d)
 		return fail(p, p->section_line, "out of memory");
 	p->cap = cap;
@@ -454,9 +539,27 @@ static int new_unit(struct parse *p, const char *id)
 	u->device = -1;
 	u->line = p->section_line;
 	vg_strlcpy(u->id, id, sizeof(u->id));
-	p->devname[p->index][0] = '\0';
+	memset(&p->extra[p->index], 0, sizeof(p->extra[p->index]));
 	p->kind = SEC_UNIT;
 	return 1;
+}
+
+/* [site], [broker] or [agent]: once each, or keys would merge unseen. */
+static int enter_single(struct parse *p, const char *section)
+{
+	static const char *const names[] = { "site", "broker", "agent" };
+
+	for (int k = 0; k < 3; k++) {
+		if (strcmp(section, names[k]) != 0)
+			continue;
+		if (p->single_line[k])
+			return fail(p, p->section_line, "[%s] already given at "
+				    "line %d", section, p->single_line[k]);
+		p->single_line[k] = p->section_line;
+		p->kind = (enum section)(SEC_SITE + k);
+		return 1;
+	}
+	return fail(p, p->section_line, "unknown section [%s]", section);
 }
 
 /* A new [section] header: decide its kind once. */
@@ -468,18 +571,8 @@ static int enter_section(struct parse *p, const char *section)
 	p->kind = SEC_NONE;
 	if (!section[0])
 		return fail(p, p->line, "key outside any [section]");
-	if (!arg) {
-		if (!strcmp(section, "site"))
-			p->kind = SEC_SITE;
-		else if (!strcmp(section, "broker"))
-			p->kind = SEC_BROKER;
-		else if (!strcmp(section, "agent"))
-			p->kind = SEC_AGENT;
-		else
-			return fail(p, p->section_line, "unknown section [%s]",
-				    section);
-		return 1;
-	}
+	if (!arg)
+		return enter_single(p, section);
 	while (*arg == ' ')
 		arg++;
 	if (!strncmp(section, "device ", 7))
@@ -489,6 +582,23 @@ static int enter_section(struct parse *p, const char *section)
 	return fail(p, p->section_line, "unknown section [%s]", section);
 }
 
+/* A key given twice in one section: which one was meant is anyone's guess. */
+static bool first_time(struct parse *p, const char *key)
+{
+	for (int k = 0; k < p->nkeys; k++) {
+		if (strcmp(p->keys[k], key) == 0) {
+			fail(p, p->line, "%s given twice in [%s] (first at "
+			     "line %d)", key, p->section, p->key_line[k]);
+			return false;
+		}
+	}
+	if (p->nkeys < SECTION_KEYS_MAX && strlen(key) < KEY_NAME_MAX) {
+		vg_strlcpy(p->keys[p->nkeys], key, KEY_NAME_MAX);
+		p->key_line[p->nkeys++] = p->line;
+	}
+	return true;
+}
+
 static int handler(void *user, const char *section, const char *key,
 		   const char *value)
 {
@@ -496,11 +606,15 @@ static int handler(void *user, const char *section, const char *key,
 
 	if (p->failed)
 		return 1; /* keep the first error; inih would add its own */
+	p->header_keys++;
 	if (p->new_section || strcmp(section, p->section) != 0) {
 		p->new_section = false; /* "[unit A]" twice is two sections */
+		p->nkeys = 0;
 		if (!enter_section(p, section))
 			return 1;
 	}
+	if (!first_time(p, key))
+		return 1;
 	switch (p->kind) {
 	case SEC_SITE:
 		return site_key(p, key, value), 1;
@@ -539,15 +653,18 @@ static int resolve_unit(struct parse *p, int i)
 	if (u->manual)
 		return 1;
 	for (int d = 0; d < c->ndevices; d++) {
-		if (strcmp(c->devices[d].name, p->devname[i]) == 0)
+		if (strcmp(c->devices[d].name, p->extra[i].devname) == 0)
 			u->device = d;
 	}
-	if (!p->devname[i][0])
+	if (!p->extra[i].devname[0])
 		return fail(p, u->line, "unit '%s' needs a device (or source "
 			    "= manual)", u->id);
 	if (u->device < 0)
 		return fail(p, u->line, "unit '%s': no device named '%s'",
-			    u->id, p->devname[i]);
+			    u->id, p->extra[i].devname);
+	if (!p->extra[i].address)
+		return fail(p, u->line, "unit '%s' needs an address (the "
+			    "register it is read from)", u->id);
 	if (u->nmap == 0) {
 		/* bits: 0 = still on the old network, 1 = migrated */
 		static const uint8_t reg[] = { VG_STATE_PENDING,
@@ -565,12 +682,51 @@ static int resolve_unit(struct parse *p, int i)
 	return 1;
 }
 
+/* 127.0.0.0/8, ::1 (also v4-mapped) or "localhost": no resolver asked. */
+static bool host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) != 1)
+		return false;
+	return IN6_IS_ADDR_LOOPBACK(&a6) ||
+	       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+}
+
+/*
+ * Plain text only to this machine's own broker, or where the file says
+ * tls = off in so many words: a lost ca_file line must not quietly send
+ * credentials and states across the network in clear.
+ */
+static int check_plaintext(struct parse *p)
+{
+	struct agent_config *c = p->cfg;
+
+	if (p->tls_key == 0 && (c->ca_file[0] || c->ca_path[0] ||
+				c->cert_file[0]))
+		return fail(p, p->tls_line, "tls = off, yet ca_file, ca_path "
+			    "or cert_file is set: say which is meant");
+	if (c->tls || p->tls_key == 0 || host_is_loopback(c->host))
+		return 1;
+	return fail(p, p->host_line ? p->host_line : p->line,
+		    "[broker] host %s is not this machine and TLS is off: set "
+		    "ca_file (TLS), or tls = off to send in clear on purpose",
+		    c->host);
+}
+
 static int check_tls(struct parse *p)
 {
 	struct agent_config *c = p->cfg;
 
 	if (c->ca_file[0] || c->ca_path[0] || c->cert_file[0])
 		c->tls = true;
+	if (!check_plaintext(p))
+		return 0;
 	if (c->tls && !c->ca_file[0] && !c->ca_path[0])
 		return fail(p, p->line, "[broker] tls needs ca_file or "
 			    "ca_path: the broker is always verified");
@@ -581,6 +737,73 @@ static int check_tls(struct parse *p)
 		return fail(p, p->line, "[broker] password and password_file:"
 			    " give one or the other");
 	return 1;
+}
+
+/* Where a unit is read: devices on one endpoint and slave are one. */
+struct reg_ref {
+	int dev;          /* first device with the same endpoint and slave */
+	int reg;
+	int address;
+	int unit;
+};
+
+static bool same_slave(const struct agent_device *a,
+		       const struct agent_device *b)
+{
+	if (a->transport != b->transport || a->slave != b->slave)
+		return false;
+	if (a->transport == AGENT_TCP)
+		return a->port == b->port && strcmp(a->host, b->host) == 0;
+	return strcmp(a->serial, b->serial) == 0;
+}
+
+static int reg_ref_cmp(const void *x, const void *y)
+{
+	const struct reg_ref *a = x, *b = y;
+
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->reg != b->reg)
+		return a->reg < b->reg ? -1 : 1;
+	if (a->address != b->address)
+		return a->address < b->address ? -1 : 1;
+	return a->unit < b->unit ? -1 : a->unit > b->unit;
+}
+
+/* Two units on one register would always agree: a copy-paste slip. */
+static int check_registers(struct parse *p)
+{
+	const struct agent_config *c = p->cfg;
+	struct reg_ref *r = calloc((size_t)c->nunits + 1, sizeof(*r));
+	int n = 0, rc = 1;
+
+	if (!r)
+		return fail(p, p->line, "out of memory");
+	for (int i = 0; i < c->nunits; i++) {
+		const struct agent_unit *u = &c->units[i];
+		int d = 0;
+
+		if (u->manual)
+			continue;
+		while (!same_slave(&c->devices[d], &c->devices[u->device]))
+			d++; /* ends at u->device at the latest */
+		r[n++] = (struct reg_ref){ d, (int)u->reg, u->address, i };
+	}
+	qsort(r, (size_t)n, sizeof(*r), reg_ref_cmp);
+	for (int k = 1; k < n && rc; k++) {
+		const struct agent_unit *a = &c->units[r[k - 1].unit];
+		const struct agent_unit *b = &c->units[r[k].unit];
+
+		if (r[k - 1].dev == r[k].dev && r[k - 1].reg == r[k].reg &&
+		    r[k - 1].address == r[k].address)
+			rc = fail(p, b->line, "unit '%s' reads the same %s "
+				  "register %d of slave %d as unit '%s' (line "
+				  "%d)", b->id, agent_config_reg_name(b->reg),
+				  b->address, c->devices[b->device].slave,
+				  a->id, a->line);
+	}
+	free(r);
+	return rc;
 }
 
 /* Whole-file checks and defaults, once every section is known. */
@@ -603,6 +826,8 @@ static int finish(struct parse *p)
 		if (!resolve_unit(p, i))
 			return 0;
 	}
+	if (!check_registers(p))
+		return 0;
 	if (!c->client_id[0])
 		snprintf(c->client_id, sizeof(c->client_id), "vigie-agent-%s",
 			 c->site);
@@ -627,7 +852,8 @@ int agent_config_parse(struct agent_config *cfg, const char *text,
 		       const char *name, char *err, size_t errlen)
 {
 	struct parse p = { .cfg = cfg, .name = name, .text = text,
-			   .pos = text, .err = err, .errlen = errlen };
+			   .pos = text, .err = err, .errlen = errlen,
+			   .tls_key = -1 };
 	int rc;
 
 	defaults(cfg);
@@ -641,7 +867,7 @@ int agent_config_parse(struct agent_config *cfg, const char *text,
 		fail(&p, 0, "cannot parse");
 	if (!p.failed)
 		finish(&p);
-	free(p.devname);
+	free(p.extra);
 	if (p.failed) {
 		agent_config_free(cfg);
 		return VG_ERR_PARSE;

@@ -1,8 +1,11 @@
 /*
- * Control socket, both ends.  The server runs in the main thread and gives
- * each client a short receive timeout, so a stuck client can delay a
- * technician's view by at most that long and never the data path (which
- * lives in other threads).
+ * Control socket, both ends.  The server is a small non-blocking state
+ * machine per client (reading the request, then sending the answer built
+ * in memory), driven by the main thread's poll(): a client that trickles
+ * its request or never reads its answer costs a slot until its deadline,
+ * never a wait, so the watchdog, signals and other clients carry on (the
+ * data path lives in other threads anyway).  One thread keeps "status"
+ * and "mark" free of new locking against reloads.
  */
 #include "ctl.h"
 
@@ -55,11 +58,25 @@ static int connect_to(const char *path)
 	return fd;
 }
 
-int agent_ctl_listen(const char *path, int *fd)
+static void client_reset(struct agent_ctl_client *cl)
+{
+	if (cl->fd >= 0)
+		close(cl->fd);
+	free(cl->out);
+	memset(cl, 0, sizeof(*cl));
+	cl->fd = -1;
+}
+
+int agent_ctl_listen(struct agent_ctl *ctl, const char *path)
 {
 	struct sockaddr_un sa;
 	int s, probe;
 
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->fd = -1;
+	for (int k = 0; k < AGENT_CTL_CLIENTS; k++)
+		ctl->c[k].fd = -1;
+	vg_ratelimit_init(&ctl->rl, 60000, 1);
 	if (make_addr(path, &sa) != VG_OK) {
 		vg_log(VG_LOG_ERR, "control socket path too long: %s", path);
 		return VG_ERR_RANGE;
@@ -72,7 +89,7 @@ int agent_ctl_listen(const char *path, int *fd)
 		return VG_ERR_IO;
 	}
 	unlink(path); /* stale, from a crash */
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    chmod(path, 0660) != 0 || listen(s, 8) != 0) {
 		vg_log(VG_LOG_ERR, "control socket %s: %s", path,
@@ -81,15 +98,18 @@ int agent_ctl_listen(const char *path, int *fd)
 			close(s);
 		return VG_ERR_IO;
 	}
-	*fd = s;
+	ctl->fd = s;
 	return VG_OK;
 }
 
-void agent_ctl_close(int fd, const char *path)
+void agent_ctl_close(struct agent_ctl *ctl, const char *path)
 {
-	if (fd < 0)
+	for (int k = 0; k < AGENT_CTL_CLIENTS; k++)
+		client_reset(&ctl->c[k]);
+	if (ctl->fd < 0)
 		return;
-	close(fd);
+	close(ctl->fd);
+	ctl->fd = -1;
 	unlink(path);
 }
 
@@ -179,20 +199,90 @@ static void cmd_status(FILE *f, struct agent *a)
 	status_units(f, a);
 }
 
-static bool note_ok(const char *note)
+/* Printable, one line, UTF-8, short enough to be published whole; else
+ * says why to f. */
+static bool note_refused(FILE *f, const char *note)
 {
 	for (const unsigned char *p = (const unsigned char *)note; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			return false;
+		if (*p < 0x20 || *p == 0x7f) {
+			fputs("error: the note must be one line of printable "
+			      "text", f);
+			return true;
+		}
 	}
-	return strlen(note) <= VG_NOTE_MAX;
+	if (strlen(note) > VG_NOTE_MAX) {
+		fprintf(f, "error: the note is longer than %d bytes",
+			VG_NOTE_MAX);
+		return true;
+	}
+	if (!vg_utf8_valid(note, strlen(note))) {
+		fputs("error: the note is not valid UTF-8 (check the "
+		      "terminal's character set)", f);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Why "mark" must be refused, written to f, or -1 if it may go ahead; on
+ * success *unit is the unit's index and *st the state.  Every check runs
+ * before the store is touched: a refused mark leaves no trace.
+ */
+static int mark_refused(FILE *f, struct agent *a, const char *unit,
+			const char *state, const char *tech, const char *note,
+			int *st)
+{
+	int i;
+
+	if ((i = agent_config_unit_find(&a->cfg, unit)) < 0) {
+		fprintf(f, "error: unknown unit '%s'", unit);
+		return -1;
+	}
+	*st = vg_state_parse(state, strlen(state));
+	if (*st < 0 || *st == VG_STATE_UNKNOWN) {
+		fprintf(f, "error: bad state '%s' (pending, migrating, "
+			"migrated or retired)", state);
+		return -1;
+	}
+	if (!vg_ident_valid(tech, strlen(tech))) {
+		fprintf(f, "error: bad technician id '%s' (1-48 characters of "
+			"[A-Za-z0-9._-])", tech);
+		return -1;
+	}
+	if (note && note_refused(f, note))
+		return -1;
+	if (!a->cfg.units[i].manual) {
+		fprintf(f, "error: unit '%s' is read over Modbus; only units "
+			"with source = manual can be marked", unit);
+		return -1;
+	}
+	return i;
+}
+
+static void mark_recorded(FILE *f, struct agent *a, int i, const char *state,
+			  const char *tech, int64_t seq)
+{
+	struct vg_unit_status st;
+	uint8_t flags = 0;
+	const char *unit = a->cfg.units[i].id;
+
+	vg_log(VG_LOG_INFO, "unit %s marked %s by %s (seq %lld)", unit, state,
+	       tech, (long long)seq);
+	fprintf(f, "ok\nunit %s marked %s by %s (seq %lld); it is published "
+		"as soon as the broker is reachable\n", unit, state, tech,
+		(long long)seq);
+	agent_outbox_status(&a->ob, i, &st, &flags);
+	if ((flags & REC_DIRTY) || !a->ob.durable)
+		fputs("warning: the disk refuses writes: this mark is held in "
+		      "memory only until it takes it again (a restart before "
+		      "then loses it); see `vigie-agent status`\n", f);
 }
 
 /* "mark UNIT STATE TECH [NOTE...]" */
 static void cmd_mark(FILE *f, struct agent *a, char *args)
 {
 	char *save = NULL, *unit, *state, *tech, *note;
-	int i, st;
+	int i, st, rc = VG_OK;
 	int64_t seq;
 
 	unit = strtok_r(args, " ", &save);
@@ -203,91 +293,194 @@ static void cmd_mark(FILE *f, struct agent *a, char *args)
 		fputs("error: usage: mark UNIT STATE TECH [NOTE]\n", f);
 		return;
 	}
-	if ((i = agent_config_unit_find(&a->cfg, unit)) < 0) {
-		fprintf(f, "error: unknown unit '%s'\n", unit);
+	i = mark_refused(f, a, unit, state, tech, note, &st);
+	if (i >= 0 &&
+	    (rc = agent_outbox_mark(&a->ob, i, st, tech, note, &seq)) != VG_OK)
+		fprintf(f, "error: the mark could not be recorded (%s)",
+			vg_strerror(rc));
+	if (i < 0 || rc != VG_OK) {
+		fputs("; nothing was changed\n", f);
 		return;
 	}
-	st = vg_state_parse(state, strlen(state));
-	if (st < 0 || st == VG_STATE_UNKNOWN) {
-		fprintf(f, "error: bad state '%s' (pending, migrating, "
-			"migrated or retired)\n", state);
-		return;
-	}
-	if (!vg_ident_valid(tech, strlen(tech))) {
-		fprintf(f, "error: bad technician id '%s' (1-48 characters of "
-			"[A-Za-z0-9._-])\n", tech);
-		return;
-	}
-	if (note && !note_ok(note)) {
-		fprintf(f, "error: note must be at most %d characters of "
-			"printable text\n", VG_NOTE_MAX);
-		return;
-	}
-	if (!a->cfg.units[i].manual) {
-		fprintf(f, "error: unit '%s' is read over Modbus; only units "
-			"with source = manual can be marked\n", unit);
-		return;
-	}
-	if (agent_outbox_mark(&a->ob, i, st, tech, note, &seq) != VG_OK) {
-		fputs("error: the mark could not be recorded\n", f);
-		return;
-	}
-	vg_log(VG_LOG_INFO, "unit %s marked %s by %s (seq %lld)", unit, state,
-	       tech, (long long)seq);
-	fprintf(f, "ok\nunit %s marked %s by %s (seq %lld); it is published "
-		"as soon as the broker is reachable\n", unit, state, tech,
-		(long long)seq);
+	mark_recorded(f, a, i, state, tech, seq);
 }
 
-static bool read_line(int fd, char *buf, size_t size)
+void agent_ctl_pollfds(const struct agent_ctl *ctl, struct pollfd *p)
 {
-	size_t len = 0;
+	p[0] = (struct pollfd){ ctl->fd, POLLIN, 0 };
+	for (int k = 0; k < AGENT_CTL_CLIENTS; k++) {
+		const struct agent_ctl_client *cl = &ctl->c[k];
 
-	while (len + 1 < size) {
-		ssize_t n = read(fd, buf + len, size - 1 - len);
-
-		if (n <= 0)
-			return false;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (strchr(buf, '\n')) {
-			*strchr(buf, '\n') = '\0';
-			return true;
-		}
+		p[k + 1] = (struct pollfd){ cl->fd, cl->out ? POLLOUT : POLLIN,
+					    0 };
 	}
-	return false;
 }
 
-void agent_ctl_serve(int fd, struct agent *a)
+int agent_ctl_timeout(const struct agent_ctl *ctl, int max_ms)
 {
-	struct timeval tv = { 2, 0 };
-	char line[AGENT_CTL_LINE_MAX];
-	FILE *f;
-	int c = accept(fd, NULL, NULL);
+	int64_t now = vg_mono_ms(), wait = max_ms;
 
-	if (c < 0)
-		return;
-	fcntl(c, F_SETFD, FD_CLOEXEC);
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	f = fdopen(c, "w");
-	if (!f) {
-		close(c);
-		return;
+	for (int k = 0; k < AGENT_CTL_CLIENTS; k++) {
+		if (ctl->c[k].fd >= 0 && ctl->c[k].deadline - now < wait)
+			wait = ctl->c[k].deadline - now;
 	}
-	if (!read_line(c, line, sizeof(line)))
-		fputs("error: request too long or incomplete\n", f);
-	else if (strcmp(line, "status") == 0)
+	return wait < 0 ? 0 : (int)wait;
+}
+
+/* The answer to a complete request line, in memory (NULL: out of it). */
+static void answer(struct agent_ctl_client *cl, struct agent *a)
+{
+	FILE *f = open_memstream(&cl->out, &cl->outlen);
+
+	if (!f)
+		return;
+	if (strcmp(cl->line, "status") == 0)
 		cmd_status(f, a);
-	else if (strncmp(line, "mark ", 5) == 0)
-		cmd_mark(f, a, line + 5);
+	else if (strncmp(cl->line, "mark ", 5) == 0)
+		cmd_mark(f, a, cl->line + 5);
 	else
-		fprintf(f, "error: unknown request '%.40s'\n", line);
-	fclose(f);
+		fprintf(f, "error: unknown request '%.40s'\n", cl->line);
+	if (fclose(f) != 0) {
+		free(cl->out);
+		cl->out = NULL;
+	}
+}
+
+static void refuse(struct agent_ctl_client *cl, const char *why)
+{
+	FILE *f = open_memstream(&cl->out, &cl->outlen);
+
+	if (f) {
+		fprintf(f, "error: %s\n", why);
+		fclose(f);
+	}
+}
+
+/* Send what the socket takes now; false when the client is done. */
+static bool send_some(struct agent_ctl_client *cl)
+{
+	ssize_t n;
+
+	if (!cl->out)
+		return false;
+	n = send(cl->fd, cl->out + cl->sent, cl->outlen - cl->sent,
+		 MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+	cl->sent += (size_t)n;
+	return cl->sent < cl->outlen;
+}
+
+/* Read what has arrived; answer once the line is whole.  False: done. */
+static bool read_some(struct agent_ctl_client *cl, struct agent *a)
+{
+	char *nl;
+	ssize_t n = recv(cl->fd, cl->line + cl->len,
+			 sizeof(cl->line) - 1 - cl->len, MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+	cl->len += (size_t)n;
+	cl->line[cl->len] = '\0';
+	nl = memchr(cl->line, '\n', cl->len);
+	if (nl) {
+		*nl = '\0';
+		answer(cl, a);
+	} else if (n == 0) {
+		refuse(cl, "incomplete request (no end of line)");
+	} else if (cl->len + 1 >= sizeof(cl->line)) {
+		refuse(cl, "request too long");
+	} else {
+		return true; /* more to come */
+	}
+	return send_some(cl);
+}
+
+static void accept_one(struct agent_ctl *ctl, int fd)
+{
+	struct agent_ctl_client *slot = &ctl->c[0];
+
+	/* a free slot, else the oldest client: a crowd of slow clients
+	 * cannot lock the technician out, only churn among themselves */
+	for (int k = 0; k < AGENT_CTL_CLIENTS; k++) {
+		struct agent_ctl_client *cl = &ctl->c[k];
+
+		if (cl->fd < 0 || (slot->fd >= 0 &&
+				   cl->deadline < slot->deadline))
+			slot = cl;
+	}
+	if (slot->fd >= 0)
+		vg_log(VG_LOG_DEBUG, "control socket: %d clients already; "
+		       "dropping the oldest", AGENT_CTL_CLIENTS);
+	client_reset(slot);
+	slot->fd = fd;
+	slot->deadline = vg_mono_ms() + AGENT_CTL_DEADLINE_MS;
+}
+
+static void accept_all(struct agent_ctl *ctl)
+{
+	/* bounded: one round of slots per poll, the rest wait in the backlog */
+	for (int k = 0; k < AGENT_CTL_CLIENTS; k++) {
+		int fd = accept(ctl->fd, NULL, NULL);
+
+		if (fd < 0)
+			return;
+		if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
+		    fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
+			close(fd);
+			continue;
+		}
+		accept_one(ctl, fd);
+	}
+}
+
+static void cut_off(struct agent_ctl *ctl, struct agent_ctl_client *cl)
+{
+	uint32_t dropped = 0;
+
+	if (!cl->out) {
+		/* unread bytes would turn our close into a reset that eats
+		 * the reason: drop them (bounded, the socket is non-blocking) */
+		for (int k = 0; k < 4 && recv(cl->fd, cl->line, sizeof(cl->line),
+					      MSG_DONTWAIT) > 0; k++)
+			;
+		send(cl->fd, "error: request not complete in time\n", 36,
+		     MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	if (vg_ratelimit_allow(&ctl->rl, vg_mono_ms(), &dropped))
+		vg_log(VG_LOG_WARN, "control socket: a client did not %s "
+		       "within %d ms; disconnected it (%u more not logged)",
+		       cl->out ? "take its answer" : "send its request",
+		       AGENT_CTL_DEADLINE_MS, dropped);
+	client_reset(cl);
+}
+
+void agent_ctl_serve(struct agent_ctl *ctl, const struct pollfd *p,
+		     struct agent *a)
+{
+	for (int k = 0; k < AGENT_CTL_CLIENTS; k++) {
+		struct agent_ctl_client *cl = &ctl->c[k];
+		short ev = p[k + 1].revents;
+		bool more = true;
+
+		if (cl->fd < 0 || p[k + 1].fd != cl->fd)
+			continue;
+		if (ev & (POLLIN | POLLHUP | POLLERR))
+			more = cl->out ? send_some(cl) : read_some(cl, a);
+		else if (ev & POLLOUT)
+			more = send_some(cl);
+		if (!more)
+			client_reset(cl);
+		else if (vg_mono_ms() >= cl->deadline)
+			cut_off(ctl, cl);
+	}
+	if (ctl->fd >= 0 && (p[0].revents & POLLIN))
+		accept_all(ctl);
 }
 
 int agent_ctl_request(const char *path, const char *request)
 {
+	struct timeval tv = { 30, 0 };
 	char buf[4096];
 	bool first = true, ok = false;
 	FILE *in;
@@ -298,6 +491,8 @@ int agent_ctl_request(const char *path, const char *request)
 			"control socket at %s: %s)\n", path, strerror(errno));
 		return 2;
 	}
+	/* a wedged agent must not hang the technician's terminal for ever */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (write(fd, request, strlen(request)) < 0 || write(fd, "\n", 1) < 0) {
 		fprintf(stderr, "vigie-agent: %s: %s\n", path, strerror(errno));
 		close(fd);

@@ -76,6 +76,21 @@ static void storage_error(struct agent_outbox *ob, const char *what,
 	ob->degraded = true;
 }
 
+int agent_private_dir(const char *path)
+{
+	struct stat sb;
+
+	if (mkdir(path, 0750) == 0)
+		return chmod(path, 0750) == 0 ? VG_OK : VG_ERR_IO;
+	if (errno != EEXIST || stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return VG_ERR_IO;
+	if (!(sb.st_mode & S_IRWXO))
+		return VG_OK;
+	vg_log(VG_LOG_WARN, "storage: %s was open to others (mode %03o); "
+	       "closing it (chmod o-rwx)", path, (unsigned)(sb.st_mode & 0777));
+	return chmod(path, sb.st_mode & 0770) == 0 ? VG_OK : VG_ERR_IO;
+}
+
 /* tmp file, fsync, rename, fsync dir: the file is the old or the new one. */
 static int write_file(struct agent_outbox *ob, const char *name,
 		      const void *buf, size_t len)
@@ -89,7 +104,10 @@ static int write_file(struct agent_outbox *ob, const char *name,
 		    0640);
 	if (fd < 0)
 		return errno;
-	if (write(fd, buf, len) != (ssize_t)len)
+	/* the mode is the agent's decision, not its umask's */
+	if (fchmod(fd, 0640) != 0)
+		err = errno;
+	else if (write(fd, buf, len) != (ssize_t)len)
 		err = errno ? errno : ENOSPC;
 	if (!err && fdatasync(fd) != 0)
 		err = errno;
@@ -104,11 +122,12 @@ static int write_file(struct agent_outbox *ob, const char *name,
 	return err;
 }
 
-static void fill_status(const struct agent_outbox *ob, int i,
-			struct vg_unit_status *st)
+/* Unit i's status as published if its record were r. */
+static void fill_status_rec(const struct agent_outbox *ob, int i,
+			    const struct agent_rec *r,
+			    struct vg_unit_status *st)
 {
 	const struct agent_unit *u = &ob->cfg->units[i];
-	const struct agent_rec *r = &ob->rec[i];
 
 	memset(st, 0, sizeof(*st));
 	st->program = u->program;
@@ -125,6 +144,12 @@ static void fill_status(const struct agent_outbox *ob, int i,
 	vg_strlcpy(st->fault, r->fault, sizeof(st->fault));
 	if (r->note)
 		snprintf(st->note, sizeof(st->note), "%s", r->note);
+}
+
+static void fill_status(const struct agent_outbox *ob, int i,
+			struct vg_unit_status *st)
+{
+	fill_status_rec(ob, i, &ob->rec[i], st);
 }
 
 static int encode(const struct agent_outbox *ob, int i, char *buf,
@@ -188,13 +213,19 @@ static int persist_seq(struct agent_outbox *ob, int64_t reserve)
 	return VG_OK;
 }
 
-/* seq = max(last + 1, now in ms), reserved on disk before it is used. */
-static int64_t next_seq(struct agent_outbox *ob)
+/* The seq the next record would take: max(last + 1, now in ms). */
+static int64_t seq_candidate(const struct agent_outbox *ob)
 {
 	int64_t s = vg_now_ms();
 
-	if (s <= ob->last_seq)
-		s = ob->last_seq + 1;
+	return s <= ob->last_seq ? ob->last_seq + 1 : s;
+}
+
+/* seq_candidate, reserved on disk before it is used. */
+static int64_t next_seq(struct agent_outbox *ob)
+{
+	int64_t s = seq_candidate(ob);
+
 	if (s > ob->reserved_seq)
 		persist_seq(ob, s + SEQ_RESERVE);
 	ob->last_seq = s;
@@ -475,9 +506,8 @@ static int open_dir(struct agent_outbox *ob, const char *data_dir)
 	if (snprintf(ob->dir, sizeof(ob->dir), "%s/units", data_dir) >=
 	    (int)sizeof(ob->dir))
 		return VG_ERR_RANGE;
-	if (mkdir(data_dir, 0750) != 0 && errno != EEXIST)
-		goto fail;
-	if (mkdir(ob->dir, 0750) != 0 && errno != EEXIST)
+	if (agent_private_dir(data_dir) != VG_OK ||
+	    agent_private_dir(ob->dir) != VG_OK)
 		goto fail;
 	ob->dirfd = open(ob->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ob->dirfd < 0)
@@ -598,26 +628,84 @@ int agent_outbox_read_fault(struct agent_outbox *ob, int unit,
 	return rc;
 }
 
+/*
+ * r as the mark would leave it; the note is borrowed, not owned, so that
+ * the candidate can be checked and dropped without touching r.
+ */
+static void marked(const struct agent_rec *r, struct agent_rec *next,
+		   int state, const char *tech, const char *note)
+{
+	*next = *r;
+	if (r->state != state)
+		next->since = vg_now();
+	next->state = (uint8_t)state;
+	next->source = VG_SOURCE_MANUAL;
+	next->fault[0] = '\0';
+	vg_strlcpy(next->tech, tech, sizeof(next->tech));
+	next->note = (char *)note; /* NOLINT: borrowed, never freed via next */
+}
+
+/*
+ * Everything a mark could be refused for, checked before the record is
+ * touched: a refused mark must leave no trace (a record that cannot be
+ * encoded would sit in the outbox as "unacked" forever).
+ */
+static int mark_valid(const struct agent_outbox *ob, int unit,
+		      const struct agent_rec *next, const char *tech,
+		      const char *note)
+{
+	char buf[VG_PAYLOAD_MAX];
+	struct vg_unit_status st;
+	struct agent_rec probe = *next;
+
+	if (unit < 0 || unit >= ob->nunits)
+		return VG_ERR_NOTFOUND;
+	if (next->state == VG_STATE_UNKNOWN || !vg_state_name(next->state) ||
+	    !vg_ident_valid(tech, strlen(tech)))
+		return VG_ERR_INVAL;
+	if (note && strlen(note) > VG_NOTE_MAX)
+		return VG_ERR_RANGE;
+	/* encoded as it will be published, with a seq of the right size */
+	probe.seq = seq_candidate(ob);
+	probe.ts = probe.seq / 1000;
+	fill_status_rec(ob, unit, &probe, &st);
+	return vg_unit_status_encode(&st, buf, sizeof(buf)) < 0 ?
+	       VG_ERR_INVAL : VG_OK;
+}
+
+/* Replace unit's record with next, holding its own copy of the note. */
+static int install_mark(struct agent_outbox *ob, int unit,
+			const struct agent_rec *next, const char *note)
+{
+	struct agent_rec *r = &ob->rec[unit];
+	char *copy = NULL;
+
+	if (note && (copy = strdup(note)) == NULL)
+		return VG_ERR_NOMEM;
+	free(r->note);
+	*r = *next;
+	r->note = copy;
+	return commit(ob, unit);
+}
+
 int agent_outbox_mark(struct agent_outbox *ob, int unit, int state,
 		      const char *tech, const char *note, int64_t *seq)
 {
-	struct agent_rec *r = &ob->rec[unit];
-	char *copy = note && note[0] ? strdup(note) : NULL;
+	struct agent_rec next;
 	int rc;
 
-	if (note && note[0] && !copy)
-		return VG_ERR_NOMEM;
+	if (note && !note[0])
+		note = NULL;
 	pthread_mutex_lock(&ob->lock);
-	if (r->state != state)
-		r->since = vg_now();
-	r->state = (uint8_t)state;
-	r->source = VG_SOURCE_MANUAL;
-	r->fault[0] = '\0';
-	clear_manual(r);
-	set_text(r->tech, sizeof(r->tech), tech);
-	r->note = copy;
-	rc = commit(ob, unit);
-	*seq = r->seq;
+	if (unit >= 0 && unit < ob->nunits)
+		marked(&ob->rec[unit], &next, state, tech, note);
+	else
+		memset(&next, 0, sizeof(next));
+	rc = mark_valid(ob, unit, &next, tech, note);
+	if (rc == VG_OK)
+		rc = install_mark(ob, unit, &next, note);
+	if (rc == VG_OK)
+		*seq = ob->rec[unit].seq;
 	pthread_mutex_unlock(&ob->lock);
 	return rc;
 }
@@ -756,7 +844,7 @@ static void reopen_dir(struct agent_outbox *ob)
 	    (stat(ob->dir, &now) == 0 && held.st_dev == now.st_dev &&
 	     held.st_ino == now.st_ino))
 		return;
-	if (mkdir(ob->dir, 0750) != 0 && errno != EEXIST)
+	if (agent_private_dir(ob->dir) != VG_OK)
 		return;
 	fd = open(ob->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)

@@ -106,7 +106,15 @@ void agent_outbox_close(struct agent_outbox *ob);
 int agent_outbox_read_ok(struct agent_outbox *ob, int unit, int state);
 int agent_outbox_read_fault(struct agent_outbox *ob, int unit,
 			    const char *fault);
-/* A technician's mark; *seq receives the record's seq.  note may be NULL. */
+/*
+ * A technician's mark; *seq receives the record's seq.  note may be NULL.
+ * Refused before anything changes (no record, no seq, no outbox entry):
+ * VG_ERR_NOTFOUND for a unit out of range, VG_ERR_INVAL for a state that is
+ * not pending..retired, a bad technician id or text that cannot be
+ * published (not UTF-8), VG_ERR_RANGE for a note over VG_NOTE_MAX bytes,
+ * VG_ERR_NOMEM.  A disk that refuses the write does not refuse the mark:
+ * it is held in memory (REC_DIRTY) and published, like any record.
+ */
 int agent_outbox_mark(struct agent_outbox *ob, int unit, int state,
 		      const char *tech, const char *note, int64_t *seq);
 
@@ -139,6 +147,13 @@ void agent_outbox_counts(struct agent_outbox *ob, int *unacked, int *dirty,
 			 bool *degraded);
 /* Removed units whose empty retained message is not acknowledged yet. */
 int agent_outbox_removals(struct agent_outbox *ob);
+
+/*
+ * Make the directory path mode 0750 whatever the umask, or take away
+ * others' access to an existing one (logged); VG_ERR_IO with errno set.
+ * Files in it are written 0640 the same way.
+ */
+int agent_private_dir(const char *path);
 
 /* CRC-32 (IEEE), as stored in record headers. */
 uint32_t agent_outbox_crc32(uint32_t crc, const void *buf, size_t len);

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "vigie/msg.h"
+#include "vigie/str.h" /* vg_utf8_valid */
 
 /*
  * Parse payload into a cJSON object after the size, depth and shape checks.
@@ -46,7 +47,6 @@ int vg_json_field_index(const char *const *names, const char *name);
 bool vg_json_int(const cJSON *item, int64_t min, int64_t max, int64_t *out);
 /* String item copied into dst (size bytes with NUL); false if too long. */
 bool vg_json_text(const cJSON *item, char *dst, size_t size);
-bool vg_utf8_valid(const char *s, size_t len);
 
 /* Bounded writer: appends until full, then remembers it overflowed. */
 struct vg_jw {

@@ -84,15 +84,20 @@ def write_config(tmp, broker_port, devices, units, name="agent.conf",
 
 
 class Agent:
-    def __init__(self, conf, tmp):
+    """env: extra environment variables; umask: the agent's (-1: ours)."""
+
+    def __init__(self, conf, tmp, env=None, umask=-1):
         self.conf = conf
         self.log = open(os.path.join(str(tmp), "agent.log"), "ab")
         self.sock = os.path.join(str(tmp), "data", "agent.sock")
+        self.env = dict(os.environ, **(env or {}))
+        self.umask = umask
         self.proc = None
 
     def start(self):
         self.proc = subprocess.Popen([AGENT, "-c", self.conf],
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log,
+                                     env=self.env, umask=self.umask)
         # the control socket answering means the store is loaded
         from conftest import wait_for
         wait_for(lambda: self.ctl("status")[0] == 0 or

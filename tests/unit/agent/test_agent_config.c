@@ -234,6 +234,113 @@ static void password_and_password_file_conflict(void **state)
 		     "password_file = /y\n", "give one or the other");
 }
 
+/* text must parse. */
+static void expect_ok(const char *text)
+{
+	struct agent_config c;
+	char err[AGENT_ERR_MAX] = "";
+
+	if (agent_config_parse(&c, text, "t.conf", err, sizeof(err)) != VG_OK)
+		fail_msg("refused: %s\n%s", err, text);
+	agent_config_free(&c);
+}
+
+#define HEAD "[site]\nid = a\nregion = 01\n"  /* lines 1-3 */
+
+/*
+ * Trust II point 5: an indented ca_file became the end of the user name
+ * (inih's multi-line values) and the agent went on in clear.
+ */
+static void indented_lines_are_refused(void **state)
+{
+	(void)state;
+	expect_error(HEAD "[broker]\nhost = 127.0.0.1\nusername = agent\n"
+		     "  ca_file = /etc/vigie/ca.pem\n",
+		     "t.conf:7: indented line: inih would add it to the value "
+		     "above (\"ca_file = /etc/vigie/ca.pem\")");
+	expect_error(HEAD "[broker]\n\tport = 1884\n", "t.conf:5: indented");
+	expect_error(HEAD "[broker]\nport = 1884\n [agent]\n",
+		     "t.conf:6: indented");
+	/* blank lines with spaces and indented comments are harmless */
+	expect_ok(HEAD "[broker]\n   \n\t; a comment\n  # another\n"
+		  "port = 1884\n \t\r\n");
+}
+
+static void a_key_given_twice_is_refused(void **state)
+{
+	(void)state;
+	expect_error(HEAD "[broker]\nport = 1884\nhost = 127.0.0.1\n"
+		     "port = 1885\n",
+		     "t.conf:7: port given twice in [broker] (first at line 5)");
+	expect_error(HEAD "[unit U]\nprogram = rgt\nsource = manual\n"
+		     "program = renir\n", "t.conf:7: program given twice");
+	expect_error(HEAD "[broker]\nport = 1884\n[agent]\nlog_level = info\n"
+		     "[broker]\nhost = 127.0.0.1\n",
+		     "t.conf:8: [broker] already given at line 4");
+	/* the same key in two sections is two keys */
+	expect_ok(HEAD "[device a]\ntcp = 127.0.0.1\n[device b]\n"
+		  "tcp = 127.0.0.1:5020\n");
+}
+
+static void units_need_an_address_of_their_own(void **state)
+{
+	(void)state;
+	expect_error(HEAD "[device d]\ntcp = 127.0.0.1\n[unit U]\n"
+		     "program = rgt\ndevice = d\n",
+		     "t.conf:6: unit 'U' needs an address");
+	expect_error(HEAD "[device d]\ntcp = 127.0.0.1\n"
+		     "[unit U]\nprogram = rgt\ndevice = d\naddress = 5\n"
+		     "[unit V]\nprogram = rgt\ndevice = d\naddress = 5\n",
+		     "t.conf:10: unit 'V' reads the same holding register 5 of "
+		     "slave 1 as unit 'U' (line 6)");
+	/* two device sections for one slave are still one slave */
+	expect_error(HEAD "[device d]\ntcp = 10.0.0.1:502\nslave = 3\n"
+		     "[device e]\ntcp = 10.0.0.1\nslave = 3\n"
+		     "[unit U]\nprogram = rgt\ndevice = e\naddress = 5\n"
+		     "[unit V]\nprogram = rgt\ndevice = d\naddress = 5\n"
+		     "[broker]\ntls = off\n", "unit 'V' reads the same");
+	/* another table, slave or address is another register */
+	expect_ok(HEAD "[device d]\ntcp = 127.0.0.1\n[device e]\n"
+		  "tcp = 127.0.0.1\nslave = 2\n"
+		  "[unit U]\nprogram = rgt\ndevice = d\naddress = 5\n"
+		  "[unit V]\nprogram = rgt\ndevice = d\naddress = 5\n"
+		  "register = input\n"
+		  "[unit W]\nprogram = rgt\ndevice = e\naddress = 5\n"
+		  "[unit X]\nprogram = rgt\ndevice = d\naddress = 6\n");
+}
+
+/* inih never calls the handler for a section without keys. */
+static void empty_unit_and_device_sections_are_refused(void **state)
+{
+	(void)state;
+	expect_error(HEAD "[unit U]\n\n# nothing yet\n[unit M]\n"
+		     "program = rgt\nsource = manual\n",
+		     "t.conf:4: [unit U] is empty");
+	expect_error(HEAD "[unit M]\nprogram = rgt\nsource = manual\n"
+		     "[unit U]\n", "t.conf:7: [unit U] is empty");
+	expect_error(HEAD "[device d]\n[broker]\nport = 1884\n",
+		     "t.conf:4: [device d] is empty");
+}
+
+static void plain_text_only_to_loopback_or_when_said(void **state)
+{
+	(void)state;
+	expect_error(HEAD "[broker]\nhost = mqtt.example\nport = 1883\n",
+		     "t.conf:5: [broker] host mqtt.example is not this machine "
+		     "and TLS is off");
+	expect_error(HEAD "[broker]\nhost = 10.1.2.3\n", "t.conf:5:");
+	expect_error(HEAD "[broker]\nhost = ::2\n", "not this machine");
+	expect_error(HEAD "[broker]\ntls = off\nhost = mqtt.example\n"
+		     "ca_file = /ca.pem\n", "t.conf:5: tls = off, yet ca_file");
+	expect_ok(HEAD "[broker]\nhost = mqtt.example\ntls = off\n");
+	expect_ok(HEAD "[broker]\nhost = mqtt.example\nca_file = /ca.pem\n");
+	expect_ok(HEAD "[broker]\nhost = 127.0.0.1\n");
+	expect_ok(HEAD "[broker]\nhost = 127.3.0.9\n");
+	expect_ok(HEAD "[broker]\nhost = localhost\n");
+	expect_ok(HEAD "[broker]\nhost = ::1\n");
+	expect_ok(HEAD "[broker]\nport = 1884\n"); /* default 127.0.0.1 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +351,11 @@ int main(void)
 		cmocka_unit_test(secrets_readable_by_others_are_refused),
 		cmocka_unit_test(key_file_readable_by_others_is_refused),
 		cmocka_unit_test(password_and_password_file_conflict),
+		cmocka_unit_test(indented_lines_are_refused),
+		cmocka_unit_test(a_key_given_twice_is_refused),
+		cmocka_unit_test(units_need_an_address_of_their_own),
+		cmocka_unit_test(empty_unit_and_device_sections_are_refused),
+		cmocka_unit_test(plain_text_only_to_loopback_or_when_said),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -291,6 +291,84 @@ static void removed_units_are_cleared_durably(void **state)
 	strcpy(cfg.units[1].id, "U1");
 }
 
+/* The whole of a file (records are small), for before/after checks. */
+static size_t slurp(const char *name, char *buf, size_t size)
+{
+	char path[256];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	n = fread(buf, 1, size, f);
+	fclose(f);
+	return n;
+}
+
+/*
+ * A mark refused for any reason leaves no trace: not in memory (state,
+ * seq, outbox), not on disk (record, seq file).  The invalid UTF-8 note
+ * used to be applied, then fail to encode: the unit sat "unacked" forever.
+ */
+static void refused_marks_change_nothing(void **state)
+{
+	static const struct { int unit, state; const char *tech, *note;
+			      int rc; } bad[] = {
+		{ 2, VG_STATE_MIGRATED, "T-1", "caf\xe9 froid", VG_ERR_INVAL },
+		{ 2, VG_STATE_MIGRATED, "T-1", "\xc3\x28", VG_ERR_INVAL },
+		{ 2, VG_STATE_UNKNOWN, "T-1", NULL, VG_ERR_INVAL },
+		{ 2, 42, "T-1", NULL, VG_ERR_INVAL },
+		{ 2, VG_STATE_MIGRATED, "T 1", NULL, VG_ERR_INVAL },
+		{ 2, VG_STATE_MIGRATED, "", NULL, VG_ERR_INVAL },
+		{ 3, VG_STATE_MIGRATED, "T-1", NULL, VG_ERR_NOTFOUND },
+		{ -1, VG_STATE_MIGRATED, "T-1", NULL, VG_ERR_NOTFOUND },
+	};
+	char before[512], after[512], seqb[64], seqa[64], longnote[200];
+	struct agent_outbox ob;
+	struct vg_unit_status st;
+	size_t nb, ns;
+	int unacked, dirty, mid = 0;
+	int64_t seq = -1, seq0;
+	uint8_t flags;
+	bool degraded;
+
+	(void)state;
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	publish_all(&ob, &mid);
+	agent_outbox_status(&ob, 2, &st, NULL);
+	seq0 = st.seq;
+	nb = slurp("u.U2", before, sizeof(before));
+	ns = slurp("seq", seqb, sizeof(seqb));
+	memset(longnote, 'x', sizeof(longnote) - 1);
+	longnote[VG_NOTE_MAX + 1] = '\0';
+	assert_int_equal(agent_outbox_mark(&ob, 2, VG_STATE_MIGRATED, "T-1",
+					   longnote, &seq), VG_ERR_RANGE);
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		if (agent_outbox_mark(&ob, bad[k].unit, bad[k].state,
+				      bad[k].tech, bad[k].note, &seq) !=
+		    bad[k].rc)
+			fail_msg("case %zu not refused as expected", k);
+	}
+	assert_true(seq == -1);
+	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
+	assert_int_equal(unacked, 0);
+	assert_int_equal(dirty, 0);
+	agent_outbox_status(&ob, 2, &st, &flags);
+	assert_true(st.seq == seq0);
+	assert_int_equal(st.state, VG_STATE_UNKNOWN);
+	assert_int_equal(flags & (REC_UNACKED | REC_QUEUED), 0);
+	assert_true(slurp("u.U2", after, sizeof(after)) == nb);
+	assert_memory_equal(before, after, nb);
+	assert_true(slurp("seq", seqa, sizeof(seqa)) == ns);
+	assert_memory_equal(seqb, seqa, ns);
+	/* a good mark after all that, UTF-8 accents included */
+	assert_int_equal(agent_outbox_mark(&ob, 2, VG_STATE_MIGRATED, "T-1",
+					   "caf\xc3\xa9 froid", &seq), VG_OK);
+	assert_true(seq > seq0);
+	agent_outbox_close(&ob);
+}
+
 static void crc_matches_ieee(void **state)
 {
 	(void)state;
@@ -310,6 +388,8 @@ int main(void)
 			refused_disk_keeps_state_in_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			removed_units_are_cleared_durably, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			refused_marks_change_nothing, setup, teardown),
 		cmocka_unit_test(crc_matches_ieee),
 	};
 
