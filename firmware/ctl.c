@@ -503,9 +503,11 @@ static void unit_delivery(const char *status, const char *unit, char *buf,
 	vg_strlcpy(buf, "unknown", size);
 	for (const char *l = status; l; l = strchr(l, '\n')) {
 		const char *eol, *semi;
+		size_t len;
 
 		l += *l == '\n';
-		if (strncmp(l, unit, n) != 0 || l[n] != ' ')
+		len = strcspn(l, " \n");
+		if (len != n || strncmp(l, unit, len) != 0)
 			continue;
 		eol = strchr(l, '\n');
 		semi = strstr(l, "; ");
