@@ -6,7 +6,9 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
+import threading
 
 import pytest
 
@@ -308,3 +310,79 @@ def test_birth_carries_health(broker, tmp_path, procs):
     device = next(line for line in out.splitlines()
                   if line.startswith("device  plc"))
     assert "answering" not in device.replace("NOT ANSWERING", ""), device
+
+
+class OldBroker:
+    """Just enough of an MQTT 3.1.1-only broker: a CONNECT of protocol
+    level 5 gets the 3.1.1 answer "unacceptable protocol version" (a
+    2-byte CONNACK) and the connection closed; level 4 is accepted."""
+
+    def __init__(self):
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.srv.settimeout(0.2)
+        self.port = self.srv.getsockname()[1]
+        self.levels = []
+        self.done = threading.Event()
+        self.conns = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _recv(c, n):
+        data = b""
+        while len(data) < n:
+            chunk = c.recv(n - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    def _connect_level(self, c):
+        c.settimeout(5)
+        try:
+            if self._recv(c, 1) != b"\x10":
+                return None
+            for _ in range(4):  # remaining length: a varint
+                if not self._recv(c, 1)[0] & 0x80:
+                    break
+            return self._recv(c, 7)[6]  # name length, "MQTT", level
+        except (EOFError, OSError):
+            return None
+
+    def _run(self):
+        while not self.done.is_set():
+            try:
+                c, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            level = self._connect_level(c)
+            self.levels.append(level)
+            if level == 4:
+                c.sendall(b"\x20\x02\x00\x00")
+                self.conns.append(c)  # kept open until stop
+            else:
+                c.sendall(b"\x20\x02\x00\x01")
+                c.close()
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(5)
+        for c in self.conns:
+            c.close()
+        self.srv.close()
+
+
+def test_falls_back_to_311_when_the_broker_refuses_5(tmp_path, procs):
+    old = OldBroker()
+    procs.append(old)
+    agent = Agent(site_config(tmp_path, old), tmp_path)
+    procs.append(agent)
+    agent.start()
+    wait_for(lambda: 4 in old.levels, what="a 3.1.1 CONNECT")
+    assert old.levels[0] == 5
+    status_until(agent, lambda o: "MQTT 3.1.1" in o and "connected" in o,
+                 "connected over 3.1.1")
+    log = open(os.path.join(str(tmp_path), "agent.log")).read()
+    assert "the broker refuses MQTT 5; falling back to MQTT 3.1.1" in log
