@@ -177,14 +177,12 @@ static void status_devices(FILE *f, struct agent *a)
 
 enum delivery { DL_NOC, DL_BROKER, DL_WAITING, DL_REFUSED, DL_COUNT };
 
-/* Where unit i's current record is: NOC, broker, outbox or refused. */
-static enum delivery delivery_of(struct agent *a, int i, int64_t seq,
-				 uint8_t flags,
+/* Where a unit's current record is: NOC, broker, outbox or refused. */
+static enum delivery delivery_of(int64_t seq, uint8_t flags, int refusal,
 				 const struct agent_mqtt_state *st)
 {
 	if (flags & REC_UNACKED)
-		return agent_outbox_refusal(&a->ob, i) ? DL_REFUSED :
-							 DL_WAITING;
+		return refusal ? DL_REFUSED : DL_WAITING;
 	if (st->receipt && seq <= st->receipt_seq)
 		return DL_NOC;
 	return DL_BROKER;
@@ -213,10 +211,12 @@ static void status_unit(FILE *f, struct agent *a, int i,
 	char where[96];
 	enum delivery d;
 	uint8_t flags;
+	int refusal;
 
 	if (agent_outbox_status(&a->ob, i, &us, &flags) != VG_OK)
 		return;
-	d = delivery_of(a, i, us.seq, flags, st);
+	refusal = agent_outbox_refusal(&a->ob, i);
+	d = delivery_of(us.seq, flags, refusal, st);
 	count[d]++;
 	fprintf(f, "%-20s %-6s %-10s %-7s ", us.unit,
 		vg_program_name(us.program), vg_state_name(us.state),
@@ -229,8 +229,7 @@ static void status_unit(FILE *f, struct agent *a, int i,
 		fprintf(f, " fault=\"%s\"", us.fault);
 	if (us.tech[0])
 		fprintf(f, " tech=%s", us.tech);
-	delivery_text(d, agent_outbox_refusal(&a->ob, i), where,
-		      sizeof(where));
+	delivery_text(d, refusal, where, sizeof(where));
 	fprintf(f, "; %s\n", where);
 }
 
