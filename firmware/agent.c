@@ -304,7 +304,8 @@ int agent_once(const char *cfg_path)
 	}
 	agent_modbus_poll_once(&a.mb);
 	vg_topic_agent(topic, sizeof(topic), a.cfg.prefix, a.cfg.site);
-	if (agent_mqtt_presence(&a.cfg, true, payload, sizeof(payload)) > 0)
+	if (agent_mqtt_presence(&a.cfg, true, 0, NULL, payload,
+				sizeof(payload)) > 0)
 		printf("{\"topic\":\"%s\",\"retain\":true,\"payload\":%s}\n",
 		       topic, payload);
 	for (int i = 0; i < a.cfg.nunits; i++)

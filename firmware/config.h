@@ -14,6 +14,7 @@
 
 #include "vigie/domain.h"
 #include "vigie/ident.h"
+#include "vigie/msg.h"
 #include "vigie/topic.h"
 
 #define AGENT_PATH_MAX 256
@@ -89,6 +90,7 @@ struct agent_config {
 	char cert_file[AGENT_PATH_MAX];
 	char key_file[AGENT_PATH_MAX];
 	int keepalive;
+	bool mqtt_v311;                   /* mqtt_version = 3.1.1: forced */
 	/* agent */
 	char data_dir[AGENT_PATH_MAX];
 	char control[AGENT_PATH_MAX];     /* control socket path */
@@ -97,6 +99,8 @@ struct agent_config {
 	struct agent_device devices[AGENT_DEVICES_MAX];
 	int nunits;
 	struct agent_unit *units;         /* owned: agent_config_free */
+	/* FNV-1a 64 of the file's bytes, hex: which file is in force */
+	char hash[VG_HASH_MAX + 1];
 };
 
 /*

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <mosquitto.h>
 
 #include "agent.h"
 #include "vigie/err.h"
@@ -122,29 +125,53 @@ static void print_time(FILE *f, int64_t t)
 	fputs(buf, f);
 }
 
-static void status_link(FILE *f, struct agent *a)
+static void status_link(FILE *f, struct agent *a,
+			const struct agent_mqtt_state *st)
 {
-	struct agent_mqtt_state st;
 	int unacked, dirty;
 	bool degraded;
 
-	agent_mqtt_state(&a->mq, &st);
 	fprintf(f, "broker  %s:%d%s: %s since ", a->cfg.host, a->cfg.port,
 		a->cfg.tls ? " (TLS)" : "",
-		st.connected ? "connected" : "DISCONNECTED");
-	print_time(f, st.since);
-	if (!st.connected)
-		fprintf(f, ", last error: %s", st.error);
-	fprintf(f, " (%u connects)\n", st.connects);
+		st->connected ? "connected" : "DISCONNECTED");
+	print_time(f, st->since);
+	if (!st->connected)
+		fprintf(f, ", last error: %s", st->error);
+	fprintf(f, " (%u connects; MQTT %s, session %lld)\n", st->connects,
+		st->protocol == MQTT_PROTOCOL_V311 ? "3.1.1" : "5",
+		(long long)st->session);
 	agent_outbox_counts(&a->ob, &unacked, &dirty, &degraded);
 	fprintf(f, "outbox  %d record(s) awaiting acknowledgement, %d in "
-		"flight, %d removal(s) pending\n", unacked, st.inflight,
+		"flight, %d removal(s) pending\n", unacked, st->inflight,
 		agent_outbox_removals(&a->ob));
 	fprintf(f, "storage %s/units: %s", a->cfg.data_dir,
 		degraded ? "DEGRADED (disk refuses writes)" : "ok");
 	if (dirty)
 		fprintf(f, ", %d record(s) held in memory only", dirty);
 	fputc('\n', f);
+}
+
+/* Publishes refused since start, and the receipt line mark --wait reads. */
+static void status_trust(FILE *f, const struct agent_mqtt_state *st)
+{
+	char why[64];
+
+	if (st->refused) {
+		agent_mqtt_reason(st->refused_rc, why, sizeof(why));
+		fprintf(f, "refused %lld publish(es) refused by the broker: %s "
+			"(last at ", (long long)st->refused, why);
+		print_time(f, st->refused_at);
+		fputs("); check [broker] username: the broker lets a site "
+		      "write only its own topics\n", f);
+	}
+	if (!st->receipt) {
+		fputs("noc     no receipt from the NOC yet\n", f);
+		return;
+	}
+	fprintf(f, "noc     received up to seq=%lld (NOC time ",
+		(long long)st->receipt_seq);
+	print_time(f, st->receipt_ts);
+	fputs(")\n", f);
 }
 
 static void status_devices(FILE *f, struct agent *a)
@@ -157,46 +184,106 @@ static void status_devices(FILE *f, struct agent *a)
 			fprintf(f, "tcp %s:%d", dev->host, dev->port);
 		else
 			fprintf(f, "rtu %s", dev->serial);
+		/* a device whose every unit faults is not "answering",
+		 * whatever the reason (refused, unmapped, timed out) */
 		fprintf(f, " slave %d: %d request(s) planned per poll, %d in "
 			"the last, %s\n", dev->slave, a->mb.plan.dev_nreq[d],
 			a->mb.requests[d],
-			a->mb.dead[d] ? "NOT ANSWERING" : "answering");
+			a->mb.dead[d] ? "NOT ANSWERING" :
+			agent_outbox_device_failing(&a->ob, d) ?
+			"FAILING (every unit has a read fault)" : "answering");
 	}
 }
 
-static void status_units(FILE *f, struct agent *a)
+enum delivery { DL_NOC, DL_BROKER, DL_WAITING, DL_REFUSED, DL_COUNT };
+
+/* Where a unit's current record is: NOC, broker, outbox or refused. */
+static enum delivery delivery_of(int64_t seq, uint8_t flags, int refusal,
+				 const struct agent_mqtt_state *st)
 {
-	struct vg_unit_status st;
+	if (flags & REC_UNACKED)
+		return refusal ? DL_REFUSED : DL_WAITING;
+	if (st->receipt && seq <= st->receipt_seq)
+		return DL_NOC;
+	return DL_BROKER;
+}
+
+static void delivery_text(enum delivery d, int rc, char *buf, size_t size)
+{
+	static const char *const text[] = {
+		"received by the NOC", "at the broker, awaiting the NOC",
+		"awaiting the broker"
+	};
+	char why[64];
+
+	if (d != DL_REFUSED) {
+		vg_strlcpy(buf, text[d], size);
+		return;
+	}
+	agent_mqtt_reason(rc, why, sizeof(why));
+	snprintf(buf, size, "refused by the broker: %s", why);
+}
+
+static void status_unit(FILE *f, struct agent *a, int i,
+			const struct agent_mqtt_state *st, int *count)
+{
+	struct vg_unit_status us;
+	char where[96];
+	enum delivery d;
 	uint8_t flags;
+	int refusal;
+
+	if (agent_outbox_status(&a->ob, i, &us, &flags) != VG_OK)
+		return;
+	refusal = agent_outbox_refusal(&a->ob, i);
+	d = delivery_of(us.seq, flags, refusal, st);
+	count[d]++;
+	fprintf(f, "%-20s %-6s %-10s %-7s ", us.unit,
+		vg_program_name(us.program), vg_state_name(us.state),
+		us.source ? vg_source_name(us.source) : "-");
+	print_time(f, us.since);
+	fprintf(f, " seq=%lld", (long long)us.seq);
+	if (flags & REC_UNACKED)
+		fputs(" unacked", f);
+	if (us.fault[0])
+		fprintf(f, " fault=\"%s\"", us.fault);
+	if (us.tech[0])
+		fprintf(f, " tech=%s", us.tech);
+	delivery_text(d, refusal, where, sizeof(where));
+	fprintf(f, "; %s\n", where);
+}
+
+static void status_units(FILE *f, struct agent *a,
+			 const struct agent_mqtt_state *st)
+{
+	int count[DL_COUNT] = { 0 };
+	char why[64] = "";
 
 	fprintf(f, "%-20s %-6s %-10s %-7s %-21s %s\n", "UNIT", "PROG",
-		"STATE", "SOURCE", "SINCE", "DETAIL");
-	for (int i = 0; i < a->cfg.nunits; i++) {
-		if (agent_outbox_status(&a->ob, i, &st, &flags) != VG_OK)
-			continue;
-		fprintf(f, "%-20s %-6s %-10s %-7s ", st.unit,
-			vg_program_name(st.program), vg_state_name(st.state),
-			st.source ? vg_source_name(st.source) : "-");
-		print_time(f, st.since);
-		fprintf(f, " seq=%lld", (long long)st.seq);
-		if (flags & REC_UNACKED)
-			fputs(" unacked", f);
-		if (st.fault[0])
-			fprintf(f, " fault=\"%s\"", st.fault);
-		if (st.tech[0])
-			fprintf(f, " tech=%s", st.tech);
-		fputc('\n', f);
-	}
+		"STATE", "SOURCE", "SINCE", "DETAIL; DELIVERY");
+	for (int i = 0; i < a->cfg.nunits; i++)
+		status_unit(f, a, i, st, count);
+	if (count[DL_REFUSED])
+		agent_mqtt_reason(st->refused_rc, why, sizeof(why));
+	fprintf(f, "delivery %d received by the NOC, %d at the broker "
+		"awaiting the NOC, %d awaiting the broker, %d refused by the "
+		"broker%s%s\n", count[DL_NOC], count[DL_BROKER],
+		count[DL_WAITING], count[DL_REFUSED], why[0] ? ": " : "", why);
 }
 
 static void cmd_status(FILE *f, struct agent *a)
 {
-	fprintf(f, "ok\nsite    %s, region %s %s, vigie-agent %s (%s)\n",
-		a->cfg.site, vg_region_code(a->cfg.region),
-		vg_region_name(a->cfg.region), VG_VERSION, VG_BOARD);
-	status_link(f, a);
+	struct agent_mqtt_state st;
+
+	agent_mqtt_state(&a->mq, &st);
+	fprintf(f, "ok\nsite    %s, region %s %s, vigie-agent %s (%s), "
+		"config %s\n", a->cfg.site, vg_region_code(a->cfg.region),
+		vg_region_name(a->cfg.region), VG_VERSION, VG_BOARD,
+		a->cfg.hash);
+	status_link(f, a, &st);
+	status_trust(f, &st);
 	status_devices(f, a);
-	status_units(f, a);
+	status_units(f, a, &st);
 }
 
 /* Printable, one line, UTF-8, short enough to be published whole; else
@@ -259,6 +346,30 @@ static int mark_refused(FILE *f, struct agent *a, const char *unit,
 	return i;
 }
 
+/*
+ * What happens to a mark next.  Never "published": the broker may refuse
+ * it, and only a receipt says the NOC has it.
+ */
+static void mark_outlook(FILE *f, struct agent *a)
+{
+	struct agent_mqtt_state st;
+	char why[64];
+
+	agent_mqtt_state(&a->mq, &st);
+	if (st.refused_rc && agent_outbox_refused_count(&a->ob) > 0) {
+		agent_mqtt_reason(st.refused_rc, why, sizeof(why));
+		fprintf(f, "; but the broker refuses this agent's publishes "
+			"(%s): it stays in the outbox until [broker] username "
+			"and password are fixed\n", why);
+	} else if (st.connected) {
+		fputs("; it is on its way to the broker (status or mark "
+		      "--wait tells when the NOC has it)\n", f);
+	} else {
+		fputs("; the broker is unreachable: it stays in the outbox "
+		      "and goes out when the link is back\n", f);
+	}
+}
+
 static void mark_recorded(FILE *f, struct agent *a, int i, const char *state,
 			  const char *tech, int64_t seq)
 {
@@ -268,9 +379,9 @@ static void mark_recorded(FILE *f, struct agent *a, int i, const char *state,
 
 	vg_log(VG_LOG_INFO, "unit %s marked %s by %s (seq %lld)", unit, state,
 	       tech, (long long)seq);
-	fprintf(f, "ok\nunit %s marked %s by %s (seq %lld); it is published "
-		"as soon as the broker is reachable\n", unit, state, tech,
-		(long long)seq);
+	fprintf(f, "ok\nunit %s marked %s by %s (seq %lld)", unit, state,
+		tech, (long long)seq);
+	mark_outlook(f, a);
 	agent_outbox_status(&a->ob, i, &st, &flags);
 	if ((flags & REC_DIRTY) || !a->ob.durable)
 		fputs("warning: the disk refuses writes: this mark is held in "
@@ -518,4 +629,149 @@ int agent_ctl_request(const char *path, const char *request)
 	if (first)
 		fprintf(stderr, "vigie-agent: no answer from the agent\n");
 	return ok ? 0 : 1;
+}
+
+/* Send request; the agent's whole answer, read into mem. */
+static ssize_t exchange(int fd, const char *request, FILE *mem)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (write(fd, request, strlen(request)) < 0 || write(fd, "\n", 1) < 0)
+		return -1;
+	shutdown(fd, SHUT_WR);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, mem);
+	return n;
+}
+
+/* The agent's whole answer to request in *out (malloc'd); exit status. */
+static int fetch(const char *path, const char *request, char **out)
+{
+	size_t len = 0;
+	FILE *mem;
+	ssize_t n;
+	int fd = connect_to(path);
+
+	if (fd < 0) {
+		fprintf(stderr, "vigie-agent: the agent is not running (no "
+			"control socket at %s: %s)\n", path, strerror(errno));
+		return 2;
+	}
+	mem = open_memstream(out, &len);
+	if (!mem) {
+		close(fd);
+		return 2;
+	}
+	n = exchange(fd, request, mem);
+	close(fd);
+	fclose(mem);
+	if (n < 0 || len == 0) {
+		fprintf(stderr, "vigie-agent: no answer from the agent\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* "seq=N" on the status line starting with "noc "; -1 when none. */
+static int64_t receipt_seq(const char *status)
+{
+	const char *line = strstr(status, "\nnoc ");
+	const char *eol, *seq;
+
+	if (!line)
+		return -1;
+	eol = strchr(line + 1, '\n');
+	seq = strstr(line, "seq=");
+	if (!seq || (eol && seq > eol))
+		return -1;
+	return strtoll(seq + 4, NULL, 10);
+}
+
+/* The delivery part ("; ...") of unit's line in a status answer. */
+static void unit_delivery(const char *status, const char *unit, char *buf,
+			  size_t size)
+{
+	size_t n = strlen(unit);
+
+	vg_strlcpy(buf, "unknown", size);
+	for (const char *l = status; l; l = strchr(l, '\n')) {
+		const char *eol, *semi;
+		size_t len;
+
+		l += *l == '\n';
+		len = strcspn(l, " \n");
+		if (len != n || strncmp(l, unit, len) != 0)
+			continue;
+		eol = strchr(l, '\n');
+		semi = strstr(l, "; ");
+		if (semi && (!eol || semi < eol)) {
+			n = eol ? (size_t)(eol - semi - 2) : strlen(semi + 2);
+			snprintf(buf, size, "%.*s", (int)n, semi + 2);
+		}
+		return;
+	}
+}
+
+static void pause_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Poll status until the receipt covers seq; 0 or an exit status. */
+static int wait_receipt(const char *path, const char *unit, int64_t seq,
+			int seconds)
+{
+	int64_t deadline = vg_mono_ms() + (int64_t)seconds * 1000;
+	char where[128];
+	char *status = NULL;
+	int rc;
+
+	for (;;) {
+		free(status);
+		status = NULL;
+		if ((rc = fetch(path, "status", &status)) != 0)
+			return rc;
+		if (receipt_seq(status) >= seq) {
+			printf("unit %s: received by the NOC (seq %lld)\n",
+			       unit, (long long)seq);
+			free(status);
+			return 0;
+		}
+		if (vg_mono_ms() >= deadline)
+			break;
+		pause_ms(500);
+	}
+	unit_delivery(status, unit, where, sizeof(where));
+	free(status);
+	fprintf(stderr, "vigie-agent: not yet confirmed: the NOC has not "
+		"acknowledged the mark of unit %s (seq %lld) within %d s; the "
+		"agent keeps it and goes on trying (now: %s)\n", unit,
+		(long long)seq, seconds, where);
+	return AGENT_CTL_UNCONFIRMED;
+}
+
+int agent_ctl_mark_wait(const char *path, const char *request,
+			const char *unit, int seconds)
+{
+	char *answer = NULL;
+	const char *seq;
+	int rc = fetch(path, request, &answer);
+
+	if (rc != 0)
+		return rc;
+	if (strncmp(answer, "ok\n", 3) != 0) {
+		fprintf(stderr, "vigie-agent: %s", answer);
+		free(answer);
+		return 1;
+	}
+	fputs(answer + 3, stdout);
+	fflush(stdout);
+	seq = strstr(answer, "(seq ");
+	rc = seq ? wait_receipt(path, unit, strtoll(seq + 5, NULL, 10),
+				seconds) : 1;
+	free(answer);
+	return rc;
 }

@@ -59,5 +59,14 @@ void agent_ctl_serve(struct agent_ctl *ctl, const struct pollfd *p,
 		     struct agent *a);
 /* Client: send request, print the answer; returns an exit status. */
 int agent_ctl_request(const char *path, const char *request);
+/*
+ * Client: send a mark request, then ask for status until the NOC's receipt
+ * covers the mark's seq or seconds pass.  Returns 0 when the NOC has it,
+ * AGENT_CTL_UNCONFIRMED when not (yet), otherwise as agent_ctl_request.
+ * The agent is only ever asked for status: its main loop never waits.
+ */
+#define AGENT_CTL_UNCONFIRMED 3
+int agent_ctl_mark_wait(const char *path, const char *request,
+			const char *unit, int seconds);
 
 #endif

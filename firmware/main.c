@@ -21,6 +21,7 @@ struct opts {
 	const char *socket;
 	const char *tech;
 	const char *note;
+	int wait;                 /* mark --wait SECONDS; 0: do not wait */
 	int nargs;
 	const char *args[4];
 };
@@ -34,9 +35,30 @@ static void usage(FILE *f)
 	      "what would be published\n"
 	      "       vigie-agent [-c FILE|-s SOCK] status\n"
 	      "       vigie-agent [-c FILE|-s SOCK] mark UNIT STATE --tech ID "
-	      "[--note TEXT]\n"
+	      "[--note TEXT] [--wait SECONDS]\n"
 	      "       vigie-agent --version\n"
 	      "default FILE: " AGENT_CONFIG_PATH "\n", f);
+}
+
+/*
+ * Valid but likely wrong: the broker binds a site's identity to its user
+ * name and lets it write only its own topics, so any other name has every
+ * publish refused.
+ */
+static void warn_identity(const char *path, const struct agent_config *c)
+{
+	if (c->username[0] && strcmp(c->username, c->site) != 0)
+		fprintf(stderr, "%s: warning: [broker] username '%s' differs "
+			"from the site id '%s': the broker lets a site write "
+			"only its own topics, so it will refuse this agent's "
+			"publishes\n", path, c->username, c->site);
+	else if (!c->username[0] && !c->cert_file[0])
+		fprintf(stderr, "%s: warning: no [broker] username nor "
+			"cert_file: the broker cannot tell this site from any "
+			"other\n", path);
+	if (c->mqtt_v311)
+		fprintf(stderr, "%s: warning: mqtt_version = 3.1.1: a publish "
+			"the broker refuses looks delivered\n", path);
 }
 
 static int check_config(const char *path)
@@ -51,6 +73,7 @@ static int check_config(const char *path)
 	}
 	for (int i = 0; i < cfg.nunits; i++)
 		manual += cfg.units[i].manual;
+	warn_identity(path, &cfg);
 	printf("%s: ok: site %s, %d device(s), %d unit(s) (%d manual)\n",
 	       path, cfg.site, cfg.ndevices, cfg.nunits, manual);
 	agent_config_free(&cfg);
@@ -58,6 +81,13 @@ static int check_config(const char *path)
 }
 
 /* The control socket: -s, else the one the config file names. */
+static int ask(const struct opts *o, const char *path, const char *request)
+{
+	if (o->wait > 0 && strncmp(request, "mark ", 5) == 0)
+		return agent_ctl_mark_wait(path, request, o->args[1], o->wait);
+	return agent_ctl_request(path, request);
+}
+
 static int client(const struct opts *o, const char *request)
 {
 	struct agent_config cfg;
@@ -65,14 +95,14 @@ static int client(const struct opts *o, const char *request)
 	int rc;
 
 	if (o->socket)
-		return agent_ctl_request(o->socket, request);
+		return ask(o, o->socket, request);
 	if (agent_config_load(&cfg, o->config, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigie-agent: %s (use -s SOCKET)\n", err);
 		return 2;
 	}
 	snprintf(path, sizeof(path), "%s", cfg.control);
 	agent_config_free(&cfg);
-	rc = agent_ctl_request(path, request);
+	rc = ask(o, path, request);
 	return rc;
 }
 
@@ -82,7 +112,7 @@ static int mark(const struct opts *o)
 
 	if (o->nargs != 3 || !o->tech) {
 		fputs("usage: vigie-agent mark UNIT STATE --tech ID "
-		      "[--note TEXT]\n", stderr);
+		      "[--note TEXT] [--wait SECONDS]\n", stderr);
 		return 2;
 	}
 	if (strchr(o->args[1], ' ') || strchr(o->args[2], ' ') ||
@@ -98,6 +128,20 @@ static int mark(const struct opts *o)
 		return 2;
 	}
 	return client(o, req);
+}
+
+/* 1..3600 seconds for mark --wait. */
+static int wait_seconds(const char *v)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	if (end == v || *end || n < 1 || n > 3600) {
+		fprintf(stderr, "vigie-agent: --wait takes 1..3600 seconds, "
+			"not '%s'\n", v);
+		exit(2);
+	}
+	return (int)n;
 }
 
 static const char *need(int argc, char **argv, int *i)
@@ -126,6 +170,8 @@ int main(int argc, char **argv)
 			o.tech = need(argc, argv, &i);
 		else if (!strcmp(a, "--note"))
 			o.note = need(argc, argv, &i);
+		else if (!strcmp(a, "--wait"))
+			o.wait = wait_seconds(need(argc, argv, &i));
 		else if (!strcmp(a, "--check-config"))
 			return check_config(need(argc, argv, &i));
 		else if (!strcmp(a, "--once"))

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 
+#include "health.h"
 #include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/msg.h"
@@ -31,14 +33,24 @@
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 15000
+/*
+ * A refused record is tried again after this long (and on every new
+ * connection): an ACL fixed on the broker is picked up without a restart,
+ * and a refusal never turns into a publish loop.
+ */
+#define REFUSED_RETRY_MS 60000
 
 int agent_mqtt_presence(const struct agent_config *cfg, bool online,
+			int64_t session, const struct vg_health *health,
 			char *buf, size_t size)
 {
 	struct vg_presence pr;
 
 	memset(&pr, 0, sizeof(pr));
 	vg_health_clear(&pr.health);
+	if (health)
+		pr.health = *health;
+	pr.session = session;
 	vg_strlcpy(pr.site, cfg->site, sizeof(pr.site));
 	pr.region = cfg->region;
 	pr.online = online;
@@ -47,6 +59,56 @@ int agent_mqtt_presence(const struct agent_config *cfg, bool online,
 	pr.units = cfg->nunits;
 	pr.ts = vg_now();
 	return vg_presence_encode(&pr, buf, size);
+}
+
+void agent_mqtt_reason(int rc, char *buf, size_t size)
+{
+	const char *s = mosquitto_reason_string(rc);
+
+	snprintf(buf, size, "%s", s ? s : "unknown reason");
+	/* mosquitto capitalises; the status line reads as one sentence */
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && (buf[1] < 'A' || buf[1] > 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+}
+
+/* The health the birth carries: the store's view, refusals, config. */
+static void health_now(struct agent_mqtt *mq, struct vg_health *h)
+{
+	vg_health_clear(h);
+	agent_outbox_health(mq->ob, vg_now(), h);
+	pthread_mutex_lock(&mq->lock);
+	h->refused = mq->st.refused;
+	pthread_mutex_unlock(&mq->lock);
+	vg_strlcpy(h->config_hash, mq->cfg->hash, sizeof(h->config_hash));
+}
+
+/* Retained presence of the current session; online carries health. */
+static int publish_presence(struct agent_mqtt *mq, bool online)
+{
+	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
+	struct vg_health h;
+	int len, mid = -1, rc;
+
+	if (online)
+		health_now(mq, &h);
+	vg_topic_agent(topic, sizeof(topic), mq->cfg->prefix, mq->cfg->site);
+	len = agent_mqtt_presence(mq->cfg, online, mq->session,
+				  online ? &h : NULL, payload,
+				  sizeof(payload));
+	if (len < 0)
+		return MOSQ_ERR_INVAL;
+	rc = mosquitto_publish(mq->mosq, &mid, topic, len, payload, 1, true);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		vg_log(VG_LOG_WARN, "mqtt: cannot publish presence: %s",
+		       mosquitto_strerror(rc));
+		return rc;
+	}
+	mq->presence_mid = mid;
+	if (online) {
+		mq->sent = h;
+		mq->birth_ms = vg_mono_ms();
+	}
+	return MOSQ_ERR_SUCCESS;
 }
 
 static void set_state(struct agent_mqtt *mq, bool connected, const char *err)
@@ -62,29 +124,62 @@ static void set_state(struct agent_mqtt *mq, bool connected, const char *err)
 	pthread_mutex_unlock(&mq->lock);
 }
 
+/* The broker does not speak MQTT 5: say so once, use 3.1.1 from now on. */
+static bool fall_back(struct agent_mqtt *mq, int rc)
+{
+	if (mq->v311 || (rc != MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION &&
+			 rc != CONNACK_REFUSED_PROTOCOL_VERSION))
+		return false;
+	vg_log(VG_LOG_WARN, "mqtt: the broker refuses MQTT 5; falling back to "
+	       "MQTT 3.1.1, on which a refused publish looks delivered");
+	mq->v311 = true;
+	mq->backoff_ms = BACKOFF_MIN_MS;
+	return true;
+}
+
+/* The NOC's receipts for this site (retained: the last one comes now). */
+static void subscribe_receipts(struct agent_mqtt *mq)
+{
+	char topic[VG_TOPIC_MAX];
+	int rc;
+
+	if (vg_topic_receipt(topic, sizeof(topic), mq->cfg->prefix,
+			     mq->cfg->site) < 0)
+		return;
+	rc = mosquitto_subscribe(mq->mosq, NULL, topic, 1);
+	if (rc != MOSQ_ERR_SUCCESS)
+		vg_log(VG_LOG_WARN, "mqtt: cannot subscribe to %s: %s", topic,
+		       mosquitto_strerror(rc));
+}
+
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
 	struct agent_mqtt *mq = obj;
-	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
-	int len;
+	char why[64];
 
+	(void)mosq;
 	if (rc != 0) {
-		vg_log(VG_LOG_ERR, "mqtt: broker refused the connection: %s",
-		       mosquitto_connack_string(rc));
-		set_state(mq, false, mosquitto_connack_string(rc));
+		if (mq->v311)
+			vg_strlcpy(why, mosquitto_connack_string(rc),
+				   sizeof(why));
+		else
+			agent_mqtt_reason(rc, why, sizeof(why));
+		if (!fall_back(mq, rc))
+			vg_log(VG_LOG_ERR, "mqtt: broker refused the "
+			       "connection: %s", why);
+		set_state(mq, false, why);
 		mq->lost = true;
 		return;
 	}
-	vg_log(VG_LOG_INFO, "mqtt: connected to %s:%d; publishing birth",
-	       mq->cfg->host, mq->cfg->port);
+	vg_log(VG_LOG_INFO, "mqtt: connected to %s:%d (MQTT %s, session "
+	       "%lld); publishing birth", mq->cfg->host, mq->cfg->port,
+	       mq->v311 ? "3.1.1" : "5", (long long)mq->session);
 	mq->ready = true;
 	mq->backoff_ms = BACKOFF_MIN_MS;
+	mq->retry_ms = 0;
 	set_state(mq, true, "");
-	vg_topic_agent(topic, sizeof(topic), mq->cfg->prefix, mq->cfg->site);
-	len = agent_mqtt_presence(mq->cfg, true, payload, sizeof(payload));
-	if (len > 0)
-		mosquitto_publish(mosq, &mq->presence_mid, topic, len, payload,
-				  1, true);
+	publish_presence(mq, true);
+	subscribe_receipts(mq);
 	agent_outbox_birth(mq->ob);
 }
 
@@ -100,18 +195,115 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 		       mosquitto_strerror(rc));
 }
 
-static void on_publish(struct mosquitto *mosq, void *obj, int mid)
+/* index: as agent_outbox_next returns; -1 the presence, -2 unknown. */
+static void log_refusal(struct agent_mqtt *mq, int index, int rc)
+{
+	char why[64], what[VG_IDENT_MAX + 32];
+	uint32_t dropped = 0;
+
+	if (!vg_ratelimit_allow(&mq->refuse_rl, vg_mono_ms(), &dropped))
+		return;
+	agent_mqtt_reason(rc, why, sizeof(why));
+	if (index < 0)
+		vg_strlcpy(what, index == -1 ? "the presence" : "a record",
+			   sizeof(what));
+	else if (index < mq->cfg->nunits)
+		snprintf(what, sizeof(what), "unit %s",
+			 mq->cfg->units[index].id);
+	else
+		vg_strlcpy(what, "a removed unit", sizeof(what));
+	vg_log(VG_LOG_ERR, "mqtt: the broker refused %s: %s (%u more "
+	       "refusal(s) not logged); it stays in the outbox and is tried "
+	       "again later; check [broker] username: the broker lets a site "
+	       "write only its own topics", what, why, dropped);
+}
+
+/* PUBACK >= 0x80: not delivered; count it, keep it, retry it later. */
+static void refused(struct agent_mqtt *mq, int mid, int rc)
+{
+	int index = -1;
+
+	pthread_mutex_lock(&mq->lock);
+	mq->st.refused++;
+	mq->st.refused_rc = rc;
+	mq->st.refused_at = vg_now();
+	pthread_mutex_unlock(&mq->lock);
+	if (mid != mq->presence_mid) {
+		index = agent_outbox_refused(mq->ob, mid, rc);
+		index = index < 0 ? -2 : index;
+	}
+	log_refusal(mq, index, rc);
+	if (!mq->retry_ms)
+		mq->retry_ms = vg_mono_ms() + REFUSED_RETRY_MS;
+}
+
+static void on_publish(struct mosquitto *mosq, void *obj, int mid, int rc,
+		       const mosquitto_property *props)
 {
 	struct agent_mqtt *mq = obj;
+	bool presence = mid == mq->presence_mid;
 
 	(void)mosq;
-	if (mid == mq->presence_mid)
+	(void)props;
+	if (!presence) {
+		pthread_mutex_lock(&mq->lock);
+		if (mq->st.inflight > 0)
+			mq->st.inflight--;
+		pthread_mutex_unlock(&mq->lock);
+	}
+	if (rc >= 0x80)
+		refused(mq, mid, rc);
+	else if (!presence)
+		agent_outbox_acked(mq->ob, mid);
+	if (presence)
+		mq->presence_mid = -1;
+}
+
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid,
+			 int count, const int *granted)
+{
+	char why[64];
+
+	(void)mosq;
+	(void)obj;
+	(void)mid;
+	if (count < 1 || granted[0] < 0x80)
 		return;
+	agent_mqtt_reason(granted[0], why, sizeof(why));
+	vg_log(VG_LOG_WARN, "mqtt: the broker refused the receipt "
+	       "subscription (%s): status cannot tell whether the NOC has "
+	       "the records", why);
+}
+
+/* A receipt for this site: remember the highest seq confirmed. */
+static void on_message(struct mosquitto *mosq, void *obj,
+		       const struct mosquitto_message *m)
+{
+	struct agent_mqtt *mq = obj;
+	struct vg_receipt r;
+	struct vg_topic t;
+	enum vg_reject rej;
+
+	(void)mosq;
+	if (vg_topic_parse(mq->cfg->prefix, m->topic, strlen(m->topic),
+			   &t) != 0 || t.kind != VG_TOPIC_RECEIPT ||
+	    strcmp(t.site, mq->cfg->site) != 0 || m->payloadlen <= 0)
+		return;
+	rej = vg_receipt_decode(m->payload, (size_t)m->payloadlen, &t, &r);
+	if (rej != VG_REJ_NONE) {
+		vg_log(VG_LOG_WARN, "mqtt: ignoring a receipt on %s: %s",
+		       m->topic, vg_reject_name(rej));
+		return;
+	}
 	pthread_mutex_lock(&mq->lock);
-	if (mq->st.inflight > 0)
-		mq->st.inflight--;
+	if (!mq->st.receipt || r.seq > mq->st.receipt_seq) {
+		mq->st.receipt = true;
+		mq->st.receipt_seq = r.seq;
+		mq->st.receipt_ts = r.ts;
+	}
 	pthread_mutex_unlock(&mq->lock);
-	agent_outbox_acked(mq->ob, mid);
+	vg_log(VG_LOG_DEBUG, "mqtt: receipt: the NOC has seq <= %lld",
+	       (long long)r.seq);
 }
 
 static int setup_tls(struct agent_mqtt *mq, struct mosquitto *mosq)
@@ -132,27 +324,60 @@ static int setup_tls(struct agent_mqtt *mq, struct mosquitto *mosq)
 	return rc;
 }
 
-/* A fresh client with will, credentials and TLS; NULL on failure. */
+/*
+ * The will of this connection: offline, with its session.  libmosquitto
+ * keeps a will in the client and sends it again on mosquitto_reconnect, so
+ * a new session needs a new client (which the loop makes for every
+ * connection anyway).
+ */
+static int set_will(struct agent_mqtt *mq, struct mosquitto *mosq)
+{
+	char topic[VG_TOPIC_MAX], will[VG_PAYLOAD_MAX];
+	int len;
+
+	vg_topic_agent(topic, sizeof(topic), mq->cfg->prefix, mq->cfg->site);
+	len = agent_mqtt_presence(mq->cfg, false, mq->session, NULL, will,
+				  sizeof(will));
+	if (len < 0)
+		return MOSQ_ERR_INVAL;
+	return mosquitto_will_set(mosq, topic, len, will, 1, true);
+}
+
+static void set_callbacks(struct mosquitto *mosq)
+{
+	mosquitto_connect_callback_set(mosq, on_connect);
+	mosquitto_disconnect_callback_set(mosq, on_disconnect);
+	mosquitto_publish_v5_callback_set(mosq, on_publish);
+	mosquitto_subscribe_callback_set(mosq, on_subscribe);
+	mosquitto_message_callback_set(mosq, on_message);
+}
+
+/*
+ * A fresh client: protocol, will, credentials, TLS; NULL on failure.  No
+ * persistent session (clean start, no session expiry): what is pending
+ * lives in the store, and every connection starts with a birth.
+ */
 static struct mosquitto *new_client(struct agent_mqtt *mq, char *err,
 				    size_t errlen)
 {
 	const struct agent_config *c = mq->cfg;
-	char topic[VG_TOPIC_MAX], will[VG_PAYLOAD_MAX];
 	struct mosquitto *mosq = mosquitto_new(c->client_id, true, mq);
-	int len, rc;
+	int rc;
 
 	if (!mosq) {
 		snprintf(err, errlen, "mosquitto_new: %s", strerror(errno));
 		return NULL;
 	}
-	vg_topic_agent(topic, sizeof(topic), c->prefix, c->site);
-	len = agent_mqtt_presence(c, false, will, sizeof(will));
-	rc = len < 0 ? MOSQ_ERR_INVAL :
-	     mosquitto_will_set(mosq, topic, len, will, 1, true);
+	rc = mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, mq->v311 ?
+				  MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
+	if (!rc)
+		rc = set_will(mq, mosq);
 	if (!rc && c->username[0])
 		rc = mosquitto_username_pw_set(mosq, c->username,
 					       c->password[0] ? c->password :
 					       NULL);
+	if (!rc)
+		rc = mosquitto_max_inflight_messages_set(mosq, 0);
 	if (!rc && (rc = setup_tls(mq, mosq)) != 0)
 		vg_log(VG_LOG_ERR, "mqtt: TLS setup failed (no fallback to "
 		       "plain text): %s", mosquitto_strerror(rc));
@@ -161,10 +386,7 @@ static struct mosquitto *new_client(struct agent_mqtt *mq, char *err,
 		mosquitto_destroy(mosq);
 		return NULL;
 	}
-	mosquitto_max_inflight_messages_set(mosq, 0);
-	mosquitto_connect_callback_set(mosq, on_connect);
-	mosquitto_disconnect_callback_set(mosq, on_disconnect);
-	mosquitto_publish_callback_set(mosq, on_publish);
+	set_callbacks(mosq);
 	return mosq;
 }
 
@@ -217,6 +439,40 @@ static void drain(int fd)
 		;
 }
 
+/* The slow retry of refused records (see REFUSED_RETRY_MS). */
+static void retry_refused(struct agent_mqtt *mq)
+{
+	int n;
+
+	if (!mq->retry_ms || vg_mono_ms() < mq->retry_ms)
+		return;
+	mq->retry_ms = 0;
+	n = agent_outbox_retry_refused(mq->ob);
+	if (n > 0)
+		vg_log(VG_LOG_INFO, "mqtt: trying %d refused record(s) again",
+		       n);
+}
+
+/*
+ * Republish the birth (same session) when health changed materially, at
+ * most once per AGENT_HEALTH_MIN_MS and never over a presence in flight.
+ */
+static void health_check(struct agent_mqtt *mq)
+{
+	struct vg_health h;
+	int64_t now = vg_mono_ms();
+
+	if (mq->presence_mid != -1 || now - mq->health_ms < 1000 ||
+	    now - mq->birth_ms < AGENT_HEALTH_MIN_MS)
+		return;
+	mq->health_ms = now;
+	health_now(mq, &h);
+	if (!agent_health_material(&mq->sent, &h))
+		return;
+	vg_log(VG_LOG_DEBUG, "mqtt: health changed; republishing presence");
+	publish_presence(mq, true);
+}
+
 /* One round of the external loop; false when the session is over. */
 static bool step(struct agent_mqtt *mq)
 {
@@ -245,32 +501,29 @@ static bool step(struct agent_mqtt *mq)
 				  strerror(errno) : mosquitto_strerror(rc));
 		return false;
 	}
-	if (mq->ready)
+	if (mq->ready) {
+		retry_refused(mq);
+		health_check(mq);
 		pump(mq);
+	}
 	return true;
 }
 
 /* Tell the broker we leave (a clean disconnect sends no will). */
 static void say_goodbye(struct agent_mqtt *mq)
 {
-	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
 	int64_t deadline = vg_mono_ms() + 1000;
-	int len, mid = -1;
 
-	if (!mq->ready)
+	if (!mq->ready || publish_presence(mq, false) != MOSQ_ERR_SUCCESS)
 		return;
-	vg_topic_agent(topic, sizeof(topic), mq->cfg->prefix, mq->cfg->site);
-	len = agent_mqtt_presence(mq->cfg, false, payload, sizeof(payload));
-	if (len < 0 || mosquitto_publish(mq->mosq, &mid, topic, len, payload,
-					 1, true) != MOSQ_ERR_SUCCESS)
-		return;
-	mq->presence_mid = mid;
 	while (vg_mono_ms() < deadline && mosquitto_want_write(mq->mosq)) {
 		if (mosquitto_loop_write(mq->mosq, 1) != MOSQ_ERR_SUCCESS)
 			break;
 	}
-	mosquitto_disconnect(mq->mosq);
-	mosquitto_loop_write(mq->mosq, 1);
+	/* best effort: the socket is closed right after either way */
+	if (mosquitto_disconnect(mq->mosq) == MOSQ_ERR_SUCCESS &&
+	    mosquitto_loop_write(mq->mosq, 1) != MOSQ_ERR_SUCCESS)
+		vg_log(VG_LOG_DEBUG, "mqtt: disconnect not sent");
 }
 
 static void session(struct agent_mqtt *mq)
@@ -280,6 +533,14 @@ static void session(struct agent_mqtt *mq)
 
 	mq->ready = mq->lost = false;
 	mq->presence_mid = -1;
+	mq->v311 = mq->v311 || mq->cfg->mqtt_v311;
+	/* persisted before use: a will of this session is never outranked
+	 * by an older one, even across a re-flash */
+	mq->session = agent_outbox_new_session(mq->ob);
+	pthread_mutex_lock(&mq->lock);
+	mq->st.protocol = mq->v311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5;
+	mq->st.session = mq->session;
+	pthread_mutex_unlock(&mq->lock);
 	mq->mosq = new_client(mq, err, sizeof(err));
 	if (!mq->mosq) {
 		set_state(mq, false, err);
@@ -360,6 +621,8 @@ int agent_mqtt_init(struct agent_mqtt *mq, const struct agent_config *cfg,
 		fcntl(mq->wake[i], F_SETFD, FD_CLOEXEC);
 	}
 	pthread_mutex_init(&mq->lock, NULL);
+	vg_ratelimit_init(&mq->refuse_rl, 60000, 3);
+	mq->presence_mid = -1;
 	snprintf(mq->st.error, sizeof(mq->st.error), "not connected yet");
 	return VG_OK;
 }

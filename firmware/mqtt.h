@@ -5,6 +5,13 @@
  * good, and it makes a fresh client for every connection: what is pending
  * lives in the durable store, not in the library's memory queue, and each
  * connection starts with a birth (presence, then every unit) from it.
+ *
+ * It speaks MQTT 5 so that a PUBACK can say "refused" (mosquitto answers
+ * an ACL-denied publish with 0x87 to MQTT 5 clients and with a plain
+ * PUBACK to 3.1.1 ones), and falls back to 3.1.1 only for a broker that
+ * refuses the protocol.  Each connection has a presence session number,
+ * the same in its birth and its will, and subscribes to the NOC's receipt
+ * for the site.
  */
 #ifndef AGENT_MQTT_H
 #define AGENT_MQTT_H
@@ -15,6 +22,8 @@
 
 #include "config.h"
 #include "outbox.h"
+#include "vigie/log.h"
+#include "vigie/msg.h"
 
 #define AGENT_MQTT_WINDOW 32   /* unit messages in flight at once */
 
@@ -24,6 +33,14 @@ struct agent_mqtt_state {
 	unsigned connects;
 	int inflight;
 	char error[128];           /* why the last attempt or session ended */
+	int protocol;              /* 5 or 4 (3.1.1): of the last attempt */
+	int64_t session;           /* presence session of the last attempt */
+	int64_t refused;           /* publishes the broker refused */
+	int refused_rc;            /* reason code of the last refusal */
+	int64_t refused_at;        /* Unix seconds of the last refusal */
+	bool receipt;              /* a receipt came from the NOC */
+	int64_t receipt_seq;       /* highest seq the NOC confirmed */
+	int64_t receipt_ts;        /* gateway time of that receipt */
 };
 
 struct agent_mqtt {
@@ -39,9 +56,16 @@ struct agent_mqtt {
 	struct mosquitto *mosq;
 	bool ready;                     /* CONNACK accepted */
 	bool lost;
-	int presence_mid;
+	int presence_mid;               /* presence in flight, or -1 */
 	int cursor;
 	int backoff_ms;
+	bool v311;                      /* fell back (or forced) to 3.1.1 */
+	int64_t session;
+	struct vg_health sent;          /* health of the last birth */
+	int64_t birth_ms;               /* monotonic time of the last birth */
+	int64_t health_ms;              /* of the last health check */
+	int64_t retry_ms;               /* refused records retry, or 0 */
+	struct vg_ratelimit refuse_rl;
 };
 
 int agent_mqtt_init(struct agent_mqtt *mq, const struct agent_config *cfg,
@@ -53,8 +77,14 @@ void agent_mqtt_free(struct agent_mqtt *mq);
 /* agent_outbox_notify_fn: the store has something new to publish. */
 void agent_mqtt_wake(void *mq);
 void agent_mqtt_state(struct agent_mqtt *mq, struct agent_mqtt_state *out);
-/* Presence payload for this agent (also used by --once). */
+/*
+ * Presence payload for this agent (also used by --once): session 0 and
+ * health NULL leave them out.
+ */
 int agent_mqtt_presence(const struct agent_config *cfg, bool online,
+			int64_t session, const struct vg_health *health,
 			char *buf, size_t size);
+/* A PUBACK/CONNACK reason code as text for a person ("not authorized"). */
+void agent_mqtt_reason(int rc, char *buf, size_t size);
 
 #endif

@@ -240,6 +240,7 @@ static int commit(struct agent_outbox *ob, int i)
 
 	r->seq = next_seq(ob);
 	r->ts = r->seq / 1000;
+	r->refused = 0; /* a new record: not refused yet */
 	if (!(r->flags & REC_UNACKED))
 		ob->unacked++;
 	r->flags |= REC_UNACKED | REC_QUEUED;
@@ -487,10 +488,10 @@ static int load_record(struct agent_outbox *ob, int i, int64_t now)
 	return VG_OK;
 }
 
-static int64_t read_seq_file(struct agent_outbox *ob)
+static int64_t read_seq_file(struct agent_outbox *ob, const char *name)
 {
 	char buf[32] = "";
-	int fd = openat(ob->dirfd, "seq", O_RDONLY | O_CLOEXEC);
+	int fd = openat(ob->dirfd, name, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
@@ -524,7 +525,8 @@ static void load_all(struct agent_outbox *ob)
 	int64_t now = vg_now();
 	int rc;
 
-	ob->last_seq = ob->durable ? read_seq_file(ob) : 0;
+	ob->last_seq = ob->durable ? read_seq_file(ob, "seq") : 0;
+	ob->last_session = ob->durable ? read_seq_file(ob, "session") : 0;
 	ob->reserved_seq = ob->last_seq;
 	for (int i = 0; i < ob->nunits; i++) {
 		struct agent_rec *r = &ob->rec[i];
@@ -811,6 +813,7 @@ void agent_outbox_acked(struct agent_outbox *ob, int mid)
 			continue;
 		r->mid = 0;
 		if ((r->flags & REC_UNACKED) && r->mid_seq == r->seq) {
+			r->refused = 0;
 			r->flags &= (uint8_t)~REC_UNACKED;
 			ob->unacked--;
 			persist(ob, i);
@@ -914,4 +917,135 @@ int agent_outbox_removals(struct agent_outbox *ob)
 	n = ob->tombs_pending;
 	pthread_mutex_unlock(&ob->lock);
 	return n;
+}
+
+int agent_outbox_refused(struct agent_outbox *ob, int mid, int reason)
+{
+	int found = -1;
+
+	pthread_mutex_lock(&ob->lock);
+	for (int i = 0; i < ob->nunits && found < 0; i++) {
+		struct agent_rec *r = &ob->rec[i];
+
+		if (r->mid != mid)
+			continue;
+		r->mid = 0;
+		if (r->mid_seq == r->seq)
+			r->refused = (uint8_t)reason;
+		found = i;
+	}
+	for (int k = 0; k < ob->ntombs && found < 0; k++) {
+		if (!ob->tombs[k].done && ob->tombs[k].mid == mid) {
+			ob->tombs[k].mid = 0; /* pending until a later try */
+			found = ob->nunits + k;
+		}
+	}
+	pthread_mutex_unlock(&ob->lock);
+	return found;
+}
+
+int agent_outbox_retry_refused(struct agent_outbox *ob)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&ob->lock);
+	for (int i = 0; i < ob->nunits; i++) {
+		struct agent_rec *r = &ob->rec[i];
+
+		if (r->refused && (r->flags & REC_UNACKED) && !r->mid) {
+			r->flags |= REC_QUEUED;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&ob->lock);
+	return n;
+}
+
+int agent_outbox_refusal(struct agent_outbox *ob, int unit)
+{
+	int rc = 0;
+
+	if (unit < 0 || unit >= ob->nunits)
+		return 0;
+	pthread_mutex_lock(&ob->lock);
+	if (ob->rec[unit].flags & REC_UNACKED)
+		rc = ob->rec[unit].refused;
+	pthread_mutex_unlock(&ob->lock);
+	return rc;
+}
+
+int agent_outbox_refused_count(struct agent_outbox *ob)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&ob->lock);
+	for (int i = 0; i < ob->nunits; i++)
+		n += (ob->rec[i].flags & REC_UNACKED) && ob->rec[i].refused;
+	pthread_mutex_unlock(&ob->lock);
+	return n;
+}
+
+int64_t agent_outbox_new_session(struct agent_outbox *ob)
+{
+	char buf[32];
+	int64_t s = vg_now_ms();
+	int n, err;
+
+	pthread_mutex_lock(&ob->lock);
+	if (s <= ob->last_session)
+		s = ob->last_session + 1;
+	ob->last_session = s;
+	n = snprintf(buf, sizeof(buf), "%lld\n", (long long)s);
+	err = ob->durable ? write_file(ob, "session", buf, (size_t)n) : 0;
+	if (err)
+		storage_error(ob, "write", "session", err);
+	pthread_mutex_unlock(&ob->lock);
+	return s;
+}
+
+/* Units of device d, and how many of them carry a read fault. */
+static void device_faults(const struct agent_outbox *ob, int d, int *units,
+			  int *faulted)
+{
+	*units = *faulted = 0;
+	for (int i = 0; i < ob->nunits; i++) {
+		if (ob->cfg->units[i].manual || ob->cfg->units[i].device != d)
+			continue;
+		(*units)++;
+		*faulted += ob->rec[i].fault[0] != '\0';
+	}
+}
+
+bool agent_outbox_device_failing(struct agent_outbox *ob, int d)
+{
+	int units, faulted;
+
+	pthread_mutex_lock(&ob->lock);
+	device_faults(ob, d, &units, &faulted);
+	pthread_mutex_unlock(&ob->lock);
+	return units > 0 && faulted == units;
+}
+
+void agent_outbox_health(struct agent_outbox *ob, int64_t now,
+			 struct vg_health *h)
+{
+	int64_t oldest = now;
+	int units, faulted;
+
+	pthread_mutex_lock(&ob->lock);
+	h->outbox = ob->unacked;
+	for (int i = 0; i < ob->nunits; i++) {
+		if ((ob->rec[i].flags & REC_UNACKED) && ob->rec[i].ts < oldest)
+			oldest = ob->rec[i].ts;
+	}
+	h->oldest_unacked_s = now > oldest ? now - oldest : 0;
+	h->devices_ok = h->devices_failing = 0;
+	for (int d = 0; d < ob->cfg->ndevices; d++) {
+		device_faults(ob, d, &units, &faulted);
+		if (units > 0 && faulted == units)
+			h->devices_failing++;
+		else if (units > 0)
+			h->devices_ok++;
+	}
+	pthread_mutex_unlock(&ob->lock);
 }

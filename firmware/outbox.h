@@ -54,6 +54,7 @@ struct agent_rec {
 	uint8_t flags;
 	int mid;                     /* MQTT message id in flight, or 0 */
 	int64_t mid_seq;             /* seq of the message in flight */
+	uint8_t refused;             /* PUBACK reason >= 0x80 for this seq */
 	char tech[VG_IDENT_MAX + 1];
 	char fault[AGENT_FAULT_MAX + 1];
 	char *note;                  /* owned; NULL when none */
@@ -80,6 +81,7 @@ struct agent_outbox {
 	struct vg_ratelimit rl;
 	int64_t last_seq;
 	int64_t reserved_seq;           /* persisted high-water mark */
+	int64_t last_session;           /* persisted presence session */
 	int nunits;
 	struct agent_rec *rec;          /* owned; one per cfg unit */
 	int unacked;
@@ -137,6 +139,34 @@ void agent_outbox_sent(struct agent_outbox *ob, int unit, int mid,
 void agent_outbox_requeue(struct agent_outbox *ob, int unit);
 /* PUBACK for mid: the unit leaves the outbox if nothing newer came. */
 void agent_outbox_acked(struct agent_outbox *ob, int mid);
+/*
+ * PUBACK for mid with a reason code >= 0x80: the broker refused it.  The
+ * record stays in the outbox and is not queued again on this connection
+ * (retrying at once would only be refused again).  Returns the index as
+ * agent_outbox_next does, or -1 when mid is unknown.
+ */
+int agent_outbox_refused(struct agent_outbox *ob, int mid, int reason);
+/* Queue the refused records again (a slow retry); returns how many. */
+int agent_outbox_retry_refused(struct agent_outbox *ob);
+/* The refusal of unit's current record, or 0. */
+int agent_outbox_refusal(struct agent_outbox *ob, int unit);
+/* Units whose current record the broker refused. */
+int agent_outbox_refused_count(struct agent_outbox *ob);
+/*
+ * A new presence session: max(last + 1, Unix ms), written to
+ * DATA_DIR/units/session before it is returned (still returned, and
+ * logged, when the disk refuses).
+ */
+int64_t agent_outbox_new_session(struct agent_outbox *ob);
+/*
+ * Health from the store: outbox depth, age of the oldest unacknowledged
+ * record (0 when none), devices whose units answered and devices every one
+ * of whose units carries a read fault.  Other members are left alone.
+ */
+void agent_outbox_health(struct agent_outbox *ob, int64_t now,
+			 struct vg_health *h);
+/* Device d polls units and every one of them carries a read fault. */
+bool agent_outbox_device_failing(struct agent_outbox *ob, int d);
 /* Retry writing records the disk refused; logs the recovery. */
 void agent_outbox_flush(struct agent_outbox *ob);
 

@@ -126,6 +126,7 @@ class Watcher:
 
     def __init__(self, port, topic="vigie/v1/#"):
         self.msgs = {}
+        self.history = []  # (topic, payload) in arrival order
         self.lock = threading.Lock()
         self.c = mqtt.Client(clean_session=True)
         self.c.on_message = self._on_message
@@ -136,6 +137,12 @@ class Watcher:
     def _on_message(self, _c, _u, m):
         with self.lock:
             self.msgs[m.topic] = json.loads(m.payload) if m.payload else None
+            self.history.append((m.topic, self.msgs[m.topic]))
+
+    def seen(self, topic):
+        """Every payload received on topic, oldest first."""
+        with self.lock:
+            return [p for t, p in self.history if t == topic]
 
     def get(self, topic):
         with self.lock:
