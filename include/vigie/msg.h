@@ -28,7 +28,7 @@
  * or a timestamp may be: a field unit's clock may drift, but a message from
  * the far future would freeze a unit (nothing could ever be newer).
  */
-#define VG_FUTURE_MS (5 * 60 * 1000LL)
+#define VG_FUTURE_MS (5LL * 60 * 1000)
 
 /* Why a message was refused; the gateway counts each one. */
 enum vg_reject {
