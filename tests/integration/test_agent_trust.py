@@ -44,10 +44,13 @@ def devices(sim_port):
 
 
 def site_config(tmp_path, broker, sim=None, broker_extra=""):
-    extra = f"\n[broker]\n{broker_extra}" if broker_extra else ""
     path = write_config(tmp_path, broker.port,
                         devices(sim.port) if sim else {},
-                        units(sim.port if sim else None), extra=extra)
+                        units(sim.port if sim else None))
+    with open(path) as f:  # one [broker] section: a second is refused
+        text = f.read().replace("[broker]\n", "[broker]\n" + broker_extra, 1)
+    with open(path, "w") as f:
+        f.write(text)
     os.chmod(path, 0o600)  # it may hold a password
     return path
 

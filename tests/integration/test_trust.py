@@ -245,3 +245,37 @@ def test_inventory_written_from_agent_configs(tmp_path):
     bad.write_text("[site]\nid = x\nregion = 99\n")
     r = subprocess.run([tool, str(bad)], capture_output=True, text=True)
     assert r.returncode == 1 and f"{bad}: [site] region" in r.stderr
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022])
+def test_gateway_files_are_private(tmp_path, umask):
+    """Finding 10: run by hand (umask 022), the gateway made vigie.db
+    world-readable; an MQTT --key at 0644 was accepted."""
+    import os
+    import stat
+    import subprocess
+    from conftest import BUILD
+    b = Broker(tmp_path)
+    b.start()
+    g = Gateway(tmp_path, b.port)
+    old = os.umask(umask)
+    try:
+        g.start()
+    finally:
+        os.umask(old)
+    try:
+        mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+        assert mode(g.data) == 0o750
+        for name in os.listdir(g.data):
+            assert mode(os.path.join(g.data, name)) & 0o027 == 0, name
+        assert mode(os.path.join(g.data, "vigie.db")) == 0o640
+    finally:
+        g.stop()
+        b.stop()
+    key = tmp_path / "client.key"
+    key.write_text("not really a key\n")
+    key.chmod(0o644)
+    r = subprocess.run([os.path.join(BUILD, "vigie-gateway"), "--cafile",
+                        str(key), "--cert", str(key), "--key", str(key)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "--key" in r.stderr and "chmod" in r.stderr
