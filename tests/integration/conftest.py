@@ -103,6 +103,16 @@ def broker(tmp_path):
     b.stop()
 
 
+@pytest.fixture
+def procs():
+    """Processes a test starts (anything with stop()), stopped in reverse
+    order whatever the test's outcome."""
+    started = []
+    yield started
+    for p in reversed(started):
+        p.stop()
+
+
 def client(port, client_id=None):
     """A connected paho client running its network loop in a thread."""
     c = mqtt.Client(client_id=client_id or "", clean_session=True)

@@ -21,14 +21,6 @@ CTL_DEADLINE_S = 5
 CTL_CLIENTS = 8
 
 
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for p in reversed(started):
-        p.stop()
-
-
 UNITS = {"U1": {"program": "renir", "device": "plc", "address": 1},
          "M1": {"program": "rgt", "source": "manual"}}
 

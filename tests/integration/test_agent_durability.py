@@ -3,19 +3,10 @@ acknowledgement, the broker down for a while, a reload by SIGHUP."""
 import json
 import signal
 
-import pytest
 
 from conftest import retained, wait_for
 from agent_kit import (Agent, Sim, Watcher, state_of, unit_states,
                        write_config)
-
-
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for p in reversed(started):
-        p.stop()
 
 
 def site(tmp_path, broker, sim, extra_units=None):

@@ -4,20 +4,10 @@ never stops the others, on TCP and on RTU over a pseudo-terminal."""
 import json
 import subprocess
 
-import pytest
 
 from conftest import retained, wait_for
 from agent_kit import (AGENT, Agent, Sim, Watcher, state_of, unit_topic,
                        write_config)
-
-
-@pytest.fixture
-def procs():
-    """Everything started through it is stopped at teardown."""
-    started = []
-    yield started
-    for p in reversed(started):
-        p.stop()
 
 
 def tcp_device(sim, slave, **kw):

@@ -8,18 +8,9 @@ import os
 import resource
 import signal
 
-import pytest
 
 from conftest import wait_for
 from agent_kit import Agent, Sim, write_config, unit_states
-
-
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for p in reversed(started):
-        p.stop()
 
 
 UNITS = {"U1": {"program": "renir", "device": "plc", "address": 1},
