@@ -19,6 +19,9 @@ static void rebuild(const char *prefix, const struct vg_topic *t, char *buf,
 			      t->unit);
 		break;
 	case VG_TOPIC_AGENT: vg_topic_agent(buf, n, prefix, t->site); break;
+	case VG_TOPIC_RECEIPT:
+		vg_topic_receipt(buf, n, prefix, t->site);
+		break;
 	case VG_TOPIC_SUMMARY:
 		vg_topic_summary(buf, n, prefix, t->program, t->region);
 		break;
