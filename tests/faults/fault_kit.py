@@ -188,12 +188,14 @@ def agent_status(run):
         return None, None
     units, connects, table = {}, None, False
     for line in out.splitlines():
-        m = re.search(r"\((\d+) connects\)", line)
+        m = re.search(r"\((\d+) connects[;)]", line)
         if m:
             connects = int(m.group(1))
         if line.startswith("UNIT "):
             table = True
             continue
+        if line.startswith("delivery "):  # the summary after the table
+            table = False
         if table and line.strip():
             p = line.split()
             units[p[0]] = (p[2], " unacked" in line, "fault=" in line)
