@@ -116,6 +116,9 @@ void gw_mqtt_stop(struct gateway *gw);
  */
 int gw_publish_summaries(struct gateway *gw, bool all);
 void gw_publish_presence(struct gateway *gw, bool online);
+/* The gateway's presence payload (its will too); length or <0. */
+int gw_presence_json(const struct gateway *gw, bool online, char *buf,
+		     size_t size);
 /*
  * Retained receipts (vigie/v1/receipt/{site}) for the sites whose highest
  * processed seq moved, or for every site when all is set (reconnect).

@@ -27,14 +27,21 @@ static void subscribe_all(struct gateway *gw)
 {
 	static const char *const kinds[] = { "unit", "agent" };
 	char filter[VG_TOPIC_MAX];
+	int rc = MOSQ_ERR_SUCCESS;
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 2 && rc == MOSQ_ERR_SUCCESS; i++) {
 		vg_topic_filter(filter, sizeof(filter), gw->o.prefix, kinds[i]);
-		mosquitto_subscribe(gw->mosq, NULL, filter, 1);
+		rc = mosquitto_subscribe(gw->mosq, NULL, filter, 1);
 	}
-	mosquitto_subscribe(gw->mosq, NULL, gw->sync_topic, 1);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_subscribe(gw->mosq, NULL, gw->sync_topic, 1);
 	/* Queued after SUBSCRIBE: delivered back after the retained replay. */
-	mosquitto_publish(gw->mosq, NULL, gw->sync_topic, 4, "sync", 1, false);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_publish(gw->mosq, NULL, gw->sync_topic, 4,
+				       "sync", 1, false);
+	/* the connection is gone: the next connect subscribes again */
+	if (rc != MOSQ_ERR_SUCCESS)
+		vg_log(VG_LOG_WARN, "subscribe: %s", mosquitto_strerror(rc));
 }
 
 static void on_connect(struct mosquitto *m, void *ud, int rc)
@@ -113,15 +120,14 @@ static void on_message(struct mosquitto *m, void *ud,
 
 static int set_will_and_auth(struct gateway *gw)
 {
-	char topic[VG_TOPIC_MAX], payload[256];
-	int rc;
+	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
+	int n = gw_presence_json(gw, false, payload, sizeof(payload));
+	int rc = MOSQ_ERR_INVAL;
 
-	vg_topic_gateway(topic, sizeof(topic), gw->o.prefix, gw->o.id);
-	snprintf(payload, sizeof(payload),
-		 "{\"v\":1,\"id\":\"%s\",\"online\":false,\"version\":\"%s\"}",
-		 gw->o.id, VG_VERSION);
-	rc = mosquitto_will_set(gw->mosq, topic, (int)strlen(payload), payload,
-				1, true);
+	/* the will is the presence itself, online false: one encoder */
+	if (n >= 0 && vg_topic_gateway(topic, sizeof(topic), gw->o.prefix,
+				       gw->o.id) >= 0)
+		rc = mosquitto_will_set(gw->mosq, topic, n, payload, 1, true);
 	if (rc == MOSQ_ERR_SUCCESS && gw->o.username[0])
 		rc = mosquitto_username_pw_set(gw->mosq, gw->o.username,
 					       gw->o.password[0] ? gw->o.password

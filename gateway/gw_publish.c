@@ -12,6 +12,8 @@
 #include "gateway.h"
 #include "gw_project.h"
 #include "vigie/arith.h"
+#include "vigie/err.h"
+#include "vigie/event.h"
 #include "vigie/region.h"
 #include "vigie/str.h"
 #include "vigie/timeutil.h"
@@ -33,35 +35,38 @@ int gw_today_fy(const struct gateway *gw)
 	return vg_fy_of_date(&d);
 }
 
+/* QoS 1; a refusal by libmosquitto (not connected, too big) is logged. */
+static void publish_checked(struct gateway *gw, const char *topic,
+			   const char *buf, int n, bool retain)
+{
+	int rc = mosquitto_publish(gw->mosq, NULL, topic, n, buf, 1, retain);
+
+	if (rc != MOSQ_ERR_SUCCESS)
+		vg_log(VG_LOG_WARN, "publish %s: %s", topic,
+		       mosquitto_strerror(rc));
+}
+
 static void publish_event(struct gateway *gw, const struct vg_summary *s,
 			  bool met)
 {
-	const struct vg_summary_target *t = &s->targets[s->current];
-	char topic[VG_TOPIC_MAX], buf[1024], fy[16], tgt[16], pct[16] = "null";
-	char ts[VG_TIME_LEN];
-	struct vg_date due;
+	char topic[VG_TOPIC_MAX], buf[VG_PAYLOAD_MAX], fy[16], tgt[16];
+	char pct[16] = "-";
+	struct vg_event e;
+	int n;
 
-	vg_fy_format(t->fy, fy, sizeof(fy));
-	vg_fy_due(t->fy, &due);
-	vg_bp_format(t->bp, tgt, sizeof(tgt));
-	if (s->has_percent)
-		vg_bp_format(s->percent_bp, pct, sizeof(pct));
-	vg_time_format(s->ts, ts, sizeof(ts));
-	snprintf(buf, sizeof(buf),
-		 "{\"v\":1,\"program\":\"%s\",\"region\":\"%s\","
-		 "\"event\":\"%s\",\"fiscal_year\":\"%s\","
-		 "\"due\":\"%04d-%02d-%02d\",\"target\":%s,\"percent\":%s,"
-		 "\"migrated\":%llu,\"eligible\":%llu,\"units_needed\":%llu,"
-		 "\"ts\":\"%s\"}",
-		 vg_program_name(s->program), vg_region_code(s->region),
-		 met ? "target_met" : "target_lost", fy, due.y, due.m, due.d,
-		 tgt, pct, (unsigned long long)s->migrated,
-		 (unsigned long long)s->eligible,
-		 (unsigned long long)t->units_needed, ts);
-	vg_topic_event(topic, sizeof(topic), gw->o.prefix, s->program,
-		       s->region);
-	mosquitto_publish(gw->mosq, NULL, topic, (int)strlen(buf), buf, 1,
-			  false);
+	if (vg_event_from_summary(s, met, &e) != VG_OK ||
+	    (n = vg_event_encode(&e, buf, sizeof(buf))) < 0 ||
+	    vg_topic_event(topic, sizeof(topic), gw->o.prefix, s->program,
+			   s->region) < 0) {
+		vg_log(VG_LOG_ERR, "event of %s %s not encoded",
+		       vg_program_name(s->program), vg_region_code(s->region));
+		return;
+	}
+	publish_checked(gw, topic, buf, n, false);
+	vg_fy_format(e.fy, fy, sizeof(fy));
+	vg_bp_format(e.target_bp, tgt, sizeof(tgt));
+	if (e.has_percent)
+		vg_bp_format(e.percent_bp, pct, sizeof(pct));
 	vg_log(VG_LOG_INFO, "%s %s: %s %s %% (target %s %% for %s)",
 	       vg_program_name(s->program), vg_region_code(s->region),
 	       met ? "target met at" : "target lost at", pct, tgt, fy);
@@ -100,7 +105,7 @@ static void publish_one(struct gateway *gw, const struct vg_summary *s,
 	}
 	vg_topic_summary(topic, sizeof(topic), gw->o.prefix, s->program,
 			 s->region);
-	mosquitto_publish(gw->mosq, NULL, topic, n, buf, 1, true);
+	publish_checked(gw, topic, buf, n, true);
 	if (s->current < 0)
 		return;
 	/* With nothing eligible a target is met vacuously: no event either way */
@@ -150,18 +155,25 @@ int gw_publish_summaries(struct gateway *gw, bool all)
 	return published;
 }
 
+int gw_presence_json(const struct gateway *gw, bool online, char *buf,
+		     size_t size)
+{
+	struct vg_gw_presence p = { .online = online, .ts = vg_now() };
+
+	vg_strlcpy(p.id, gw->o.id, sizeof(p.id));
+	vg_strlcpy(p.version, VG_VERSION, sizeof(p.version));
+	return vg_gw_presence_encode(&p, buf, size);
+}
+
 void gw_publish_presence(struct gateway *gw, bool online)
 {
-	char topic[VG_TOPIC_MAX], buf[256], ts[VG_TIME_LEN];
+	char topic[VG_TOPIC_MAX], buf[VG_PAYLOAD_MAX];
+	int n = gw_presence_json(gw, online, buf, sizeof(buf));
 
-	vg_time_format(vg_now(), ts, sizeof(ts));
-	vg_topic_gateway(topic, sizeof(topic), gw->o.prefix, gw->o.id);
-	snprintf(buf, sizeof(buf),
-		 "{\"v\":1,\"id\":\"%s\",\"online\":%s,\"version\":\"%s\","
-		 "\"ts\":\"%s\"}",
-		 gw->o.id, online ? "true" : "false", VG_VERSION, ts);
-	mosquitto_publish(gw->mosq, NULL, topic, (int)strlen(buf), buf, 1,
-			  true);
+	if (n < 0 || vg_topic_gateway(topic, sizeof(topic), gw->o.prefix,
+				      gw->o.id) < 0)
+		return;
+	publish_checked(gw, topic, buf, n, true);
 }
 
 /* Receipts waiting to go out: copied under the lock, published after. */
@@ -212,9 +224,8 @@ int gw_publish_receipts(struct gateway *gw, bool all)
 		if (n < 0 || vg_topic_receipt(topic, sizeof(topic),
 					      gw->o.prefix, rs.v[i].site) < 0)
 			continue;
-		if (mosquitto_publish(gw->mosq, NULL, topic, n, buf, 1,
-				      true) == MOSQ_ERR_SUCCESS)
-			published++;
+		publish_checked(gw, topic, buf, n, true);
+		published++;
 	}
 	free(rs.v);
 	return published;

@@ -331,3 +331,17 @@ int vg_jw_finish(struct vg_jw *w)
 {
 	return w->overflow ? VG_ERR_RANGE : (int)w->len;
 }
+
+bool vg_json_bp(const cJSON *it, uint32_t *bp)
+{
+	double v;
+
+	if (!cJSON_IsNumber(it))
+		return false;
+	v = it->valuedouble * 100.0;
+	if (!isfinite(v) || v < 0 || v > 10000.0 ||
+	    fabs(v - floor(v + 0.5)) > 1e-6)
+		return false;
+	*bp = (uint32_t)floor(v + 0.5);
+	return true;
+}

@@ -45,6 +45,8 @@ int vg_json_field_index(const char *const *names, const char *name);
 
 /* Integral JSON number in [min, max]. */
 bool vg_json_int(const cJSON *item, int64_t min, int64_t max, int64_t *out);
+/* A percentage (number, two decimals at most, 0..100) as basis points. */
+bool vg_json_bp(const cJSON *item, uint32_t *bp);
 /* String item copied into dst (size bytes with NUL); false if too long. */
 bool vg_json_text(const cJSON *item, char *dst, size_t size);
 

@@ -103,21 +103,6 @@ int vg_summary_encode(const struct vg_summary *s, char *buf, size_t size)
 	return vg_jw_finish(&w);
 }
 
-/* A JSON percentage (number, two decimals at most) as basis points. */
-static bool json_bp(const cJSON *it, uint32_t *bp)
-{
-	double v;
-
-	if (!cJSON_IsNumber(it))
-		return false;
-	v = it->valuedouble * 100.0;
-	if (!isfinite(v) || v < 0 || v > 10000.0 ||
-	    fabs(v - floor(v + 0.5)) > 1e-6)
-		return false;
-	*bp = (uint32_t)floor(v + 0.5);
-	return true;
-}
-
 static enum vg_reject decode_counts(const cJSON *obj, struct vg_counts *c)
 {
 	int64_t n;
@@ -151,7 +136,7 @@ static enum vg_reject decode_target(const cJSON *obj,
 		return VG_REJ_MISSING;
 	if (!cJSON_IsString(fy) ||
 	    vg_fy_parse(fy->valuestring, strlen(fy->valuestring), &t->fy) ||
-	    !json_bp(pc, &t->bp) || !cJSON_IsBool(met) ||
+	    !vg_json_bp(pc, &t->bp) || !cJSON_IsBool(met) ||
 	    !vg_json_int(un, 0, VG_SEQ_MAX, &n))
 		return VG_REJ_TYPE;
 	t->met = cJSON_IsTrue(met);
@@ -217,7 +202,7 @@ static enum vg_reject check_derived(const cJSON *root, struct vg_summary *s)
 		return VG_REJ_MISMATCH;
 	s->has_percent = vg_percent_bp(s->migrated, s->eligible, &bp);
 	if (s->has_percent) {
-		if (!json_bp(pc, &s->percent_bp) || s->percent_bp != bp)
+		if (!vg_json_bp(pc, &s->percent_bp) || s->percent_bp != bp)
 			return VG_REJ_MISMATCH;
 	} else if (!cJSON_IsNull(pc)) {
 		return VG_REJ_MISMATCH;
@@ -241,7 +226,7 @@ static enum vg_reject decode_header(const cJSON *root,
 		return VG_REJ_MISSING;
 	if (!vg_json_int(v, 0, 1000, &n) || !cJSON_IsString(p) ||
 	    !cJSON_IsString(r) || !cJSON_IsString(ts) ||
-	    !json_bp(b, &s->baseline_bp))
+	    !vg_json_bp(b, &s->baseline_bp))
 		return VG_REJ_TYPE;
 	if (n != 1)
 		return VG_REJ_VERSION;

@@ -4,7 +4,7 @@
 # New inputs go to build/fuzz/corpus-NAME; the committed seeds are never
 # modified.  Crashes are written to build/fuzz/ and fail the run.
 
-FUZZ_NAMES := unit_status presence receipt summary topic targets gw_core agent_config
+FUZZ_NAMES := unit_status presence receipt event summary topic targets gw_core agent_config
 FUZZ_OUT   := build/fuzz
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(FUZZ_OUT)/fuzz_%)
 FUZZ_SECONDS ?= 120
