@@ -113,7 +113,7 @@ int vg_time_parse(const char *s, size_t len, int64_t *t)
 	}
 	if (i != len - 1 || s[i] != 'Z')
 		return VG_ERR_PARSE;
-	if (ss == 60) /* a leap second folds onto the next second */
+	if (ss == 60) /* a leap second is held at :59, as POSIX time has no :60 */
 		ss = 59;
 	*t = vg_days_from_civil(d.y, d.m, d.d) * 86400 + (int64_t)hh * 3600 +
 	     (int64_t)mm * 60 + ss;

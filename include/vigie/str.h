@@ -1,6 +1,7 @@
 /*
- * Bounded string copy: the only way Vigie copies a C string into a fixed
- * buffer, so that no copy can overrun whatever its source.
+ * Bounded string copy into a fixed buffer (it cannot overrun whatever its
+ * source; snprintf does the same where a format is needed), and the UTF-8
+ * check every text field of the wire contract goes through.
  */
 #ifndef VIGIE_STR_H
 #define VIGIE_STR_H
