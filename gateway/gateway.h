@@ -94,6 +94,8 @@ struct gateway {
 	atomic_llong connected_at; /* monotonic ms */
 	atomic_bool db_ok;         /* last store write or ping succeeded */
 	atomic_uint gen;           /* bumped when summaries were published */
+	int wake_fd;               /* eventfd: wakes the main thread */
+	atomic_bool wake_pending;  /* a wake-up is written and not yet read */
 	struct gw_http *http;      /* NULL without --http */
 
 	char sync_topic[VG_TOPIC_MAX];
@@ -101,6 +103,13 @@ struct gateway {
 	struct vg_ratelimit reject_log[VG_REJ_COUNT]; /* MQTT thread */
 	pthread_t mqtt_thread;
 };
+
+/*
+ * main.c: wake the main thread (a message was applied, the replay ended):
+ * it publishes and writes within its coalescing delays, and otherwise
+ * sleeps.  Safe from any thread.
+ */
+void gw_wake(struct gateway *gw);
 
 /* gw_opts.c: parse argv; exits with a message on --help/--version/errors. */
 int gw_opts_parse(struct gw_opts *o, int argc, char **argv);

@@ -103,6 +103,7 @@ static void on_message(struct mosquitto *m, void *ud,
 			       (long long)(vg_mono_ms() -
 					   atomic_load(&gw->connected_at)));
 			atomic_store(&gw->republish, true);
+			gw_wake(gw);
 		}
 		return;
 	}
@@ -114,6 +115,7 @@ static void on_message(struct mosquitto *m, void *ud,
 	else
 		gw_core_count_reject(gw->core, r);
 	pthread_mutex_unlock(&gw->lock);
+	gw_wake(gw);
 	if (r != VG_REJ_NONE)
 		log_reject(gw, msg->topic, r);
 }

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,20 +24,40 @@
 #include "vigie/err.h"
 #include "vigie/timeutil.h"
 
-#define TICK_MS 20
+/* The longest the main thread sleeps with nothing to do: the fiscal year
+ * may turn, and a replay may time out, without any message arriving. */
+#define IDLE_MS 1000
 /* How often the main thread checks that SQLite still takes a write. */
 #define DB_PING_MS 10000
 /* Projections move slowly: refitting them more often is wasted work. */
 #define PROJECT_MIN_MS 10000
 
 static volatile sig_atomic_t got_stop, got_hup;
+static int signal_wake_fd = -1; /* the main thread's eventfd */
 
 static void on_signal(int sig)
 {
+	uint64_t one = 1;
+	int saved = errno;
+
 	if (sig == SIGHUP)
 		got_hup = 1;
 	else
 		got_stop = 1;
+	if (signal_wake_fd >= 0 && write(signal_wake_fd, &one, 8) < 0)
+		(void)0; /* already readable: the main thread will wake */
+	errno = saved;
+}
+
+void gw_wake(struct gateway *gw)
+{
+	uint64_t one = 1;
+
+	/* one write per batch of changes: the main thread clears the flag
+	 * before it reads the state, so no change goes unseen */
+	if (!atomic_exchange(&gw->wake_pending, true) &&
+	    write(gw->wake_fd, &one, 8) < 0)
+		vg_log(VG_LOG_WARN, "wake: %s", strerror(errno));
 }
 
 static void install_signals(void)
@@ -105,10 +127,44 @@ static void record_history(struct gateway *gw,
 	}
 }
 
-static void sleep_tick(void)
+/* What the main thread waits for next, in monotonic ms. */
+struct timers {
+	int64_t pub, store, hist, ping, proj;
+	bool changes;   /* the MQTT thread woke us: something to publish */
+	bool unstored;  /* ...and to write */
+};
+
+static int64_t earliest(int64_t a, int64_t b)
 {
-	struct timespec ts = { 0, TICK_MS * 1000000L };
-	nanosleep(&ts, NULL);
+	return a < b ? a : b;
+}
+
+/*
+ * Sleep until the next deadline or a wake-up (a message applied, a
+ * replay finished, a signal): no polling tick.
+ */
+static void wait_for_work(struct gateway *gw, struct timers *t, int64_t now)
+{
+	int64_t next = now + IDLE_MS;
+	struct pollfd pfd = { .fd = gw->wake_fd, .events = POLLIN };
+	uint64_t n;
+
+	if (t->changes || atomic_load(&gw->republish))
+		next = earliest(next, t->pub + gw->o.coalesce_ms);
+	if (t->unstored)
+		next = earliest(next, t->store + gw->o.store_ms);
+	next = earliest(next, t->hist + (int64_t)gw->o.history_s * 1000);
+	next = earliest(next, t->ping + DB_PING_MS);
+	if (atomic_load(&gw->connected) && !atomic_load(&gw->synced))
+		next = earliest(next, atomic_load(&gw->connected_at) +
+				      gw->o.sync_timeout_ms);
+	if (got_stop || got_hup || next <= now)
+		return;
+	if (poll(&pfd, 1, (int)(next - now)) > 0 &&
+	    read(gw->wake_fd, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
+		atomic_store(&gw->wake_pending, false);
+		t->changes = t->unstored = true;
+	}
 }
 
 static bool may_publish(struct gateway *gw, int64_t now)
@@ -147,8 +203,7 @@ static void main_loop(struct gateway *gw)
 {
 	static struct vg_counts hist[VG_PROG_COUNT][VG_REGION_COUNT + 1];
 	struct gw_batch batch = { 0 };
-	int64_t last_pub = 0, last_store = 0, last_hist = 0, last_ping = 0;
-	int64_t last_proj = 0;
+	struct timers t = { .changes = true, .unstored = true };
 	int fy = gw_today_fy(gw);
 
 	memset(hist, 0xff, sizeof(hist)); /* first point always recorded */
@@ -165,23 +220,26 @@ static void main_loop(struct gateway *gw)
 			fy = gw_today_fy(gw);
 			atomic_store(&gw->republish, true);
 		}
-		if (may_publish(gw, now) && now - last_pub >= gw->o.coalesce_ms) {
+		if ((t.changes || atomic_load(&gw->republish)) &&
+		    may_publish(gw, now) && now - t.pub >= gw->o.coalesce_ms) {
 			publish_tick(gw);
-			last_pub = now;
+			t.pub = now;
+			t.changes = false;
 		}
-		if (now - last_store >= gw->o.store_ms) {
+		if (t.unstored && now - t.store >= gw->o.store_ms) {
 			flush_store(gw, &batch);
-			last_store = now;
+			t.store = now;
+			t.unstored = false;
 		}
-		if (now - last_hist >= (int64_t)gw->o.history_s * 1000) {
-			history_tick(gw, hist, now, &last_proj);
-			last_hist = now;
+		if (now - t.hist >= (int64_t)gw->o.history_s * 1000) {
+			history_tick(gw, hist, now, &t.proj);
+			t.hist = now;
 		}
-		if (now - last_ping >= DB_PING_MS) {
+		if (now - t.ping >= DB_PING_MS) {
 			atomic_store(&gw->db_ok, gw_store_ping(gw->store) != 0);
-			last_ping = now;
+			t.ping = now;
 		}
-		sleep_tick();
+		wait_for_work(gw, &t, vg_mono_ms());
 	}
 	flush_store(gw, &batch);
 	gw_batch_free(&batch);
@@ -273,6 +331,12 @@ int main(int argc, char **argv)
 		return 2;
 	memset(gw.last_met, -1, sizeof(gw.last_met));
 	pthread_mutex_init(&gw.lock, NULL);
+	gw.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (gw.wake_fd < 0) {
+		vg_log(VG_LOG_ERR, "eventfd: %s", strerror(errno));
+		return 1;
+	}
+	signal_wake_fd = gw.wake_fd;
 	install_signals();
 	if (load_targets(&gw) != VG_OK)
 		return 2;
