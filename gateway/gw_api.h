@@ -105,6 +105,7 @@ long gw_api_db_history(sqlite3 *db, int program, int region, int64_t from,
 
 struct gw_unit_query {
 	int program, region, state; /* -1: any */
+	const char *site;           /* NULL: any */
 	long offset, limit;
 };
 

@@ -204,8 +204,9 @@ static void unit_json(sqlite3_stmt *s, struct gw_buf *b)
 		return;
 	}
 	gw_buf_printf(b, ",\"since\":\"%s\"", ts);
-	for (int i = 7; i < 10; i++) {
-		static const char *const opt[] = { "source", "tech", "fault" };
+	for (int i = 7; i < 11; i++) {
+		static const char *const opt[] = { "source", "tech", "fault",
+						   "note" };
 		const unsigned char *v = sqlite3_column_text(s, i);
 		if (v) {
 			gw_buf_printf(b, ",\"%s\":", opt[i - 7]);
@@ -213,7 +214,7 @@ static void unit_json(sqlite3_stmt *s, struct gw_buf *b)
 		}
 	}
 	gw_buf_printf(b, ",\"stale\":%s}",
-		      sqlite3_column_int(s, 10) ? "true" : "false");
+		      sqlite3_column_int(s, 11) ? "true" : "false");
 }
 
 int gw_api_db_units(sqlite3 *db, const struct gw_unit_query *q,
@@ -225,14 +226,17 @@ int gw_api_db_units(sqlite3 *db, const struct gw_unit_query *q,
 
 	if (sqlite3_prepare_v2(db,
 		"SELECT u.program, u.region, u.site, u.unit, u.state, u.seq,"
-		" u.since, u.source, u.tech, u.fault,"
+		" u.since, u.source, u.tech, u.fault, u.note,"
 		" (u.fault IS NOT NULL OR s.online = 0)"
 		" FROM unit u LEFT JOIN site s ON s.site = u.site"
 		" WHERE u.removed = 0 AND (?1 IS NULL OR u.program = ?1)"
 		" AND (?2 IS NULL OR u.region = ?2) AND (?3 IS NULL OR"
-		" u.state = ?3) ORDER BY u.program, u.site, u.unit"
+		" u.state = ?3) AND (?6 IS NULL OR u.site = ?6)"
+		" ORDER BY u.program, u.site, u.unit"
 		" LIMIT ?4 OFFSET ?5", -1, &s, NULL) != SQLITE_OK)
 		return -1;
+	if (q->site)
+		sqlite3_bind_text(s, 6, q->site, -1, SQLITE_STATIC);
 	if (q->program >= 0)
 		sqlite3_bind_text(s, 1, vg_program_name((enum vg_program)q->program), -1, SQLITE_STATIC);
 	if (q->region > 0)

@@ -187,6 +187,7 @@ static void queue_row(struct gw_core *c, uint32_t ui,
 		row->ts = st->ts;
 		vg_strlcpy(row->tech, st->tech, sizeof(row->tech));
 		vg_strlcpy(row->fault, st->fault, sizeof(row->fault));
+		vg_strlcpy(row->note, st->note, sizeof(row->note));
 	}
 }
 

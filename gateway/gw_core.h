@@ -54,6 +54,7 @@ struct gw_row {
 	char unit[VG_IDENT_MAX + 1];
 	char tech[VG_IDENT_MAX + 1];
 	char fault[VG_FAULT_MAX + 1];
+	char note[VG_NOTE_MAX + 1]; /* the technician's, for the API */
 	uint32_t idx; /* unit index, internal */
 };
 

@@ -22,6 +22,7 @@
 #include "gw_api.h"
 #include "gw_http.h"
 #include "vigie/err.h"
+#include "vigie/ident.h"
 #include "vigie/log.h"
 #include "vigie/region.h"
 #include "vigie/secret.h"
@@ -218,12 +219,14 @@ static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
 	q.program = arg_enum(c, "program", vg_program_parse);
 	q.region = arg_enum(c, "region", vg_region_parse);
 	q.state = arg_enum(c, "state", vg_state_parse);
+	q.site = arg(c, "site");
 	if (q.program == -2 || q.region == -2 || q.state == -2 ||
+	    (q.site && !vg_ident_valid(q.site, strlen(q.site))) ||
 	    !arg_long(c, "offset", 0, 1L << 30, &q.offset) ||
 	    !arg_long(c, "limit", 1, UNITS_LIMIT_MAX, &q.limit))
 		return send_error(c, MHD_HTTP_BAD_REQUEST,
 				  "want program=renir|rgt, region=01..17,"
-				  " state, offset>=0, limit=1..1000");
+				  " site, state, offset>=0, limit=1..1000");
 	db = gw_api_db_open(h->gw->o.data_dir);
 	if (!db)
 		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -250,31 +253,14 @@ static void site_metrics(struct gw_http *h, struct gw_buf *b)
 	gw_api_sites_free(&ss);
 }
 
-/* Counts query arguments whose name is not in allowed (NULL-terminated). */
-static enum MHD_Result count_unknown(void *cls, enum MHD_ValueKind kind,
-				     const char *key, const char *value)
-{
-	struct { const char *const *allowed; int unknown; } *u = cls;
-	bool known = false;
-
-	(void)kind; (void)value;
-	for (const char *const *a = u->allowed; *a; a++)
-		known |= strcmp(*a, key) == 0;
-	u->unknown += !known;
-	return MHD_YES;
-}
-
 /* /api/v1/sites[?region=RR]: every site, its presence and agent health. */
 static enum MHD_Result sites(struct gw_http *h, struct MHD_Connection *c)
 {
-	static const char *const allowed[] = { "region", NULL };
-	struct { const char *const *allowed; int unknown; } u = { allowed, 0 };
 	struct gw_sites_snap ss;
 	struct gw_buf b = { 0 };
 	int region = arg_enum(c, "region", vg_region_parse);
 
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, count_unknown, &u);
-	if (region == -2 || u.unknown)
+	if (region == -2)
 		return send_error(c, MHD_HTTP_BAD_REQUEST,
 				  "want at most region=01..17");
 	if (gw_api_sites_snapshot(h->gw, region < 0 ? 0 : region, &ss) !=
@@ -359,11 +345,69 @@ static enum MHD_Result events(struct gw_http *h, struct MHD_Connection *c)
 	return queue(c, MHD_HTTP_OK, r, "text/event-stream", "no-store");
 }
 
+/* The first query argument whose name is not in allowed (NULL-terminated). */
+struct unknown_arg {
+	const char *const *allowed;
+	char first[64];
+};
+
+static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind,
+				    const char *key, const char *value)
+{
+	struct unknown_arg *u = cls;
+
+	(void)kind; (void)value;
+	for (const char *const *a = u->allowed; *a; a++)
+		if (strcmp(*a, key) == 0)
+			return MHD_YES;
+	snprintf(u->first, sizeof(u->first), "%s", key);
+	return MHD_NO;
+}
+
+/* The query parameters each /api/v1 endpoint takes (NULL-terminated). */
+static const char *const *api_params(const char *url)
+{
+	static const char *const none[] = { NULL };
+	static const char *const hist[] = { "program", "region", "from", "to",
+					    "points", NULL };
+	static const char *const unit[] = { "program", "region", "site",
+					    "state", "offset", "limit", NULL };
+	static const char *const site[] = { "region", NULL };
+
+	if (strcmp(url, "/api/v1/history") == 0)
+		return hist;
+	if (strcmp(url, "/api/v1/units") == 0)
+		return unit;
+	if (strcmp(url, "/api/v1/sites") == 0)
+		return site;
+	return none;
+}
+
+/*
+ * A parameter an endpoint does not know is a 400: a mistyped filter
+ * (?sit=, ?regoin=) must not read as the unfiltered list.
+ */
+static bool unknown_param(struct MHD_Connection *c, const char *url,
+			  char *msg, size_t len)
+{
+	struct unknown_arg u = { .allowed = api_params(url) };
+
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, find_unknown, &u);
+	if (!u.first[0])
+		return false;
+	snprintf(msg, len, "unknown query parameter: %s", u.first);
+	return true;
+}
+
 static enum MHD_Result route(struct gw_http *h, struct MHD_Connection *c,
 			     const char *url)
 {
 	static const char sum[] = "/api/v1/summary/";
+	char msg[128];
 
+	if (strncmp(url, "/api/v1/", 8) == 0 &&
+	    unknown_param(c, url, msg, sizeof(msg)))
+		return send_error(c, MHD_HTTP_BAD_REQUEST, msg);
 	if (strcmp(url, "/api/v1/summary") == 0)
 		return snapshot_doc(h, c, 0);
 	if (strncmp(url, sum, sizeof(sum) - 1) == 0)

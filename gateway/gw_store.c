@@ -26,7 +26,7 @@ static const char *const schema =
 	" site TEXT NOT NULL, unit TEXT NOT NULL, region TEXT NOT NULL,"
 	" state TEXT NOT NULL, seq INTEGER NOT NULL, since INTEGER NOT NULL,"
 	" ts INTEGER, source TEXT, tech TEXT, fault TEXT,"
-	" removed INTEGER NOT NULL DEFAULT 0,"
+	" removed INTEGER NOT NULL DEFAULT 0, note TEXT,"
 	" PRIMARY KEY(program, site, unit)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS transition(id INTEGER PRIMARY KEY,"
 	" program TEXT NOT NULL, region TEXT NOT NULL, site TEXT NOT NULL,"
@@ -41,15 +41,17 @@ static const char *const schema =
 	" migrating INTEGER, migrated INTEGER, retired INTEGER,"
 	" unknown INTEGER, stale INTEGER,"
 	" PRIMARY KEY(program, region, at)) WITHOUT ROWID;"
-	"INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+	"INSERT OR IGNORE INTO meta VALUES('schema', '2');";
 
 static const char *const sql_unit =
 	"INSERT INTO unit(program, site, unit, region, state, seq, since, ts,"
-	" source, tech, fault, removed) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"
+	" source, tech, fault, removed, note)"
+	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"
 	" ON CONFLICT(program, site, unit) DO UPDATE SET"
 	" region=excluded.region, state=excluded.state, seq=excluded.seq,"
 	" since=excluded.since, ts=excluded.ts, source=excluded.source,"
-	" tech=excluded.tech, fault=excluded.fault, removed=excluded.removed";
+	" tech=excluded.tech, fault=excluded.fault, removed=excluded.removed,"
+	" note=excluded.note";
 static const char *const sql_trans =
 	"INSERT INTO transition(program, region, site, unit, from_state,"
 	" to_state, at, seq, source, tech) VALUES(?,?,?,?,?,?,?,?,?,?)";
@@ -79,6 +81,24 @@ static int exec(struct gw_store *st, const char *sql)
 	return VG_OK;
 }
 
+/*
+ * Schema 1 had no note column: add it to a database made before (its rows
+ * get a NULL note until their unit reports again).  CREATE TABLE IF NOT
+ * EXISTS does not touch an existing table, hence the probe.
+ */
+static int migrate(struct gw_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int has_note = sqlite3_prepare_v2(st->db, "SELECT note FROM unit"
+					  " LIMIT 0", -1, &s, NULL) == SQLITE_OK;
+
+	sqlite3_finalize(s);
+	if (has_note)
+		return VG_OK;
+	return exec(st, "ALTER TABLE unit ADD COLUMN note TEXT;"
+			"UPDATE meta SET value='2' WHERE key='schema'");
+}
+
 struct gw_store *gw_store_open(const char *dir, char *err, size_t errlen)
 {
 	struct gw_store *st = calloc(1, sizeof(*st));
@@ -94,7 +114,7 @@ struct gw_store *gw_store_open(const char *dir, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
-	if (exec(st, schema) != VG_OK ||
+	if (exec(st, schema) != VG_OK || migrate(st) != VG_OK ||
 	    sqlite3_prepare_v2(st->db, sql_unit, -1, &st->unit, NULL) ||
 	    sqlite3_prepare_v2(st->db, sql_trans, -1, &st->trans, NULL) ||
 	    sqlite3_prepare_v2(st->db, sql_site, -1, &st->site, NULL) ||
@@ -157,6 +177,7 @@ static int write_row(struct gw_store *st, const struct gw_row *r)
 	bind_text(s, 10, r->tech);
 	bind_text(s, 11, r->fault);
 	sqlite3_bind_int(s, 12, r->removed);
+	bind_text(s, 13, r->note);
 	return step(st, s);
 }
 
