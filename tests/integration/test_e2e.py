@@ -6,7 +6,11 @@ with the "truth" command) plus the technicians' hand marks must equal every
 retained summary and every retained unit status once the system settles;
 then again after an agent's kill -9, a broker restart and changes made
 while an agent was cut off.  Also: the demo itself checks out in its
---duration mode, and SIGINT leaves no process behind.
+--duration mode, and SIGINT leaves no process behind; an agent's kill -9
+leaves the demo running with the site shown offline and its units stale
+(and the check still exact), the gateway's ends it with a clear message;
+the table says loading before its first figures; --help documents every
+option.
 """
 import importlib.util
 import json
@@ -248,3 +252,112 @@ def test_demo_sigint_leaves_no_process(tmp_path):
             p.wait()
     assert p.returncode == 0
     assert leftovers(str(tmp_path / "demo")) == []
+
+
+def read_until(p, seen, pred, timeout):
+    """Read p's output into seen[0] until pred(seen[0]); bounded.  False
+    when p ended or the time ran out first."""
+    deadline, fd = time.monotonic() + timeout, p.stdout.fileno()
+    while time.monotonic() < deadline:
+        if pred(seen[0]):
+            return True
+        if select.select([fd], [], [], 1.0)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return pred(seen[0])
+            seen[0] += chunk.decode(errors="replace")
+    return pred(seen[0])
+
+
+def pid_of(path):
+    """The one process whose command line names path."""
+    pids = leftovers(path)
+    assert len(pids) == 1, pids
+    return int(pids[0])
+
+
+def after_ready(out):
+    return out.split("\nready\n", 1)[1]
+
+
+def test_demo_goes_on_when_an_agent_dies_and_says_so(tmp_path):
+    """kill -9 of one agent: the demo keeps running, lists the site as
+    offline (its own view and the gateway's), counts its units stale,
+    checks out at the end of --duration and exits 0.  The table says
+    loading before its first figures, and repeats where to look."""
+    site = "sim-06-1"
+    conf = str(tmp_path / "demo" / "sites" / site / "agent.conf")
+    p = run_demo(tmp_path, "--duration", "20", "--tick-ms", "200",
+                 "--refresh", "1")
+    seen = [""]
+    try:
+        assert read_until(p, seen, lambda s: "\nready\n" in s, 60), seen[0]
+        # the first figures: the province's line of a table
+        assert read_until(p, seen, lambda s: "\nall " in after_ready(s),
+                          60), seen[0]
+        os.kill(pid_of(conf), signal.SIGKILL)
+        rest, _ = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out = seen[0] + rest
+    assert p.returncode == 0, out
+    after = after_ready(out)
+    # loading, then figures; never partial figures first
+    assert "loading…" in after, after[:3000]
+    assert after.index("loading…") < after.index("\nall "), after[:3000]
+    # where to look, above every table
+    tables = after.count("Vigie — demo ·")
+    assert tables >= 3
+    assert after.count("\nbroker 127.0.0.1:") == tables, after[:3000]
+    assert after.count(" · dashboard http://127.0.0.1:") == tables
+    # the agent's death is news, not the end
+    assert f"the agent of {site} exited (SIGKILL): the demo goes on" in out
+    assert "Offline sites" in after
+    offline = [ln for ln in after.splitlines()
+               if ln.startswith(f"  {site} (06): agent exited (SIGKILL)")]
+    assert offline, after[-4000:]
+    # the gateway saw the will: the site offline, its units stale
+    last = offline[-1]
+    assert "gateway: offline" in last, last
+    n_stale = int(last.rsplit("; ", 1)[1].split()[0])
+    assert n_stale > 0, last
+    tail = after[after.rindex("Vigie — demo ·"):]
+    row06 = next(ln for ln in tail.splitlines() if ln.startswith("06 "))
+    assert int(row06.split()[-1]) == n_stale, tail
+    # the check held for every unit, the dead agent's included
+    assert "check: all 8 summaries equal the simulators' ground truth" \
+        in out, out[-3000:]
+    assert f"check: {site} offline (agent SIGKILL): its {n_stale} " \
+        "reported units count at their last known state, stale" in out
+    assert leftovers(str(tmp_path / "demo")) == []
+
+
+def test_demo_ends_clearly_when_the_gateway_dies(tmp_path):
+    p = run_demo(tmp_path)
+    seen = [""]
+    try:
+        assert read_until(p, seen, lambda s: "\nready\n" in s, 60), seen[0]
+        gw = pid_of(os.path.join(str(tmp_path / "demo"), "gateway") + "\0")
+        os.kill(gw, signal.SIGKILL)
+        rest, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out = seen[0] + rest
+    assert p.returncode == 1, out
+    assert "vigie-demo: the gateway exited (SIGKILL): the demo cannot go " \
+        "on without it; see " in out, out[-2000:]
+    assert leftovers(str(tmp_path / "demo")) == []
+
+
+def test_demo_help_documents_every_option():
+    parser = demo.build_parser()
+    for action in parser._actions:
+        assert action.help, action.option_strings
+    text = parser.format_help()
+    for word in ("modes:", "--duration N", "--plain", "loading…",
+                 "offline", "stale", "dashboard"):
+        assert word in text, word
