@@ -96,7 +96,7 @@ static void publish_one(struct gateway *gw, const struct vg_summary *s,
 	char topic[VG_TOPIC_MAX], buf[VG_PAYLOAD_MAX];
 	int8_t *last = &gw->last_met[s->program][s->region];
 	int n = gw_summary_json(s, pj, buf, sizeof(buf));
-	bool met;
+	int edge;
 
 	if (n < 0) {
 		vg_log(VG_LOG_ERR, "summary %s/%s does not fit a payload",
@@ -106,17 +106,9 @@ static void publish_one(struct gateway *gw, const struct vg_summary *s,
 	vg_topic_summary(topic, sizeof(topic), gw->o.prefix, s->program,
 			 s->region);
 	publish_checked(gw, topic, buf, n, true);
-	if (s->current < 0)
-		return;
-	/* With nothing eligible a target is met vacuously: no event either way */
-	met = s->targets[s->current].met;
-	if (s->eligible == 0) {
-		*last = -1;
-		return;
-	}
-	if (*last >= 0 && *last != (int8_t)met)
-		publish_event(gw, s, met);
-	*last = (int8_t)met;
+	edge = vg_event_edge(last, s);
+	if (edge >= 0)
+		publish_event(gw, s, edge == 1);
 }
 
 int gw_publish_summaries(struct gateway *gw, bool all)

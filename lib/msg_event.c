@@ -40,6 +40,21 @@ int vg_event_from_summary(const struct vg_summary *s, bool met,
 	return VG_OK;
 }
 
+int vg_event_edge(int8_t *last, const struct vg_summary *s)
+{
+	int was = *last, met;
+
+	if (s->current < 0 || s->current >= s->ntargets || s->eligible == 0) {
+		/* nothing eligible: met only vacuously, no event either way,
+		 * and the next real figure starts afresh */
+		*last = -1;
+		return -1;
+	}
+	met = s->targets[s->current].met ? 1 : 0;
+	*last = (int8_t)met;
+	return (was >= 0 && was != met) ? met : -1;
+}
+
 int vg_event_encode(const struct vg_event *e, char *buf, size_t size)
 {
 	char fy[16], tgt[16], pct[16] = "null", ts[VG_TIME_LEN];

@@ -33,6 +33,14 @@ struct vg_event {
 /* The event a summary's current target gives; VG_ERR_INVAL without one. */
 int vg_event_from_summary(const struct vg_summary *s, bool met,
 			  struct vg_event *out);
+/*
+ * Whether a summary makes an event, given *last (the current target's
+ * met state at the previous summary: 1, 0, or -1 for none yet), which it
+ * updates: returns 1 (target_met), 0 (target_lost) or -1 (no event).  The
+ * first figure after a start never makes an event, nor does a region
+ * with nothing eligible (its target is met only vacuously).
+ */
+int vg_event_edge(int8_t *last, const struct vg_summary *s);
 int vg_event_encode(const struct vg_event *e, char *buf, size_t size);
 enum vg_reject vg_event_decode(const char *payload, size_t len,
 			       struct vg_event *out);

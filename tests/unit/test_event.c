@@ -107,12 +107,48 @@ static void test_gateway_presence_round_trip(void **st)
 			 VG_ERR_INVAL);
 }
 
+static void with_counts(struct vg_summary *s, int pending, int migrated)
+{
+	struct vg_counts c = { .n = { [VG_STATE_PENDING] = (uint64_t)pending,
+				      [VG_STATE_MIGRATED] = (uint64_t)migrated } };
+	struct vg_targets tg;
+
+	vg_targets_default(&tg);
+	vg_summary_compute(s, VG_PROG_RENIR, 4, &c, &tg.plan[VG_PROG_RENIR],
+			   2024, 1795464000);
+}
+
+/* Events fire on the edges of "met", never on the first figure, never
+ * for a region with nothing eligible. */
+static void test_event_edges(void **st)
+{
+	static const struct { int pending, migrated, want; } seq[] = {
+		{ 30, 70, -1 },  /* first figure: no event */
+		{ 25, 75, 1 },   /* 75 % of 100: met */
+		{ 25, 75, -1 },  /* still met */
+		{ 26, 74, 0 },   /* lost */
+		{ 0, 0, -1 },    /* nothing eligible: vacuous, no event */
+		{ 0, 10, -1 },   /* first real figure again: no event */
+		{ 10, 10, 0 },   /* lost */
+	};
+	struct vg_summary s;
+	int8_t last = -1;
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		with_counts(&s, seq[i].pending, seq[i].migrated);
+		if (vg_event_edge(&last, &s) != seq[i].want)
+			fail_msg("step %zu: want %d", i, seq[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_is_the_documented_bytes),
 		cmocka_unit_test(test_event_decoder_refuses),
 		cmocka_unit_test(test_gateway_presence_round_trip),
+		cmocka_unit_test(test_event_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
