@@ -42,7 +42,7 @@ int vg_event_from_summary(const struct vg_summary *s, bool met,
 
 int vg_event_edge(int8_t *last, const struct vg_summary *s)
 {
-	int was = *last, met;
+	int met, was = *last < 0 ? -1 : *last != 0;
 
 	if (s->current < 0 || s->current >= s->ntargets || s->eligible == 0) {
 		/* nothing eligible: met only vacuously, no event either way,
