@@ -151,7 +151,5 @@ void gw_http_notify(struct gateway *gw);
 /* gw_project.c: recompute every projection from the history (main thread). */
 void gw_project_refresh(struct gateway *gw);
 
-/* gw_report.c: the "report" subcommand; returns the exit status. */
-int gw_report_main(int argc, char **argv);
 
 #endif

@@ -89,19 +89,6 @@ void gw_metrics_sites_text(const struct gw_sites_snap *s, struct gw_buf *b);
 /* gw_metrics.c: the Prometheus text exposition format (version 0.0.4). */
 void gw_metrics_text(const struct gw_api_snap *s, struct gw_buf *b);
 
-/* gw_api_db.c: read-only SQLite access (one connection per caller). */
-sqlite3 *gw_api_db_open(const char *dir);
-
-typedef int (*gw_hist_cb)(void *arg, int64_t at, const struct vg_counts *c);
-/*
- * History points of program x region (0 = province) with at in [from, to],
- * oldest first; when there are more than max_points, the last point of each
- * of max_points equal time buckets.  With prior, the last point before from
- * comes first (the value in force at from).  Returns points or <0.
- */
-long gw_api_db_history(sqlite3 *db, int program, int region, int64_t from,
-		       int64_t to, long max_points, bool prior, gw_hist_cb cb,
-		       void *arg);
 
 struct gw_unit_query {
 	int program, region, state; /* -1: any */

@@ -194,7 +194,7 @@ static enum MHD_Result history(struct gw_http *h, struct MHD_Connection *c)
 		return send_error(c, MHD_HTTP_BAD_REQUEST,
 				  "want program=renir|rgt, region=01..17|all,"
 				  " points=2..5000");
-	db = gw_api_db_open(h->gw->o.data_dir);
+	db = gw_store_open_ro(h->gw->o.data_dir);
 	if (!db)
 		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "database unavailable");
@@ -227,7 +227,7 @@ static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
 		return send_error(c, MHD_HTTP_BAD_REQUEST,
 				  "want program=renir|rgt, region=01..17,"
 				  " site, state, offset>=0, limit=1..1000");
-	db = gw_api_db_open(h->gw->o.data_dir);
+	db = gw_store_open_ro(h->gw->o.data_dir);
 	if (!db)
 		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "database unavailable");

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gw_api.h"
+#include "gateway.h"
 #include "gw_project.h"
 #include "vigie/log.h"
 #include "vigie/timeutil.h"
@@ -45,7 +45,7 @@ static void one(sqlite3 *db, const struct vg_plan *plan, int fy, int p, int r,
 	if (cur < 0 || ended)
 		return; /* no target ahead to project to */
 	buf->n = 0;
-	if (gw_api_db_history(db, p, r, now - window, now, MAX_POINTS, true,
+	if (gw_store_history_read(db, p, r, now - window, now, MAX_POINTS, true,
 			      collect, buf) < 0)
 		return;
 	gw_project_fit(buf->v, buf->n, now, window,
@@ -56,9 +56,9 @@ static void one(sqlite3 *db, const struct vg_plan *plan, int fy, int p, int r,
 
 void gw_project_refresh(struct gateway *gw)
 {
-	static struct gw_projection next[VG_PROG_COUNT][GW_NREG];
+	static struct gw_projection next[VG_PROG_COUNT][(VG_REGION_COUNT + 1)];
 	struct pts *buf = malloc(sizeof(*buf));
-	sqlite3 *db = gw_api_db_open(gw->o.data_dir);
+	sqlite3 *db = gw_store_open_ro(gw->o.data_dir);
 	int64_t now = vg_now(), window = (int64_t)gw->o.projection_days * 86400;
 	int fy = gw_today_fy(gw);
 	bool flipped = false;
@@ -70,14 +70,14 @@ void gw_project_refresh(struct gateway *gw)
 		return;
 	}
 	for (int p = 0; p < VG_PROG_COUNT; p++)
-		for (int r = 0; r < GW_NREG; r++)
+		for (int r = 0; r < (VG_REGION_COUNT + 1); r++)
 			one(db, &gw->targets.plan[p], fy, p, r, now, window,
 			    buf, &next[p][r]);
 	sqlite3_close(db);
 	free(buf);
 	pthread_mutex_lock(&gw->lock);
 	for (int p = 0; p < VG_PROG_COUNT; p++)
-		for (int r = 0; r < GW_NREG; r++)
+		for (int r = 0; r < (VG_REGION_COUNT + 1); r++)
 			flipped |= next[p][r].ok != gw->proj[p][r].ok ||
 				   next[p][r].on_track != gw->proj[p][r].on_track;
 	memcpy(gw->proj, next, sizeof(next));

@@ -20,8 +20,8 @@
 
 #include <sqlite3.h>
 
-#include "gateway.h"
-#include "gw_api.h"
+#include "gw_report.h"
+#include "gw_store.h"
 #include "vigie/arith.h"
 #include "vigie/region.h"
 #include "vigie/timeutil.h"
@@ -38,7 +38,7 @@ struct report {
 	int64_t cutoff; /* first second after the date, local time */
 	bool has_data;      /* at least one transition recorded */
 	int64_t data_since; /* the first transition's time */
-	struct vg_counts counts[VG_PROG_COUNT][GW_NREG];
+	struct vg_counts counts[VG_PROG_COUNT][(VG_REGION_COUNT + 1)];
 };
 
 static void usage(FILE *f)
@@ -400,8 +400,8 @@ static void emit(const struct report *r, const struct vg_targets *tg)
 			continue;
 		if (r->fmt == FMT_TABLE)
 			table_head(r, p, fy);
-		for (int i = 1; i <= GW_NREG; i++) {
-			int reg = i % GW_NREG; /* regions first, province last */
+		for (int i = 1; i <= (VG_REGION_COUNT + 1); i++) {
+			int reg = i % (VG_REGION_COUNT + 1); /* regions first, province last */
 			vg_summary_compute(&s, (enum vg_program)p, reg,
 					   &r->counts[p][reg], &tg->plan[p], fy,
 					   r->cutoff - 1);
@@ -434,7 +434,7 @@ int gw_report_main(int argc, char **argv)
 		fprintf(stderr, "vigie-gateway report: %s\n", err);
 		return 2;
 	}
-	db = gw_api_db_open(r.data_dir);
+	db = gw_store_open_ro(r.data_dir);
 	if (!db) {
 		fprintf(stderr, "vigie-gateway report: cannot open %s/vigie.db\n",
 			r.data_dir);

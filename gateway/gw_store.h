@@ -8,7 +8,10 @@
 #ifndef VIGIE_GW_STORE_H
 #define VIGIE_GW_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include <sqlite3.h>
 
 #include "gw_core.h"
 #include "vigie/summary.h"
@@ -31,5 +34,19 @@ int gw_store_history(struct gw_store *st, int64_t at, int program,
 		     int region, const struct vg_counts *c);
 /* True when the database accepts a write right now. */
 int gw_store_ping(struct gw_store *st);
+
+/* gw_store_read.c: a read-only connection (one per caller), or NULL. */
+sqlite3 *gw_store_open_ro(const char *dir);
+
+typedef int (*gw_hist_cb)(void *arg, int64_t at, const struct vg_counts *c);
+/*
+ * History points of program x region (0 = province) with at in [from, to],
+ * oldest first; when there are more than max_points, the last point of each
+ * of max_points equal time buckets.  With prior, the last point before from
+ * comes first (the value in force at from).  Returns points or <0.
+ */
+long gw_store_history_read(sqlite3 *db, int program, int region, int64_t from,
+		       int64_t to, long max_points, bool prior, gw_hist_cb cb,
+		       void *arg);
 
 #endif

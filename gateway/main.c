@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "gw_report.h"
 #include "gw_sites.h"
 #include "vigie/err.h"
 #include "vigie/timeutil.h"
