@@ -148,7 +148,8 @@ int gw_mqtt_init(struct gateway *gw)
 {
 	char cid[128];
 
-	mosquitto_lib_init();
+	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS)
+		return VG_ERR_IO;
 	/* brokers bind identity to the user name (use_username_as_clientid):
 	 * say the same client id they will use */
 	if (gw->o.username[0])
@@ -158,9 +159,10 @@ int gw_mqtt_init(struct gateway *gw)
 	gw->mosq = mosquitto_new(cid, true, gw);
 	if (!gw->mosq)
 		return VG_ERR_NOMEM;
-	mosquitto_threaded_set(gw->mosq, true);
-	mosquitto_int_option(gw->mosq, MOSQ_OPT_PROTOCOL_VERSION,
-			     MQTT_PROTOCOL_V311);
+	if (mosquitto_threaded_set(gw->mosq, true) != MOSQ_ERR_SUCCESS ||
+	    mosquitto_int_option(gw->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+				 MQTT_PROTOCOL_V311) != MOSQ_ERR_SUCCESS)
+		return VG_ERR_INVAL;
 	mosquitto_connect_callback_set(gw->mosq, on_connect);
 	mosquitto_disconnect_callback_set(gw->mosq, on_disconnect);
 	mosquitto_message_callback_set(gw->mosq, on_message);
@@ -218,7 +220,8 @@ void gw_mqtt_stop(struct gateway *gw)
 		/* give the loop a moment to flush the offline presence */
 		for (int i = 0; i < 10 && mosquitto_want_write(gw->mosq); i++)
 			sleep_ms(50);
-		mosquitto_disconnect(gw->mosq);
+		if (mosquitto_disconnect(gw->mosq) != MOSQ_ERR_SUCCESS)
+			vg_log(VG_LOG_WARN, "disconnect: already gone");
 	}
 	atomic_store(&gw->stop, true);
 	pthread_join(gw->mqtt_thread, NULL);
