@@ -73,6 +73,15 @@ struct gw_projection {
 	int samples;         /* points the line was fitted to */
 	int window_days;
 	double slope_bp_day; /* fitted trend, basis points per day */
+	/*
+	 * Once the plan has ended there is no due date to project to: the
+	 * pace is what still means something (units migrated per day over
+	 * the window, and when the last target is reached at that pace).
+	 */
+	bool pace_ok;
+	double units_day;    /* fitted trend, migrated units per day */
+	int64_t needed;      /* units still needed for the last target */
+	int64_t reach_at;    /* when reached at this pace; 0: never, or met */
 };
 
 struct gw_http; /* gw_http.c */

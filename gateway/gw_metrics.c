@@ -115,6 +115,15 @@ static int v_proj(const struct gw_api_snap *s, const struct vg_summary *m,
 	return s->proj[p][r].ok ? vg_bp_format(s->proj[p][r].bp, o, n) : SKIP;
 }
 
+static int v_pace(const struct gw_api_snap *s, const struct vg_summary *m,
+		  int p, int r, char *o, size_t n)
+{
+	(void)m;
+	return s->proj[p][r].pace_ok
+		       ? snprintf(o, n, "%.1f", s->proj[p][r].units_day * 7.0)
+		       : SKIP;
+}
+
 static int v_track(const struct gw_api_snap *s, const struct vg_summary *m,
 		   int p, int r, char *o, size_t n)
 {
@@ -227,6 +236,9 @@ void gw_metrics_text(const struct gw_api_snap *s, struct gw_buf *b)
 	per_region(s, b, "vigie_on_track",
 		   "1 when the projection reaches the current target.",
 		   v_track);
+	per_region(s, b, "vigie_pace_units_per_week",
+		   "Once the plan has ended: units migrated per week, fitted "
+		   "over the projection window.", v_pace);
 	states(s, b);
 	ingest(s, b);
 	agents(s, b);

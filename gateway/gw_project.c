@@ -42,9 +42,12 @@ static void fit_add(struct fit *f, double x, double y)
 	f->n++;
 }
 
-/* Sample the percentage in force at n instants over [start, now]. */
+/*
+ * Sample what is in force at n instants over [start, now]: the percentage
+ * (bp), or with units the migrated count.
+ */
 static void sample(const struct gw_hist_pt *pts, size_t n, int64_t start,
-		   int64_t now, struct fit *f)
+		   int64_t now, bool units, struct fit *f)
 {
 	size_t k = 0;
 
@@ -56,8 +59,9 @@ static void sample(const struct gw_hist_pt *pts, size_t n, int64_t start,
 			continue; /* nothing recorded yet, or no percentage */
 		/* x in days before now keeps the sums well conditioned */
 		fit_add(f, (double)(t - now) / 86400.0,
-			(double)pts[k].migrated * 10000.0 /
-				(double)pts[k].eligible);
+			units ? (double)pts[k].migrated
+			      : (double)pts[k].migrated * 10000.0 /
+					(double)pts[k].eligible);
 	}
 }
 
@@ -79,7 +83,7 @@ void gw_project_fit(const struct gw_hist_pt *pts, size_t n, int64_t now,
 		start = pts[0].at;
 	if (now - start < GW_PROJECT_MIN_SPAN_S)
 		return;
-	sample(pts, n, start, now, &f);
+	sample(pts, n, start, now, false, &f);
 	den = f.n * f.sxx - f.sx * f.sx;
 	if (f.n < 2 || den <= 0)
 		return;
@@ -95,12 +99,72 @@ void gw_project_fit(const struct gw_hist_pt *pts, size_t n, int64_t now,
 	out->on_track = out->bp >= target_bp;
 }
 
+void gw_project_pace(const struct gw_hist_pt *pts, size_t n, int64_t now,
+		     int64_t window_s, uint32_t target_bp,
+		     struct gw_projection *out)
+{
+	struct fit f = { 0 };
+	int64_t start = now - window_s;
+	const struct gw_hist_pt *last = &pts[n ? n - 1 : 0];
+	double den;
+
+	out->target_bp = target_bp;
+	out->window_days = (int)(window_s / 86400);
+	if (n == 0)
+		return;
+	if (pts[0].at > start)
+		start = pts[0].at;
+	if (now - start < GW_PROJECT_MIN_SPAN_S)
+		return;
+	sample(pts, n, start, now, true, &f);
+	den = f.n * f.sxx - f.sx * f.sx;
+	if (f.n < 2 || den <= 0)
+		return;
+	out->units_day = (f.n * f.sxy - f.sx * f.sy) / den;
+	out->needed = (int64_t)vg_units_needed(last->migrated, last->eligible,
+					       target_bp);
+	out->reach_at = 0;
+	if (out->needed > 0 && out->units_day > 1e-9)
+		out->reach_at = now + (int64_t)ceil((double)out->needed /
+						    out->units_day * 86400.0);
+	out->from = start;
+	out->samples = f.n;
+	out->pace_ok = true;
+}
+
+/* ,"pace":{...}: the trend that still means something after the plan. */
+static int pace_json(const struct gw_projection *pj, char *buf, size_t size)
+{
+	char fy[16], tgt[16], from[VG_TIME_LEN], by[16] = "null";
+	struct vg_date d;
+	int n;
+
+	if (pj->reach_at > 0) {
+		vg_date_of_time(pj->reach_at, &d);
+		snprintf(by, sizeof(by), "\"%04d-%02d-%02d\"", d.y, d.m, d.d);
+	}
+	if (vg_fy_format(pj->fy, fy, sizeof(fy)) < 0 ||
+	    vg_bp_format(pj->target_bp, tgt, sizeof(tgt)) < 0 ||
+	    vg_time_format(pj->from, from, sizeof(from)) < 0)
+		return -1;
+	n = snprintf(buf, size,
+		     ",\"pace\":{\"method\":\"least_squares\","
+		     "\"window_days\":%d,\"from\":\"%s\",\"samples\":%d,"
+		     "\"units_per_week\":%.1f,\"fiscal_year\":\"%s\","
+		     "\"target\":%s,\"units_needed\":%lld,\"reached_by\":%s}",
+		     pj->window_days, from, pj->samples, pj->units_day * 7.0, fy,
+		     tgt, (long long)pj->needed, by);
+	return (n < 0 || (size_t)n >= size) ? -1 : n;
+}
+
 int gw_project_json(const struct gw_projection *pj, char *buf, size_t size)
 {
 	char fy[16], pct[16], tgt[16], from[VG_TIME_LEN];
 	struct vg_date due;
 	int n;
 
+	if (pj->pace_ok)
+		return pace_json(pj, buf, size);
 	if (!pj->ok) {
 		if (size)
 			buf[0] = '\0';

@@ -33,10 +33,23 @@ void gw_project_fit(const struct gw_hist_pt *pts, size_t n, int64_t now,
 		    int64_t window_s, int64_t due, uint32_t target_bp,
 		    struct gw_projection *out);
 
+/*
+ * After the plan: fit the migrated count (not the percentage) over the
+ * same window, and say when the last target (target_bp) is reached at
+ * that pace.  Fills the pace members of *out (pace_ok false when there
+ * is too little history).
+ */
+void gw_project_pace(const struct gw_hist_pt *pts, size_t n, int64_t now,
+		     int64_t window_s, uint32_t target_bp,
+		     struct gw_projection *out);
+
 /* Unix time at which fiscal year fy's due date ends, local time. */
 int64_t gw_project_due_time(int fy);
 
-/* ,"projection":{...} (or nothing when !pj->ok) into buf; length or <0. */
+/*
+ * ,"projection":{...} (or ,"pace":{...} after the plan, or nothing) into
+ * buf; length or <0.
+ */
 int gw_project_json(const struct gw_projection *pj, char *buf, size_t size);
 
 #endif

@@ -42,15 +42,20 @@ static void one(sqlite3 *db, const struct vg_plan *plan, int fy, int p, int r,
 	int cur = vg_plan_current(plan, fy, &ended);
 
 	memset(out, 0, sizeof(*out));
-	if (cur < 0 || ended)
-		return; /* no target ahead to project to */
+	if (cur < 0)
+		return; /* no target at all */
 	buf->n = 0;
 	if (gw_store_history_read(db, p, r, now - window, now, MAX_POINTS, true,
 			      collect, buf) < 0)
 		return;
-	gw_project_fit(buf->v, buf->n, now, window,
-		       gw_project_due_time(plan->t[cur].fy), plan->t[cur].bp,
-		       out);
+	/* after the plan, no due date is ahead: the pace is what remains */
+	if (ended)
+		gw_project_pace(buf->v, buf->n, now, window, plan->t[cur].bp,
+				out);
+	else
+		gw_project_fit(buf->v, buf->n, now, window,
+			       gw_project_due_time(plan->t[cur].fy),
+			       plan->t[cur].bp, out);
 	out->fy = plan->t[cur].fy;
 }
 
@@ -79,6 +84,7 @@ void gw_project_refresh(struct gateway *gw)
 	for (int p = 0; p < VG_PROG_COUNT; p++)
 		for (int r = 0; r < (VG_REGION_COUNT + 1); r++)
 			flipped |= next[p][r].ok != gw->proj[p][r].ok ||
+				   next[p][r].pace_ok != gw->proj[p][r].pace_ok ||
 				   next[p][r].on_track != gw->proj[p][r].on_track;
 	memcpy(gw->proj, next, sizeof(next));
 	pthread_mutex_unlock(&gw->lock);

@@ -15,6 +15,11 @@ const I18N = {
     baseline: "Départ", stale: "Périmées", projection: "Projection",
     met: "atteinte", behind: "en retard", units: "unités", none: "—", no_data: "aucune donnée",
     on_track: "en voie", off_track: "pas en voie", plan_ended: "plan terminé",
+    pace: (w, tgt, by) => `${w} unités/sem. · ${tgt} % ${by}`,
+    pace_by: (d) => `vers le ${d}`, pace_never: "jamais à ce rythme", pace_met: "atteinte",
+    pace_line: (w, tgt, by) => `Plan terminé : au rythme des 30 derniers jours (${w} unités/semaine), la dernière cible (${tgt} %) ${by}.`,
+    pace_line_by: (d) => `serait atteinte vers le ${d}`, pace_line_never: "ne serait jamais atteinte",
+    pace_line_met: "est atteinte",
     province: "Ensemble du Québec", fy: "exercice", colon: "\u00a0:",
     target_holds: (fy, due) => `plan terminé le ${due} : la dernière cible (${fy}) s’applique`,
     target_current: (fy) => `cible en vigueur : ${fy}`,
@@ -50,6 +55,11 @@ const I18N = {
     baseline: "Baseline", stale: "Stale", projection: "Projection",
     met: "met", behind: "behind", units: "units", none: "—", no_data: "no data",
     on_track: "on track", off_track: "off track", plan_ended: "plan ended",
+    pace: (w, tgt, by) => `${w} units/wk · ${tgt} % ${by}`,
+    pace_by: (d) => `by ${d}`, pace_never: "never at this pace", pace_met: "met",
+    pace_line: (w, tgt, by) => `Plan ended: at the pace of the last 30 days (${w} units/week), the last target (${tgt} %) ${by}.`,
+    pace_line_by: (d) => `would be met by ${d}`, pace_line_never: "would never be met",
+    pace_line_met: "is met",
     province: "All of Quebec", fy: "fiscal year", colon: ":",
     target_holds: (fy, due) => `plan ended ${due}: the last target (${fy}) holds`,
     target_current: (fy) => `target in force: ${fy}`,
@@ -147,9 +157,25 @@ function progressBar(s) {
   return span;
 }
 
+// After the plan there is no due date to project to: the pace (units a
+// week, and when the last target falls at that pace) still means something.
+function paceWhen(a, prefix) {
+  if (a.units_needed === 0) return t(prefix + "met");
+  return a.reached_by ? t(prefix + "by")(a.reached_by) : t(prefix + "never");
+}
+
+function paceText(a) {
+  return t("pace")(num(Math.round(a.units_per_week)), pct(a.target), paceWhen(a, "pace_"));
+}
+
 function projectionCell(s) {
   const td = el("td", { "data-k": "projection" });
   const p = s.projection;
+  if (s.pace) {
+    td.className = s.pace.units_needed === 0 || s.pace.reached_by ? "met" : "behind";
+    td.append(paceText(s.pace));
+    return td;
+  }
   if (!p) { td.append(s.plan_ended ? t("plan_ended") : t("none")); td.className = "na"; return td; }
   td.className = p.on_track ? "met" : "behind";
   td.append(`${p.on_track ? "▲" : "▼"} ${pct(p.percent)} % (${p.on_track ? t("on_track") : t("off_track")})`);
@@ -345,8 +371,10 @@ function chartBox(prog, sums) {
     el("span", { class: "lg-target" }, t("lg_target")),
     el("span", { class: "lg-base" }, t("lg_base"))));
   const prov = sums.find((s) => s.region === "all");
-  const p = prov && prov.projection;
-  box.append(el("p", { class: "projection", "data-testid": `projection-${prog}` }, p
+  const p = prov && prov.projection, a = prov && prov.pace;
+  box.append(el("p", { class: "projection", "data-testid": `projection-${prog}` }, a
+    ? t("pace_line")(num(Math.round(a.units_per_week)), pct(a.target), paceWhen(a, "pace_line_"))
+    : p
     ? t("proj_line")(p.due, pct(p.percent), pct(p.target), p.on_track ? `▲ ${t("on_track")}` : `▼ ${t("off_track")}`)
     : t("proj_none")));
   return box;

@@ -129,9 +129,50 @@ static void test_json(void **state)
 	assert_true(gw_project_json(&pj, buf, 20) < 0);
 }
 
+/* After the plan: 10 units a day over the window, 300 short of 75 %:
+ * the last target is reached 30 days on at that pace. */
+static void test_pace_after_the_plan(void **state)
+{
+	struct gw_hist_pt pts[GW_PROJECT_SAMPLES];
+	struct gw_projection pj;
+	int64_t now = 1700000000, window = 30 * DAY, start = now - window;
+	char buf[512];
+
+	(void)state;
+	for (int i = 0; i < GW_PROJECT_SAMPLES; i++) {
+		int64_t t = start + window * i / (GW_PROJECT_SAMPLES - 1);
+		pts[i].at = t;
+		pts[i].eligible = 2000;
+		pts[i].migrated = 900 + (uint64_t)(300 * (t - start) / window);
+	}
+	memset(&pj, 0, sizeof(pj));
+	gw_project_pace(pts, GW_PROJECT_SAMPLES, now, window, 7500, &pj);
+	assert_true(pj.pace_ok);
+	assert_false(pj.ok);
+	assert_true(pj.units_day > 9.9 && pj.units_day < 10.1);
+	assert_int_equal(pj.needed, 300); /* 1500 of 2000, 1200 migrated */
+	assert_true(pj.reach_at > now + 29 * DAY &&
+		    pj.reach_at < now + 31 * DAY);
+	pj.fy = 2024;
+	assert_true(gw_project_json(&pj, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"pace\":{"));
+	assert_non_null(strstr(buf, "\"units_per_week\":70.0"));
+	assert_non_null(strstr(buf, "\"units_needed\":300"));
+	/* no progress: never at this pace; met: nothing needed */
+	for (int i = 0; i < GW_PROJECT_SAMPLES; i++)
+		pts[i].migrated = 1200;
+	gw_project_pace(pts, GW_PROJECT_SAMPLES, now, window, 7500, &pj);
+	assert_true(pj.pace_ok && pj.reach_at == 0 && pj.needed == 300);
+	assert_true(gw_project_json(&pj, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"reached_by\":null"));
+	gw_project_pace(pts, GW_PROJECT_SAMPLES, now, window, 5000, &pj);
+	assert_true(pj.pace_ok && pj.needed == 0 && pj.reach_at == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pace_after_the_plan),
 		cmocka_unit_test(test_exact_line),
 		cmocka_unit_test(test_flat_history_projects_itself),
 		cmocka_unit_test(test_prior_point_and_clamp),
