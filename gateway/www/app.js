@@ -13,7 +13,8 @@ const I18N = {
     updated: "Mis à jour", region: "Région", percent: "%", eligible: "Admissibles",
     migrated: "Migrées", target: "Cible", due: "Échéance", status: "État",
     baseline: "Départ", stale: "Périmées", projection: "Projection",
-    met: "atteinte", behind: "en retard", units: "unités", none: "—", no_data: "aucune donnée",
+    met: "atteinte", behind: "en retard",
+    short: (n) => `il manque ${n} ${n === "1" ? "unité" : "unités"}`, none: "—", no_data: "aucune donnée",
     on_track: "en voie", off_track: "pas en voie", plan_ended: "plan terminé",
     pace: (w, tgt, by) => `${w} unités/sem. · ${tgt} % ${by}`,
     pace_by: (d) => `vers le ${d}`, pace_never: "jamais à ce rythme", pace_met: "atteinte",
@@ -53,7 +54,8 @@ const I18N = {
     updated: "Updated", region: "Region", percent: "%", eligible: "Eligible",
     migrated: "Migrated", target: "Target", due: "Due", status: "Status",
     baseline: "Baseline", stale: "Stale", projection: "Projection",
-    met: "met", behind: "behind", units: "units", none: "—", no_data: "no data",
+    met: "met", behind: "behind",
+    short: (n) => `${n} ${n === "1" ? "unit" : "units"} short`, none: "—", no_data: "no data",
     on_track: "on track", off_track: "off track", plan_ended: "plan ended",
     pace: (w, tgt, by) => `${w} units/wk · ${tgt} % ${by}`,
     pace_by: (d) => `by ${d}`, pace_never: "never at this pace", pace_met: "met",
@@ -138,7 +140,7 @@ function statusCell(s) {
     td.append(`✔ ${t("met")}`);
   } else {
     td.className += " behind";
-    td.append(`✖ ${t("behind")} (−${num(s.target.units_needed)} ${t("units")})`);
+    td.append(`✖ ${t("behind")} (${t("short")(num(s.target.units_needed))})`);
   }
   return td;
 }

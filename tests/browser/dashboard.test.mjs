@@ -219,7 +219,7 @@ async function checkNumbers(lang) {
       } else if (want.met) assert.equal(got.status, words[0], `${where} status`);
       else {
         assert.ok(got.status.startsWith(words[1]), `${where} status: ${got.status}`);
-        const m = got.status.match(/−(\d+)/);
+        const m = got.status.match(lang === "fr" ? /il manque (\d+) unités?\)/ : /\((\d+) units? short\)/);
         assert.ok(m && Number(m[1]) === want.needed, `${where} units needed: ${got.status} vs ${want.needed}`);
       }
     }
