@@ -24,7 +24,7 @@ struct opts {
 	const char *note;
 	int wait;                 /* mark --wait SECONDS; 0: do not wait */
 	const char *view;         /* status: pending, faults, all; NULL */
-	bool json;                /* status --json */
+	bool json;                /* status --json, --once --json */
 	int nargs;
 	const char *args[4];
 };
@@ -34,7 +34,7 @@ static void usage(FILE *f)
 	fputs("usage: vigie-agent [-c FILE]                 run the agent\n"
 	      "       vigie-agent --check-config FILE       validate a "
 	      "configuration\n"
-	      "       vigie-agent --once [-c FILE]          poll once, print "
+	      "       vigie-agent --once [--json] [-c FILE] poll once, print "
 	      "what would be published\n"
 	      "       vigie-agent [-c FILE|-s SOCK] status [--pending|--faults|"
 	      "--all] [--json]\n"
@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 			o.args[o.nargs++] = a;
 	}
 	if (once)
-		return agent_once(o.config);
+		return agent_once(o.config, o.json, view_lang_env());
 	if (o.nargs == 0)
 		return agent_run(o.config);
 	if (!strcmp(o.args[0], "status") && o.nargs == 1)

@@ -162,7 +162,7 @@ def test_check_config_and_once(tmp_path, procs):
     r = subprocess.run([AGENT, "--check-config", conf], capture_output=True,
                        text=True, timeout=10)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([AGENT, "--once", "-c", conf], capture_output=True,
+    r = subprocess.run([AGENT, "--once", "--json", "-c", conf], capture_output=True,
                        text=True, timeout=20)
     assert r.returncode == 0, r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]

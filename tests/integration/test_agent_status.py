@@ -1,11 +1,13 @@
-"""The people's view of `vigie-agent status`: a summary read in five
-seconds (link, NOC, outbox, devices, counts, faults) and nothing else
-unless asked (--pending, --faults, --all), French or English from the
-client's locale, and a JSON document for scripts."""
+"""The people's view of `vigie-agent status` and `--once`: a summary read
+in five seconds (link, NOC, outbox, devices, counts, faults) and nothing
+else unless asked (--pending, --faults, --all), French or English from the
+client's locale, a JSON document for scripts, and a --once that reads like
+a table, shows a manual unit's mark and fails when no device answered."""
 import json
+import subprocess
 
 from conftest import free_port, wait_for
-from agent_kit import Agent, Sim, write_config
+from agent_kit import AGENT, Agent, Sim, write_config
 
 
 def tcp_device(port, slave):
@@ -129,3 +131,36 @@ def test_json_is_one_document_with_everything(broker, tmp_path, procs):
     assert m1["delivery"] == "broker" and m1["unacked"] is False
     assert units["U3"]["fault"] is None and units["D1"]["fault"]
     assert units["U1"]["since"].endswith("Z")
+
+
+def test_once_shows_the_mark_and_fails_when_no_device_answers(
+        broker, tmp_path, procs):
+    agent, conf = start_site(tmp_path, broker, procs)
+    agent.stop()
+    store = tmp_path / "data" / "units"
+    before = {p.name: p.read_bytes() for p in store.iterdir()}
+    r = subprocess.run([AGENT, "--once", "-c", conf], capture_output=True,
+                       text=True, timeout=20, env={"LC_ALL": "C"})
+    assert r.returncode == 0, r.stderr  # plc answers, "dead" does not
+    rows = {ln.split()[0]: ln for ln in r.stdout.splitlines()}
+    assert rows["UNIT"].split()[:4] == ["UNIT", "PROG", "STATE", "SOURCE"]
+    assert rows["M1"].split()[2] == "migrated" and "tech=alice" in rows["M1"]
+    assert rows["M2"].split()[2] == "unknown"
+    assert rows["U1"].split()[2] == "migrated"
+    assert "device dead: FAILING" in r.stdout
+    r = subprocess.run([AGENT, "--once", "--json", "-c", conf],
+                       capture_output=True, text=True, timeout=20)
+    payloads = {x["payload"].get("unit"): x["payload"]
+                for x in map(json.loads, r.stdout.splitlines())}
+    assert payloads["M1"]["state"] == "migrated"
+    # the store was only read
+    assert {p.name: p.read_bytes() for p in store.iterdir()} == before
+
+    alone = write_config(tmp_path, broker.port,
+                         {"dead": tcp_device(free_port(), 1)},
+                         {"D1": {"program": "renir", "device": "dead",
+                                 "address": 1}}, name="dead.conf")
+    r = subprocess.run([AGENT, "--once", "-c", alone], capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode == 1 and "no device answered" in r.stderr
+    assert "D1" in r.stdout
