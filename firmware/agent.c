@@ -24,6 +24,7 @@
 #include <mosquitto.h>
 
 #include "ctl.h"
+#include "view.h"
 #include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/str.h"
@@ -270,14 +271,13 @@ out:
 	return status;
 }
 
-static void print_once(const struct agent *a, int i)
+static void print_once(struct agent *a, int i)
 {
 	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
 	struct vg_unit_status st;
 	const struct agent_unit *u = &a->cfg.units[i];
 
-	if (agent_outbox_status((struct agent_outbox *)&a->ob, i, &st,
-				NULL) != VG_OK ||
+	if (agent_outbox_status(&a->ob, i, &st, NULL) != VG_OK ||
 	    vg_topic_unit(topic, sizeof(topic), a->cfg.prefix, u->program,
 			  a->cfg.region, a->cfg.site, u->id) < 0 ||
 	    vg_unit_status_encode(&st, payload, sizeof(payload)) < 0)
@@ -286,10 +286,87 @@ static void print_once(const struct agent *a, int i)
 	       payload);
 }
 
-int agent_once(const char *cfg_path)
+/* --once's device verdict: 0 answering, 1 failing, 2 not answering. */
+static int once_device(struct agent *a, int d)
+{
+	if (a->mb.dead[d])
+		return 2;
+	return agent_outbox_device_failing(&a->ob, d) ? 1 : 0;
+}
+
+/* --once for a person: one line per unit, then one per device. */
+static void once_table(struct agent *a, enum view_lang l)
+{
+	static const char *const en[] = {
+		"answering",
+		"FAILING (every unit has a read fault)",
+		"NOT ANSWERING"
+	};
+	static const char *const fr[] = {
+		"répond",
+		"EN ÉCHEC (chaque unité a un défaut de lecture)",
+		"NE RÉPOND PAS"
+	};
+	struct vg_unit_status st;
+
+	fputs(VW(l, "UNIT                 PROG   STATE      SOURCE  DETAIL\n",
+		 "UNITÉ                PROG   ÉTAT       SOURCE  DÉTAIL\n"),
+	      stdout);
+	for (int i = 0; i < a->cfg.nunits; i++) {
+		if (agent_outbox_status(&a->ob, i, &st, NULL) != VG_OK)
+			continue;
+		printf("%-20s %-6s %-10s %-7s", st.unit,
+		       vg_program_name(st.program), vg_state_name(st.state),
+		       st.source ? vg_source_name(st.source) : "-");
+		if (st.fault[0])
+			printf(" fault=\"%s\"", st.fault);
+		if (st.tech[0])
+			printf(" tech=%s", st.tech);
+		putchar('\n');
+	}
+	for (int d = 0; d < a->cfg.ndevices; d++) {
+		int k = once_device(a, d);
+
+		printf(VW(l, "device %s: %s (%d request(s) planned, %d sent)\n",
+			  "appareil %s : %s (%d requête(s) prévue(s), %d "
+			  "envoyée(s))\n"), a->cfg.devices[d].name,
+		       VW(l, en[k], fr[k]), a->mb.plan.dev_nreq[d],
+		       a->mb.requests[d]);
+	}
+}
+
+/* What a broker would receive, one JSON line per message. */
+static void once_json(struct agent *a)
 {
 	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
+
+	vg_topic_agent(topic, sizeof(topic), a->cfg.prefix, a->cfg.site);
+	if (agent_mqtt_presence(&a->cfg, true, 0, NULL, payload,
+				sizeof(payload)) > 0)
+		printf("{\"topic\":\"%s\",\"retain\":true,\"payload\":%s}\n",
+		       topic, payload);
+	for (int i = 0; i < a->cfg.nunits; i++)
+		print_once(a, i);
+	for (int d = 0; d < a->cfg.ndevices; d++)
+		fprintf(stderr, "device %s: %d request(s) planned, %d sent\n",
+			a->cfg.devices[d].name, a->mb.plan.dev_nreq[d],
+			a->mb.requests[d]);
+}
+
+/* Every device failed: --once's exit status says so to scripts. */
+static bool once_all_failed(struct agent *a)
+{
+	for (int d = 0; d < a->cfg.ndevices; d++) {
+		if (once_device(a, d) == 0)
+			return false;
+	}
+	return a->cfg.ndevices > 0;
+}
+
+int agent_once(const char *cfg_path, bool json, int lang)
+{
 	struct agent a;
+	bool failed;
 	int rc;
 
 	if (load(&a, cfg_path))
@@ -302,20 +379,18 @@ int agent_once(const char *cfg_path)
 		agent_config_free(&a.cfg);
 		return 1;
 	}
+	/* a manual unit's state is its last mark, which only the store has */
+	agent_outbox_peek_marks(&a.ob, a.cfg.data_dir);
 	agent_modbus_poll_once(&a.mb);
-	vg_topic_agent(topic, sizeof(topic), a.cfg.prefix, a.cfg.site);
-	if (agent_mqtt_presence(&a.cfg, true, 0, NULL, payload,
-				sizeof(payload)) > 0)
-		printf("{\"topic\":\"%s\",\"retain\":true,\"payload\":%s}\n",
-		       topic, payload);
-	for (int i = 0; i < a.cfg.nunits; i++)
-		print_once(&a, i);
-	for (int d = 0; d < a.cfg.ndevices; d++)
-		fprintf(stderr, "device %s: %d request(s) planned, %d sent\n",
-			a.cfg.devices[d].name, a.mb.plan.dev_nreq[d],
-			a.mb.requests[d]);
+	if (json)
+		once_json(&a);
+	else
+		once_table(&a, (enum view_lang)lang);
+	failed = once_all_failed(&a);
+	if (failed)
+		fputs("vigie-agent: no device answered\n", stderr);
 	agent_modbus_free(&a.mb);
 	agent_outbox_close(&a.ob);
 	agent_config_free(&a.cfg);
-	return 0;
+	return failed ? 1 : 0;
 }

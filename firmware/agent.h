@@ -25,7 +25,11 @@ struct agent {
 
 /* Run until SIGTERM/SIGINT; returns the process exit status. */
 int agent_run(const char *cfg_path);
-/* --once: poll every device one time, print the would-be messages. */
-int agent_once(const char *cfg_path);
+/*
+ * --once: poll every device one time and print the units (a table in
+ * lang, a view_lang; json: the would-be messages).  Exit status 1 when
+ * every device failed.  Touches nothing on disk.
+ */
+int agent_once(const char *cfg_path, bool json, int lang);
 
 #endif

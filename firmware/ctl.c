@@ -23,6 +23,7 @@
 #include <mosquitto.h>
 
 #include "agent.h"
+#include "status.h"
 #include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/region.h"
@@ -114,176 +115,6 @@ void agent_ctl_close(struct agent_ctl *ctl, const char *path)
 	close(ctl->fd);
 	ctl->fd = -1;
 	unlink(path);
-}
-
-static void print_time(FILE *f, int64_t t)
-{
-	char buf[VG_TIME_LEN];
-
-	if (vg_time_format(t, buf, sizeof(buf)) < 0)
-		vg_strlcpy(buf, "?", sizeof(buf));
-	fputs(buf, f);
-}
-
-static void status_link(FILE *f, struct agent *a,
-			const struct agent_mqtt_state *st)
-{
-	int unacked, dirty;
-	bool degraded;
-
-	fprintf(f, "broker  %s:%d%s: %s since ", a->cfg.host, a->cfg.port,
-		a->cfg.tls ? " (TLS)" : "",
-		st->connected ? "connected" : "DISCONNECTED");
-	print_time(f, st->since);
-	if (!st->connected)
-		fprintf(f, ", last error: %s", st->error);
-	fprintf(f, " (%u connects; MQTT %s, session %lld)\n", st->connects,
-		st->protocol == MQTT_PROTOCOL_V311 ? "3.1.1" : "5",
-		(long long)st->session);
-	agent_outbox_counts(&a->ob, &unacked, &dirty, &degraded);
-	fprintf(f, "outbox  %d record(s) awaiting acknowledgement, %d in "
-		"flight, %d removal(s) pending\n", unacked, st->inflight,
-		agent_outbox_removals(&a->ob));
-	fprintf(f, "storage %s/units: %s", a->cfg.data_dir,
-		degraded ? "DEGRADED (disk refuses writes)" : "ok");
-	if (dirty)
-		fprintf(f, ", %d record(s) held in memory only", dirty);
-	fputc('\n', f);
-}
-
-/* Publishes refused since start, and the receipt line mark --wait reads. */
-static void status_trust(FILE *f, const struct agent_mqtt_state *st)
-{
-	char why[64];
-
-	if (st->refused) {
-		agent_mqtt_reason(st->refused_rc, why, sizeof(why));
-		fprintf(f, "refused %lld publish(es) refused by the broker: %s "
-			"(last at ", (long long)st->refused, why);
-		print_time(f, st->refused_at);
-		fputs("); check [broker] username: the broker lets a site "
-		      "write only its own topics\n", f);
-	}
-	if (!st->receipt) {
-		fputs("noc     no receipt from the NOC yet\n", f);
-		return;
-	}
-	fprintf(f, "noc     received up to seq=%lld (NOC time ",
-		(long long)st->receipt_seq);
-	print_time(f, st->receipt_ts);
-	fputs(")\n", f);
-}
-
-static void status_devices(FILE *f, struct agent *a)
-{
-	for (int d = 0; d < a->cfg.ndevices; d++) {
-		const struct agent_device *dev = &a->cfg.devices[d];
-
-		fprintf(f, "device  %s ", dev->name);
-		if (dev->transport == AGENT_TCP)
-			fprintf(f, "tcp %s:%d", dev->host, dev->port);
-		else
-			fprintf(f, "rtu %s", dev->serial);
-		/* a device whose every unit faults is not "answering",
-		 * whatever the reason (refused, unmapped, timed out) */
-		fprintf(f, " slave %d: %d request(s) planned per poll, %d in "
-			"the last, %s\n", dev->slave, a->mb.plan.dev_nreq[d],
-			a->mb.requests[d],
-			a->mb.dead[d] ? "NOT ANSWERING" :
-			agent_outbox_device_failing(&a->ob, d) ?
-			"FAILING (every unit has a read fault)" : "answering");
-	}
-}
-
-enum delivery { DL_NOC, DL_BROKER, DL_WAITING, DL_REFUSED, DL_COUNT };
-
-/* Where a unit's current record is: NOC, broker, outbox or refused. */
-static enum delivery delivery_of(int64_t seq, uint8_t flags, int refusal,
-				 const struct agent_mqtt_state *st)
-{
-	if (flags & REC_UNACKED)
-		return refusal ? DL_REFUSED : DL_WAITING;
-	if (st->receipt && seq <= st->receipt_seq)
-		return DL_NOC;
-	return DL_BROKER;
-}
-
-static void delivery_text(enum delivery d, int rc, char *buf, size_t size)
-{
-	static const char *const text[] = {
-		"received by the NOC", "at the broker, awaiting the NOC",
-		"awaiting the broker"
-	};
-	char why[64];
-
-	if (d != DL_REFUSED) {
-		vg_strlcpy(buf, text[d], size);
-		return;
-	}
-	agent_mqtt_reason(rc, why, sizeof(why));
-	snprintf(buf, size, "refused by the broker: %s", why);
-}
-
-static void status_unit(FILE *f, struct agent *a, int i,
-			const struct agent_mqtt_state *st, int *count)
-{
-	struct vg_unit_status us;
-	char where[96];
-	enum delivery d;
-	uint8_t flags;
-	int refusal;
-
-	if (agent_outbox_status(&a->ob, i, &us, &flags) != VG_OK)
-		return;
-	refusal = agent_outbox_refusal(&a->ob, i);
-	d = delivery_of(us.seq, flags, refusal, st);
-	count[d]++;
-	fprintf(f, "%-20s %-6s %-10s %-7s ", us.unit,
-		vg_program_name(us.program), vg_state_name(us.state),
-		us.source ? vg_source_name(us.source) : "-");
-	print_time(f, us.since);
-	fprintf(f, " seq=%lld", (long long)us.seq);
-	if (flags & REC_UNACKED)
-		fputs(" unacked", f);
-	if (us.fault[0])
-		fprintf(f, " fault=\"%s\"", us.fault);
-	if (us.tech[0])
-		fprintf(f, " tech=%s", us.tech);
-	delivery_text(d, refusal, where, sizeof(where));
-	fprintf(f, "; %s\n", where);
-}
-
-static void status_units(FILE *f, struct agent *a,
-			 const struct agent_mqtt_state *st)
-{
-	int count[DL_COUNT] = { 0 };
-	char why[64] = "";
-
-	fprintf(f, "%-20s %-6s %-10s %-7s %-21s %s\n", "UNIT", "PROG",
-		"STATE", "SOURCE", "SINCE", "DETAIL; DELIVERY");
-	for (int i = 0; i < a->cfg.nunits; i++)
-		status_unit(f, a, i, st, count);
-	if (count[DL_REFUSED])
-		agent_mqtt_reason(st->refused_rc, why, sizeof(why));
-	fprintf(f, "delivery %d received by the NOC, %d at the broker "
-		"awaiting the NOC, %d awaiting the broker, %d refused by the "
-		"broker%s%s\n", count[DL_NOC], count[DL_BROKER],
-		count[DL_WAITING], count[DL_REFUSED], why[0] ? ": " : "", why);
-}
-
-static void cmd_status(FILE *f, struct agent *a)
-{
-	struct agent_mqtt_state st;
-
-	agent_mqtt_state(&a->mq, &st);
-	fprintf(f, "ok\nsite    %s, region %s %s, vigie-agent %s (%s), "
-		"config %s\n", a->cfg.site, vg_region_code(a->cfg.region),
-		vg_region_name(a->cfg.region), VG_VERSION, VG_BOARD,
-		a->cfg.hash);
-	status_link(f, a, &st);
-	status_trust(f, &st);
-	status_devices(f, a);
-	status_units(f, a, &st);
 }
 
 /* Printable, one line, UTF-8, short enough to be published whole; else
@@ -446,7 +277,9 @@ static void answer(struct agent_ctl_client *cl, struct agent *a)
 	if (!f)
 		return;
 	if (strcmp(cl->line, "status") == 0)
-		cmd_status(f, a);
+		agent_status_answer(f, a, "");
+	else if (strncmp(cl->line, "status ", 7) == 0)
+		agent_status_answer(f, a, cl->line + 7);
 	else if (strncmp(cl->line, "mark ", 5) == 0)
 		cmd_mark(f, a, cl->line + 5);
 	else
@@ -673,43 +506,51 @@ static int fetch(const char *path, const char *request, char **out)
 	return 0;
 }
 
-/* "seq=N" on the status line starting with "noc "; -1 when none. */
+/*
+ * The NOC's receipt seq in a "status json" answer; -1 when none.  The
+ * document is the agent's own, fixed in shape: a key search is enough.
+ */
 static int64_t receipt_seq(const char *status)
 {
-	const char *line = strstr(status, "\nnoc ");
-	const char *eol, *seq;
+	const char *noc = strstr(status, "\"noc\":{");
+	const char *seq = noc ? strstr(noc, "\"seq\":") : NULL;
 
-	if (!line)
+	if (!seq || seq[6] < '0' || seq[6] > '9')
 		return -1;
-	eol = strchr(line + 1, '\n');
-	seq = strstr(line, "seq=");
-	if (!seq || (eol && seq > eol))
-		return -1;
-	return strtoll(seq + 4, NULL, 10);
+	return strtoll(seq + 6, NULL, 10);
 }
 
-/* The delivery part ("; ...") of unit's line in a status answer. */
+/* Where unit's record is, in words, from a "status json" answer. */
 static void unit_delivery(const char *status, const char *unit, char *buf,
 			  size_t size)
 {
-	size_t n = strlen(unit);
+	static const char *const code[] = { "noc", "broker", "waiting",
+					     "refused" };
+	static const char *const text[] = {
+		"received by the NOC", "at the broker, awaiting the NOC",
+		"awaiting the broker", "refused by the broker"
+	};
+	char key[VG_IDENT_MAX + 16];
+	const char *u, *d, *why;
 
 	vg_strlcpy(buf, "unknown", size);
-	for (const char *l = status; l; l = strchr(l, '\n')) {
-		const char *eol, *semi;
-		size_t len;
-
-		l += *l == '\n';
-		len = strcspn(l, " \n");
-		if (len != n || strncmp(l, unit, len) != 0)
-			continue;
-		eol = strchr(l, '\n');
-		semi = strstr(l, "; ");
-		if (semi && (!eol || semi < eol)) {
-			n = eol ? (size_t)(eol - semi - 2) : strlen(semi + 2);
-			snprintf(buf, size, "%.*s", (int)n, semi + 2);
-		}
+	snprintf(key, sizeof(key), "{\"unit\":\"%s\",", unit);
+	u = strstr(status, key);
+	d = u ? strstr(u, "\"delivery\":\"") : NULL;
+	if (!d)
 		return;
+	d += 12;
+	for (size_t k = 0; k < sizeof(code) / sizeof(code[0]); k++) {
+		if (strncmp(d, code[k], strlen(code[k])) == 0 &&
+		    d[strlen(code[k])] == '"')
+			vg_strlcpy(buf, text[k], size);
+	}
+	/* the reason follows: "refusal":"not authorized" */
+	why = strstr(d, "\"refusal\":\"");
+	if (why && strncmp(d, "refused\"", 8) == 0) {
+		why += 11;
+		snprintf(buf, size, "refused by the broker: %.*s",
+			 (int)strcspn(why, "\""), why);
 	}
 }
 
@@ -732,7 +573,7 @@ static int wait_receipt(const char *path, const char *unit, int64_t seq,
 	for (;;) {
 		free(status);
 		status = NULL;
-		if ((rc = fetch(path, "status", &status)) != 0)
+		if ((rc = fetch(path, "status json", &status)) != 0)
 			return rc;
 		if (receipt_seq(status) >= seq) {
 			printf("unit %s: received by the NOC (seq %lld)\n",

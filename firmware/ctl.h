@@ -1,6 +1,7 @@
 /*
  * The technician's view: a UNIX stream socket (mode 0660) taking one
- * request line per connection ("status", "mark UNIT STATE TECH [NOTE]")
+ * request line per connection ("status [VIEW] [LANG]", see status.h;
+ * "mark UNIT STATE TECH [NOTE]")
  * and answering with "ok" or "error: reason" followed by text for a
  * person.  The same binary is the client (vigie-agent status / mark).
  *

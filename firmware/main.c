@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "config.h"
 #include "ctl.h"
+#include "view.h"
 #include "vigie/log.h"
 
 #ifndef AGENT_CONFIG_PATH
@@ -22,6 +23,8 @@ struct opts {
 	const char *tech;
 	const char *note;
 	int wait;                 /* mark --wait SECONDS; 0: do not wait */
+	const char *view;         /* status: pending, faults, all; NULL */
+	bool json;                /* status --json, --once --json */
 	int nargs;
 	const char *args[4];
 };
@@ -31,9 +34,10 @@ static void usage(FILE *f)
 	fputs("usage: vigie-agent [-c FILE]                 run the agent\n"
 	      "       vigie-agent --check-config FILE       validate a "
 	      "configuration\n"
-	      "       vigie-agent --once [-c FILE]          poll once, print "
+	      "       vigie-agent --once [--json] [-c FILE] poll once, print "
 	      "what would be published\n"
-	      "       vigie-agent [-c FILE|-s SOCK] status\n"
+	      "       vigie-agent [-c FILE|-s SOCK] status [--pending|--faults|"
+	      "--all] [--json]\n"
 	      "       vigie-agent [-c FILE|-s SOCK] mark UNIT STATE --tech ID "
 	      "[--note TEXT] [--wait SECONDS]\n"
 	      "       vigie-agent --version\n"
@@ -130,6 +134,20 @@ static int mark(const struct opts *o)
 	return client(o, req);
 }
 
+/*
+ * "status VIEW LANG": the agent writes the text, in the language of the
+ * person asking (this process's locale), not of the daemon.
+ */
+static int status(const struct opts *o)
+{
+	char req[64];
+
+	snprintf(req, sizeof(req), "status %s %s", o->json ? "json" :
+		 o->view ? o->view : "summary",
+		 view_lang_code(view_lang_env()));
+	return client(o, req);
+}
+
 /* 1..3600 seconds for mark --wait. */
 static int wait_seconds(const char *v)
 {
@@ -176,6 +194,11 @@ int main(int argc, char **argv)
 			return check_config(need(argc, argv, &i));
 		else if (!strcmp(a, "--once"))
 			once = true;
+		else if (!strcmp(a, "--json"))
+			o.json = true;
+		else if (!strcmp(a, "--pending") || !strcmp(a, "--faults") ||
+			 !strcmp(a, "--all"))
+			o.view = a + 2;
 		else if (!strcmp(a, "--version")) {
 			printf("vigie-agent %s (%s)\n", VG_VERSION, VG_BOARD);
 			return 0;
@@ -189,11 +212,11 @@ int main(int argc, char **argv)
 			o.args[o.nargs++] = a;
 	}
 	if (once)
-		return agent_once(o.config);
+		return agent_once(o.config, o.json, view_lang_env());
 	if (o.nargs == 0)
 		return agent_run(o.config);
 	if (!strcmp(o.args[0], "status") && o.nargs == 1)
-		return client(&o, "status");
+		return status(&o);
 	if (!strcmp(o.args[0], "mark"))
 		return mark(&o);
 	usage(stderr);

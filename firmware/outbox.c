@@ -545,6 +545,55 @@ static void load_all(struct agent_outbox *ob)
 	}
 }
 
+/*
+ * Manual unit i's record from the store, if it still belongs here (same
+ * program, region and site); nothing else is taken, nothing written.
+ */
+static void peek_mark(struct agent_outbox *ob, int i)
+{
+	const struct agent_unit *u = &ob->cfg->units[i];
+	struct agent_rec *r = &ob->rec[i];
+	struct vg_unit_status st;
+	char name[VG_IDENT_MAX + 8];
+	uint32_t flags;
+
+	snprintf(name, sizeof(name), "u.%s", u->id);
+	if (read_record(ob, name, &st, &flags) != VG_OK ||
+	    st.program != u->program || st.region != ob->cfg->region ||
+	    strcmp(st.site, ob->cfg->site) != 0)
+		return;
+	r->state = st.state;
+	r->source = st.source;
+	r->seq = st.seq;
+	r->ts = st.ts;
+	if (st.has_since)
+		r->since = st.since;
+	vg_strlcpy(r->tech, st.tech, sizeof(r->tech));
+	free(r->note);
+	r->note = st.note[0] ? strdup(st.note) : NULL;
+}
+
+void agent_outbox_peek_marks(struct agent_outbox *ob, const char *data_dir)
+{
+	char dir[AGENT_PATH_MAX];
+
+	if (ob->durable || snprintf(dir, sizeof(dir), "%s/units", data_dir) >=
+	    (int)sizeof(dir))
+		return;
+	/* read-only: no agent_private_dir, which would create it */
+	ob->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ob->dirfd < 0)
+		return;
+	pthread_mutex_lock(&ob->lock);
+	for (int i = 0; i < ob->nunits; i++) {
+		if (ob->cfg->units[i].manual)
+			peek_mark(ob, i);
+	}
+	pthread_mutex_unlock(&ob->lock);
+	close(ob->dirfd);
+	ob->dirfd = -1;
+}
+
 int agent_outbox_open(struct agent_outbox *ob, const struct agent_config *cfg,
 		      const char *data_dir)
 {

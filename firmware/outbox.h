@@ -103,6 +103,12 @@ struct agent_outbox {
 int agent_outbox_open(struct agent_outbox *ob, const struct agent_config *cfg,
 		      const char *data_dir);
 void agent_outbox_close(struct agent_outbox *ob);
+/*
+ * For a memory-only store (--once): take the manual units' marks from
+ * DATA_DIR/units, read-only; a missing or unreadable store leaves them
+ * unknown.  Marks are facts no poll can find again.
+ */
+void agent_outbox_peek_marks(struct agent_outbox *ob, const char *data_dir);
 
 /* Results of a read: a state (clears the fault) or a fault (keeps it). */
 int agent_outbox_read_ok(struct agent_outbox *ob, int unit, int state);

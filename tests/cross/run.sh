@@ -137,7 +137,7 @@ program = renir
 source = manual
 CONF
 rc=0
-run --once -c "$TMP/once.conf" > "$TMP/once.out" 2> "$TMP/once.err" || rc=$?
+run --once --json -c "$TMP/once.conf" > "$TMP/once.out" 2> "$TMP/once.err" || rc=$?
 if [ "$rc" != 0 ]; then
 	bad "--once exited $rc: $(cat "$TMP/once.err")"
 fi

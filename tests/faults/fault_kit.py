@@ -10,7 +10,6 @@ thread started here is stopped by System.close().
 import json
 import os
 import random
-import re
 import select
 import signal
 import socket
@@ -182,29 +181,20 @@ class LinkCutter:
 
 # ------------------------------------------------------------ the system
 def agent_status(run):
-    """The agent's own view: {unit: (state, unacked, fault)}, connects."""
-    rc, out, _ = run.agent.ctl("status")
-    if rc != 0:
+    """The agent's own view: {unit: (state, unacked, fault)}, connects;
+    from `status --json`, the form that does not change with the locale
+    or with the people's text."""
+    st = run.agent.status()
+    if st is None:
         return None, None
-    units, connects, table = {}, None, False
-    for line in out.splitlines():
-        m = re.search(r"\((\d+) connects[;)]", line)
-        if m:
-            connects = int(m.group(1))
-        if line.startswith("UNIT "):
-            table = True
-            continue
-        if line.startswith("delivery "):  # the summary after the table
-            table = False
-        if table and line.strip():
-            p = line.split()
-            units[p[0]] = (p[2], " unacked" in line, "fault=" in line)
-    return units, connects
+    units = {u["unit"]: (u["state"], u["unacked"], u["fault"] is not None)
+             for u in st["units"]}
+    return units, st["link"]["connects"]
 
 
 def connected(run):
-    rc, out, _ = run.agent.ctl("status")
-    return rc == 0 and ": connected since" in out
+    st = run.agent.status()
+    return st is not None and st["link"]["connected"]
 
 
 class System:

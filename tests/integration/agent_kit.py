@@ -105,10 +105,31 @@ class Agent:
                  what="agent control socket")
         assert self.proc.poll() is None, "agent exited at start"
 
-    def ctl(self, *args):
+    def ctl(self, *args, lang="C"):
+        """The client's exit status, stdout and stderr; lang is the
+        client's locale (LC_ALL), which picks the language of the text:
+        English unless told, so that text checks read the English."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("LANG", "LC_ALL", "LC_MESSAGES")}
+        if lang is not None:
+            env["LC_ALL"] = lang
         r = subprocess.run([AGENT, "-s", self.sock] + list(args),
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True, timeout=10,
+                           env=env)
         return r.returncode, r.stdout, r.stderr
+
+    def status(self):
+        """`status --json` as a dict, or None when the agent does not
+        answer."""
+        rc, out, _ = self.ctl("status", "--json")
+        return json.loads(out) if rc == 0 else None
+
+    def unit(self, unit_id):
+        """unit_id's record in `status --json` (None if not answering)."""
+        st = self.status()
+        if st is None:
+            return None
+        return next(u for u in st["units"] if u["unit"] == unit_id)
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:

@@ -92,7 +92,7 @@ def test_trickling_client_blocks_neither_status_nor_watchdog(
     wait_for(lambda: out["sent"] >= 2, timeout=10, what="trickle started")
     # another technician is answered meanwhile
     for _ in range(3):
-        rc, stdout, err = agent.ctl("status")
+        rc, stdout, err = agent.ctl("status", "--all")
         assert rc == 0, err
         assert "M1" in stdout
     # and the systemd watchdog keeps being pinged
@@ -139,11 +139,10 @@ def test_a_crowd_of_silent_clients_does_not_lock_out_status(
 
 
 def m1_line(agent):
-    rc, out, err = agent.ctl("status")
-    assert rc == 0, err
-    line = [x for x in out.splitlines() if x.startswith("M1 ")]
-    assert len(line) == 1, out
-    return line[0]
+    """M1's record in `status --json`."""
+    m1 = agent.unit("M1")
+    assert m1 is not None, "the agent does not answer"
+    return m1
 
 
 def store_bytes(tmp_path, name):
@@ -168,7 +167,7 @@ REFUSED = [
 
 def test_a_refused_mark_changes_nothing(broker, tmp_path, procs):
     agent = start_agent(tmp_path, broker, procs)
-    wait_for(lambda: "unacked" not in m1_line(agent),
+    wait_for(lambda: not m1_line(agent)["unacked"],
              what="M1 acknowledged by the broker")
     def snapshot():
         return (m1_line(agent), store_bytes(tmp_path, "u.M1"),
@@ -185,8 +184,9 @@ def test_a_refused_mark_changes_nothing(broker, tmp_path, procs):
     rc, out, err = ctl_bytes(agent, "mark", "M1", "migrated", "--tech", "T-1",
                              "--note", "café froid".encode())
     assert rc == 0, err
-    line = m1_line(agent)
-    assert " migrated " in line and "tech=T-1" in line, line
+    m1 = m1_line(agent)
+    assert m1["state"] == "migrated" and m1["tech"] == "T-1", m1
+    assert m1["note"] == "café froid", m1
 
 
 def test_mark_on_a_refusing_disk_says_it_is_in_memory_only(

@@ -23,7 +23,7 @@ def site(tmp_path, broker, sim, extra_units=None):
 
 
 def status_shows(agent, *needles):
-    rc, out, _ = agent.ctl("status")
+    rc, out, _ = agent.ctl("status", "--all")
     return rc == 0 and all(any(all(n in line for n in needle.split("&"))
                                for line in out.splitlines())
                            for needle in needles)

@@ -56,7 +56,7 @@ def test_register_change_appears_as_retained_status(broker, tmp_path,
     presence = json.loads(msgs["vigie/v1/agent/site-t"])
     assert presence["online"] is True and presence["units"] == 3
     # contiguous registers 10-11 are one request, the coil another
-    rc, out, _ = agent.ctl("status")
+    rc, out, _ = agent.ctl("status", "--all")
     assert rc == 0 and "2 request(s) planned per poll" in out
 
 
@@ -162,7 +162,7 @@ def test_check_config_and_once(tmp_path, procs):
     r = subprocess.run([AGENT, "--check-config", conf], capture_output=True,
                        text=True, timeout=10)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([AGENT, "--once", "-c", conf], capture_output=True,
+    r = subprocess.run([AGENT, "--once", "--json", "-c", conf], capture_output=True,
                        text=True, timeout=20)
     assert r.returncode == 0, r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]

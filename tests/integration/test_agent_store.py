@@ -28,7 +28,7 @@ def conf(tmp_path, broker, sim, drop=()):
 
 
 def status_shows(agent, *needles):
-    rc, out, _ = agent.ctl("status")
+    rc, out, _ = agent.ctl("status", "--all")
     return rc == 0 and all(n in out for n in needles)
 
 
@@ -122,7 +122,7 @@ def test_refused_writes_then_recovery(broker, tmp_path, procs):
     broker.stop()
     agent.start()
     assert status_shows(agent, "U1", "migrated")
-    _, out, _ = agent.ctl("status")
+    _, out, _ = agent.ctl("status", "--all")
     line = [x for x in out.splitlines() if "M1" in x]
     assert line and "retired" in line[0], out
     log = open(os.path.join(str(tmp_path), "agent.log"), "rb").read()

@@ -47,7 +47,7 @@ def site_config(tmp_path, broker, sim=None, broker_extra=""):
 
 
 def status(agent):
-    rc, out, err = agent.ctl("status")
+    rc, out, err = agent.ctl("status", "--all")
     assert rc == 0, err
     return out
 

@@ -24,7 +24,7 @@ def test_mark_wait_reports_the_nocs_receipt(tmp_path, broker):
             s = wait_for(lambda: summaries(broker.port).get(("rgt", "03")),
                          what="rgt/03")
             assert s["counts"]["migrated"] == 1
-            rc, out, _ = agent.ctl("status")
+            rc, out, _ = agent.ctl("status", "--all")
             assert rc == 0 and "received by the NOC" in out, out
         finally:
             g.stop()
