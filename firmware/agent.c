@@ -310,10 +310,15 @@ int agent_once(const char *cfg_path)
 		       topic, payload);
 	for (int i = 0; i < a.cfg.nunits; i++)
 		print_once(&a, i);
-	for (int d = 0; d < a.cfg.ndevices; d++)
+	for (int d = 0; d < a.cfg.ndevices; d++) {
+		int requests;
+		bool dead;
+
+		agent_modbus_device_stats(&a.mb, d, &requests, &dead);
 		fprintf(stderr, "device %s: %d request(s) planned, %d sent\n",
 			a.cfg.devices[d].name, a.mb.plan.dev_nreq[d],
-			a.mb.requests[d]);
+			requests);
+	}
 	agent_modbus_free(&a.mb);
 	agent_outbox_close(&a.ob);
 	agent_config_free(&a.cfg);

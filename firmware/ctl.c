@@ -178,7 +178,10 @@ static void status_devices(FILE *f, struct agent *a)
 {
 	for (int d = 0; d < a->cfg.ndevices; d++) {
 		const struct agent_device *dev = &a->cfg.devices[d];
+		int requests;
+		bool dead;
 
+		agent_modbus_device_stats(&a->mb, d, &requests, &dead);
 		fprintf(f, "device  %s ", dev->name);
 		if (dev->transport == AGENT_TCP)
 			fprintf(f, "tcp %s:%d", dev->host, dev->port);
@@ -188,8 +191,7 @@ static void status_devices(FILE *f, struct agent *a)
 		 * whatever the reason (refused, unmapped, timed out) */
 		fprintf(f, " slave %d: %d request(s) planned per poll, %d in "
 			"the last, %s\n", dev->slave, a->mb.plan.dev_nreq[d],
-			a->mb.requests[d],
-			a->mb.dead[d] ? "NOT ANSWERING" :
+			requests, dead ? "NOT ANSWERING" :
 			agent_outbox_device_failing(&a->ob, d) ?
 			"FAILING (every unit has a read fault)" : "answering");
 	}
