@@ -38,6 +38,12 @@ ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS    += -fsanitize=address,undefined
 endif
 
+# ThreadSanitizer (clang): make BUILD=build/tsan CC=clang TSAN=1 all; make tsan
+ifeq ($(TSAN),1)
+ALL_CFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS    += -fsanitize=thread
+endif
+
 LIB_SRC := $(wildcard lib/*.c)
 GW_SRC  := $(wildcard gateway/*.c)
 UT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -76,6 +82,7 @@ BENCH_EXTRA :=
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 -include tests/faults/faults.mk
+-include tests/tsan/tsan.mk
 
 .PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
