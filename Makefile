@@ -72,17 +72,18 @@ DEBS := build-essential cppcheck clang-tidy pkg-config libmosquitto-dev libcjson
 DEBS += openssl
 # Each part keeps its own rules beside its sources.  They may add to DEBS
 # (Debian packages), CHECK_EXTRA (targets make check runs) and BENCH_EXTRA.
+# A missing part is an error (include, not -include).
 .DEFAULT_GOAL := all
 CHECK_EXTRA :=
 BENCH_EXTRA :=
--include firmware/agent.mk
--include tools/demo.mk
--include tests/cross.mk
--include tests/browser/browser.mk
--include tests/fuzz/fuzz.mk
--include bench/bench.mk
--include tests/faults/faults.mk
--include tests/tsan/tsan.mk
+include firmware/agent.mk
+include tools/demo.mk
+include tests/cross.mk
+include tests/browser/browser.mk
+include tests/fuzz/fuzz.mk
+include bench/bench.mk
+include tests/faults/faults.mk
+include tests/tsan/tsan.mk
 
 .PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
