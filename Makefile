@@ -10,6 +10,10 @@
 
 BOARD   ?= host
 include boards/$(BOARD).mk
+# what the board runs (BOARD_RUNS, boards/*.mk) is what make builds: a
+# field unit builds the agent alone, not the gateway (whose libraries,
+# libmicrohttpd among them, its sysroot need not have)
+runs = $(filter $(1),$(BOARD_RUNS))
 
 BUILD   ?= build/$(BOARD)
 PREFIX  ?= /usr/local
@@ -87,7 +91,7 @@ include tests/tsan/tsan.mk
 
 .PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
-all: $(GATEWAY) $(BENCH_BIN)
+all: $(if $(call runs,gateway),$(GATEWAY)) $(if $(call runs,bench),$(BENCH_BIN))
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -168,7 +172,9 @@ deps:
 	  apt-get install -y -q --no-install-recommends $(DEBS); \
 	else echo "run as root, or: sudo apt-get install $(DEBS)"; fi
 
-install: all
+.PHONY: install-gateway
+install: $(if $(call runs,gateway),install-gateway)
+install-gateway: $(GATEWAY)
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(GATEWAY) $(DESTDIR)$(PREFIX)/sbin/vigie-gateway
 
