@@ -88,6 +88,7 @@ include tests/fuzz/fuzz.mk
 include bench/bench.mk
 include tests/faults/faults.mk
 include tests/tsan/tsan.mk
+include tests/stress/stress.mk
 
 .PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean

@@ -1,0 +1,56 @@
+#!/bin/bash
+# The integration and fault suites under CPU pressure: stress-ng keeps
+# $STRESS_CPUS CPU hogs busy while each suite runs $1 times in a row.
+# Every run is counted (pass/fail per suite); the exit status is 1 if any
+# run failed.  The hogs are stopped whatever happens (trap on exit and on
+# signals), and stress-ng's own --timeout bounds them should this script
+# be killed with SIGKILL.
+#
+#   tests/stress/run.sh RUNS BUILD_DIR [PYTHON]
+set -uo pipefail
+
+RUNS=$1
+BUILD=$2
+PYTHON=${3:-/usr/bin/python3}
+CPUS=${STRESS_CPUS:-2}
+LOG=${STRESS_LOG:-build/stress}
+HOG_PID=
+
+stop_hogs() {
+	if [ -n "$HOG_PID" ]; then
+		kill -TERM "$HOG_PID" 2>/dev/null
+		wait "$HOG_PID" 2>/dev/null
+		HOG_PID=
+	fi
+}
+trap stop_hogs EXIT
+trap 'stop_hogs; exit 130' INT TERM HUP
+
+command -v stress-ng >/dev/null || { echo "stress-ng missing: make deps"; exit 1; }
+mkdir -p "$LOG"
+# backstop: 20 minutes per run is far beyond what both suites take
+stress-ng --cpu "$CPUS" --cpu-load 100 --timeout $((RUNS * 1200))s \
+	--quiet &
+HOG_PID=$!
+
+declare -A pass fail
+for s in integration faults; do pass[$s]=0; fail[$s]=0; done
+for ((i = 1; i <= RUNS; i++)); do
+	for s in integration faults; do
+		extra=()
+		[ "$s" = faults ] && extra=(env FAULT_SCALE=ci)
+		start=$SECONDS
+		if env VIGIE_BUILD="$BUILD" "${extra[@]}" "$PYTHON" -m pytest -q \
+			-p no:cacheprovider "tests/$s" > "$LOG/$s.$i.log" 2>&1; then
+			pass[$s]=$((pass[$s] + 1)); verdict=pass
+		else
+			fail[$s]=$((fail[$s] + 1)); verdict=FAIL
+		fi
+		echo "run $i/$RUNS $s: $verdict in $((SECONDS - start)) s" \
+			"($(tail -n 1 "$LOG/$s.$i.log"))"
+	done
+done
+stop_hogs
+echo "check-stress: integration ${pass[integration]}/$RUNS passed," \
+	"faults ${pass[faults]}/$RUNS passed (logs in $LOG/)"
+[ $((fail[integration] + fail[faults])) -eq 0 ]
