@@ -1,9 +1,11 @@
 # Vigie — top-level build.  One Makefile, no recursion into sub-makefiles:
 # lib/ is archived once and linked into the agent and the gateway.
 #
-#   make                build the gateway and the agent for BOARD (host)
+#   make                build what BOARD runs (host: gateway, agent, tools)
 #   make check          all tests: unit (plain + ASan/UBSan), clang build,
-#                       integration against a real mosquitto
+#                       integration against a real mosquitto (plain and
+#                       TSan), and the parts' CHECK_EXTRA
+#   make check-stress   integration and fault suites under CPU hogs
 #   make deps           install the Debian packages (root) or print the line
 #   make install        DESTDIR= PREFIX=/usr/local
 #   make lint           cppcheck and clang-tidy
