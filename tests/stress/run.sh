@@ -8,6 +8,7 @@
 #
 #   tests/stress/run.sh RUNS BUILD_DIR [PYTHON]
 set -uo pipefail
+set -m
 
 RUNS=$1
 BUILD=$2
@@ -15,6 +16,7 @@ PYTHON=${3:-/usr/bin/python3}
 CPUS=${STRESS_CPUS:-2}
 LOG=${STRESS_LOG:-build/stress}
 HOG_PID=
+SUITE_PID=
 
 stop_hogs() {
 	if [ -n "$HOG_PID" ]; then
@@ -23,8 +25,19 @@ stop_hogs() {
 		HOG_PID=
 	fi
 }
+# On a signal: the hogs first, then the suite's whole process group (set
+# -m gives each job its own): pytest and the brokers, agents and gateways
+# its fixtures started, so that none is left behind.
+interrupted() {
+	stop_hogs
+	if [ -n "$SUITE_PID" ]; then
+		kill -TERM -- "-$SUITE_PID" 2>/dev/null
+		wait "$SUITE_PID" 2>/dev/null
+	fi
+	exit 130
+}
 trap stop_hogs EXIT
-trap 'stop_hogs; exit 130' INT TERM HUP
+trap interrupted INT TERM HUP
 
 command -v stress-ng >/dev/null || { echo "stress-ng missing: make deps"; exit 1; }
 mkdir -p "$LOG"
@@ -40,8 +53,15 @@ for ((i = 1; i <= RUNS; i++)); do
 		extra=()
 		[ "$s" = faults ] && extra=(env FAULT_SCALE=ci)
 		start=$SECONDS
-		if env VIGIE_BUILD="$BUILD" "${extra[@]}" "$PYTHON" -m pytest -q \
-			-p no:cacheprovider "tests/$s" > "$LOG/$s.$i.log" 2>&1; then
+		# in the background, so that a trap runs at once (not when the
+		# suite ends)
+		env VIGIE_BUILD="$BUILD" "${extra[@]}" "$PYTHON" -m pytest -q \
+			-p no:cacheprovider "tests/$s" > "$LOG/$s.$i.log" 2>&1 &
+		SUITE_PID=$!
+		wait "$SUITE_PID"
+		rc=$?
+		SUITE_PID=
+		if [ "$rc" -eq 0 ]; then
 			pass[$s]=$((pass[$s] + 1)); verdict=pass
 		else
 			fail[$s]=$((fail[$s] + 1)); verdict=FAIL
