@@ -1,15 +1,21 @@
 # Vigie — top-level build.  One Makefile, no recursion into sub-makefiles:
 # lib/ is archived once and linked into the agent and the gateway.
 #
-#   make                build the gateway and the agent for BOARD (host)
+#   make                build what BOARD runs (host: gateway, agent, tools)
 #   make check          all tests: unit (plain + ASan/UBSan), clang build,
-#                       integration against a real mosquitto
+#                       integration against a real mosquitto (plain and
+#                       TSan), and the parts' CHECK_EXTRA
+#   make check-stress   integration and fault suites under CPU hogs
 #   make deps           install the Debian packages (root) or print the line
 #   make install        DESTDIR= PREFIX=/usr/local
 #   make lint           cppcheck and clang-tidy
 
 BOARD   ?= host
 include boards/$(BOARD).mk
+# what the board runs (BOARD_RUNS, boards/*.mk) is what make builds: a
+# field unit builds the agent alone, not the gateway (whose libraries,
+# libmicrohttpd among them, its sysroot need not have)
+runs = $(filter $(1),$(BOARD_RUNS))
 
 BUILD   ?= build/$(BOARD)
 PREFIX  ?= /usr/local
@@ -36,6 +42,12 @@ ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all -DVG_NO_ARENA
 LDFLAGS    += -fsanitize=address,undefined
+endif
+
+# ThreadSanitizer (clang): make BUILD=build/tsan CC=clang TSAN=1 all; make tsan
+ifeq ($(TSAN),1)
+ALL_CFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS    += -fsanitize=thread
 endif
 
 LIB_SRC := $(wildcard lib/*.c)
@@ -66,20 +78,23 @@ DEBS := build-essential cppcheck clang-tidy pkg-config libmosquitto-dev libcjson
 DEBS += openssl
 # Each part keeps its own rules beside its sources.  They may add to DEBS
 # (Debian packages), CHECK_EXTRA (targets make check runs) and BENCH_EXTRA.
+# A missing part is an error (include, not -include).
 .DEFAULT_GOAL := all
 CHECK_EXTRA :=
 BENCH_EXTRA :=
--include firmware/agent.mk
--include tools/demo.mk
--include tests/cross.mk
--include tests/browser/browser.mk
--include tests/fuzz/fuzz.mk
--include bench/bench.mk
--include tests/faults/faults.mk
+include firmware/agent.mk
+include tools/demo.mk
+include tests/cross.mk
+include tests/browser/browser.mk
+include tests/fuzz/fuzz.mk
+include bench/bench.mk
+include tests/faults/faults.mk
+include tests/tsan/tsan.mk
+include tests/stress/stress.mk
 
 .PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
-all: $(GATEWAY) $(BENCH_BIN)
+all: $(if $(call runs,gateway),$(GATEWAY)) $(if $(call runs,bench),$(BENCH_BIN))
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -160,7 +175,9 @@ deps:
 	  apt-get install -y -q --no-install-recommends $(DEBS); \
 	else echo "run as root, or: sudo apt-get install $(DEBS)"; fi
 
-install: all
+.PHONY: install-gateway
+install: $(if $(call runs,gateway),install-gateway)
+install-gateway: $(GATEWAY)
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(GATEWAY) $(DESTDIR)$(PREFIX)/sbin/vigie-gateway
 

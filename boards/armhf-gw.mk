@@ -10,4 +10,6 @@ BOARD_CPUFLAGS = -march=armv7-a -mfpu=neon-vfpv4 -mfloat-abi=hard
 BOARD_SERIAL   = /dev/ttymxc1
 BOARD_RS485    = 1
 BOARD_DATADIR  = /var/lib/vigie
+# what make (all) builds for this board: what runs on the field unit
+BOARD_RUNS     = agent
 PKG_CONFIG     = PKG_CONFIG_LIBDIR=/usr/lib/$(BOARD_TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config

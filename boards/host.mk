@@ -8,3 +8,5 @@ BOARD_CPUFLAGS =
 BOARD_SERIAL   = /dev/ttyUSB0
 BOARD_RS485    = 0
 BOARD_DATADIR  = /var/lib/vigie
+# what make (all) builds for this board: the whole system, for development
+BOARD_RUNS     = gateway agent sim bench

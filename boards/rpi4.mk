@@ -9,5 +9,7 @@ BOARD_CPUFLAGS = -mcpu=cortex-a72
 BOARD_SERIAL   = /dev/ttyUSB0
 BOARD_RS485    = 0
 BOARD_DATADIR  = /var/lib/vigie
+# what make (all) builds for this board: what runs on the field unit
+BOARD_RUNS     = agent
 # pkg-config must look at the target's libraries, not the build machine's
 PKG_CONFIG     = PKG_CONFIG_LIBDIR=/usr/lib/$(BOARD_TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config

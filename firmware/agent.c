@@ -289,7 +289,7 @@ static void print_once(struct agent *a, int i)
 /* --once's device verdict: 0 answering, 1 failing, 2 not answering. */
 static int once_device(struct agent *a, int d)
 {
-	if (a->mb.dead[d])
+	if (agent_modbus_dead(&a->mb, d))
 		return 2;
 	return agent_outbox_device_failing(&a->ob, d) ? 1 : 0;
 }
@@ -331,7 +331,7 @@ static void once_table(struct agent *a, enum view_lang l)
 			  "appareil %s : %s (%d requête(s) prévue(s), %d "
 			  "envoyée(s))\n"), a->cfg.devices[d].name,
 		       VW(l, en[k], fr[k]), a->mb.plan.dev_nreq[d],
-		       a->mb.requests[d]);
+		       agent_modbus_requests(&a->mb, d));
 	}
 }
 
@@ -350,7 +350,7 @@ static void once_json(struct agent *a)
 	for (int d = 0; d < a->cfg.ndevices; d++)
 		fprintf(stderr, "device %s: %d request(s) planned, %d sent\n",
 			a->cfg.devices[d].name, a->mb.plan.dev_nreq[d],
-			a->mb.requests[d]);
+			agent_modbus_requests(&a->mb, d));
 }
 
 /* Every device failed: --once's exit status says so to scripts. */

@@ -20,7 +20,7 @@ AGENT_LIBS   := $(shell $(PKG_CONFIG) --libs $(AGENT_PKGS)) -lpthread -lm
 # keep the field binary small: unused sections of libvigie are dropped
 AGENT_LDFLAGS := -Wl,--gc-sections -Wl,--as-needed
 
-all: $(AGENT) $(SIM)
+all: $(if $(call runs,agent),$(AGENT)) $(if $(call runs,sim),$(SIM))
 unit: $(AGENT_UT_BIN)
 
 $(BUILD)/firmware/%.o: firmware/%.c
@@ -60,7 +60,7 @@ install-agent: $(AGENT)
 -include $(AGENT_OBJ:.o=.d) $(SIM_OBJ:.o=.d)
 
 .PHONY: install-agent
-install: install-agent
+install: $(if $(call runs,agent),install-agent)
 
 # make bench: the agent's figures of docs/BENCHMARKS.md (docs/BENCHMARKS.md): stripped
 # size on the host and on the arm64 board, then Modbus requests per poll and

@@ -184,20 +184,26 @@ static void pause_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* A device's figures for one poll, kept by its bus thread and published
+ * under m->lock when the poll ends (the status view reads them). */
+struct poll_stats {
+	int requests;
+	bool dead;
+};
+
 /* One request with the retry policy; 0 or the errno of the last try. */
-static int read_req(struct agent_modbus *m, struct agent_modbus_bus *b,
-		    int d, const struct agent_modbus_req *q, uint16_t *regs,
-		    uint8_t *bits)
+static int read_req(struct agent_modbus_bus *b, const struct agent_device *dev,
+		    const struct agent_modbus_req *q, uint16_t *regs,
+		    uint8_t *bits, struct poll_stats *ps)
 {
-	const struct agent_device *dev = &m->cfg->devices[d];
 	int err = 0;
 
 	for (int attempt = 0; attempt <= dev->retries; attempt++) {
 		if (dev->transport == AGENT_RTU && dev->frame_gap_ms)
 			pause_ms(dev->frame_gap_ms);
-		m->requests[d]++;
+		ps->requests++;
 		if (read_raw(b->ctx, q, regs, bits) == q->count) {
-			m->dead[d] = false;
+			ps->dead = false;
 			return 0;
 		}
 		err = errno;
@@ -209,11 +215,11 @@ static int read_req(struct agent_modbus *m, struct agent_modbus_bus *b,
 			continue;
 		}
 		modbus_flush(b->ctx); /* timeout, bad CRC, stray data */
-		if (err == ETIMEDOUT && m->dead[d])
+		if (err == ETIMEDOUT && ps->dead)
 			break;
 	}
 	if (err == ETIMEDOUT)
-		m->dead[d] = true;
+		ps->dead = true;
 	return err;
 }
 
@@ -256,15 +262,23 @@ static void fault_from(struct agent_modbus *m, int d, int from,
 		fault_req(m, &m->plan.req[first + r], why);
 }
 
-static void poll_device(struct agent_modbus *m, struct agent_modbus_bus *b,
-			int d)
+static void publish_stats(struct agent_modbus *m, int d,
+			  const struct poll_stats *ps)
+{
+	pthread_mutex_lock(&m->lock);
+	m->requests[d] = ps->requests;
+	m->dead[d] = ps->dead;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void poll_requests(struct agent_modbus *m, struct agent_modbus_bus *b,
+			  int d, struct poll_stats *ps)
 {
 	const struct agent_device *dev = &m->cfg->devices[d];
 	uint16_t regs[AGENT_PLAN_MAX_REGS];
 	uint8_t bits[AGENT_PLAN_MAX_BITS];
 	int first = m->plan.dev_first[d], n = m->plan.dev_nreq[d], err;
 
-	m->requests[d] = 0;
 	if (n == 0)
 		return;
 	if ((err = bus_connect(b, dev)) != 0) {
@@ -280,7 +294,7 @@ static void poll_device(struct agent_modbus *m, struct agent_modbus_bus *b,
 		bool word = q->reg == AGENT_REG_HOLDING ||
 			    q->reg == AGENT_REG_INPUT;
 
-		err = read_req(m, b, d, q, regs, bits);
+		err = read_req(b, dev, q, regs, bits, ps);
 		if (!err) {
 			apply(m, q, word ? regs : NULL, bits);
 			continue;
@@ -292,6 +306,16 @@ static void poll_device(struct agent_modbus *m, struct agent_modbus_bus *b,
 		}
 		fault_req(m, q, modbus_strerror(err));
 	}
+}
+
+/* Only d's bus thread writes its figures, so it may read them unlocked. */
+static void poll_device(struct agent_modbus *m, struct agent_modbus_bus *b,
+			int d)
+{
+	struct poll_stats ps = { 0, m->dead[d] };
+
+	poll_requests(m, b, d, &ps);
+	publish_stats(m, d, &ps);
 }
 
 static bool wait_until(struct agent_modbus *m, int64_t due)
@@ -387,6 +411,33 @@ void agent_modbus_poll_once(struct agent_modbus *m)
 		for (int k = 0; k < m->bus[b].ndev; k++)
 			poll_device(m, &m->bus[b], m->bus[b].dev[k]);
 	}
+}
+
+void agent_modbus_device_stats(struct agent_modbus *m, int d, int *requests,
+				bool *dead)
+{
+	pthread_mutex_lock(&m->lock);
+	*requests = m->requests[d];
+	*dead = m->dead[d];
+	pthread_mutex_unlock(&m->lock);
+}
+
+bool agent_modbus_dead(struct agent_modbus *m, int d)
+{
+	int requests;
+	bool dead;
+
+	agent_modbus_device_stats(m, d, &requests, &dead);
+	return dead;
+}
+
+int agent_modbus_requests(struct agent_modbus *m, int d)
+{
+	int requests;
+	bool dead;
+
+	agent_modbus_device_stats(m, d, &requests, &dead);
+	return requests;
 }
 
 void agent_modbus_free(struct agent_modbus *m)

@@ -27,7 +27,8 @@ struct agent_modbus {
 	pthread_cond_t cond;
 	bool stop;
 	bool started;
-	/* per device, for the status view */
+	/* per device, for the status view, written by its bus thread when a
+	 * poll ends, under lock: read them with agent_modbus_device_stats */
 	int requests[AGENT_DEVICES_MAX];  /* in its last poll, retries too */
 	bool dead[AGENT_DEVICES_MAX];     /* timed out on its last poll */
 };
@@ -39,6 +40,12 @@ int agent_modbus_start(struct agent_modbus *m);
 void agent_modbus_stop(struct agent_modbus *m);
 /* One poll of every device, in this thread (--once). */
 void agent_modbus_poll_once(struct agent_modbus *m);
+/* Device d's figures from its last complete poll, from any thread. */
+void agent_modbus_device_stats(struct agent_modbus *m, int d, int *requests,
+				bool *dead);
+/* One of them: whether device d stopped answering, its requests. */
+bool agent_modbus_dead(struct agent_modbus *m, int d);
+int agent_modbus_requests(struct agent_modbus *m, int d);
 void agent_modbus_free(struct agent_modbus *m);
 
 #endif

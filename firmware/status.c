@@ -100,7 +100,7 @@ static void snap_take(struct snap *s, struct agent *a, enum view_lang l)
 /* Device d as "answering", "failing" or "not_answering". */
 static const char *device_code(struct agent *a, int d)
 {
-	if (a->mb.dead[d])
+	if (agent_modbus_dead(&a->mb, d))
 		return "not_answering";
 	return agent_outbox_device_failing(&a->ob, d) ? "failing" :
 	       "answering";
@@ -370,7 +370,7 @@ static void detail_devices(FILE *f, const struct snap *s)
 			      "poll, %d in the last, %s\n", " esclave %d : %d "
 			      "requête(s) prévue(s) par cycle, %d au dernier, "
 			      "%s\n"), dev->slave, a->mb.plan.dev_nreq[d],
-			a->mb.requests[d], VW(s->l, en[k], fr[k]));
+			agent_modbus_requests(&a->mb, d), VW(s->l, en[k], fr[k]));
 	}
 }
 
@@ -569,7 +569,7 @@ static void j_devices(FILE *f, const struct snap *s)
 		fprintf(f, ",\"port\":%d,\"slave\":%d,\"planned\":%d,"
 			"\"requests\":%d,\"state\":\"%s\"}",
 			dev->transport == AGENT_TCP ? dev->port : 0, dev->slave,
-			a->mb.plan.dev_nreq[d], a->mb.requests[d],
+			a->mb.plan.dev_nreq[d], agent_modbus_requests(&a->mb, d),
 			device_code(a, d));
 	}
 	fputc(']', f);

@@ -47,10 +47,11 @@ cross-deps:
 ensure-deps: cross-deps
 deps: cross-deps
 
-# Only what runs on the field unit: the agent (and its size, docs/BENCHMARKS.md).
+# What the README's make BOARD=rpi4 builds, i.e. what runs on the field
+# unit (BOARD_RUNS: the agent), and its size (docs/BENCHMARKS.md).
 cross-build: cross-deps
 	$(MAKE) BOARD=$(CROSS_BOARD) BUILD=$(CROSS_BUILD) CC=$(CROSS_TRIPLET)-gcc \
-	  SAN= $(CROSS_BUILD)/vigie-agent agent-size
+	  SAN= all agent-size
 
 cross-test: cross-build $(SIM)
 	QEMU="$(CROSS_QEMU)" BOARD_NAME=$(CROSS_BOARD) tests/cross/run.sh \
