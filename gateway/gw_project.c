@@ -65,35 +65,52 @@ static void sample(const struct gw_hist_pt *pts, size_t n, int64_t start,
 	}
 }
 
+/*
+ * Least squares over the window [max(now - window_s, first point), now]:
+ * the percentage, or with units the migrated count.  False when there is
+ * too little history; else the slope (per day), intercept at now, the
+ * window's start and the samples used.
+ */
+static bool fit_window(const struct gw_hist_pt *pts, size_t n, int64_t now,
+		       int64_t window_s, bool units, double *slope,
+		       double *icpt, int64_t *start, int *samples)
+{
+	struct fit f = { 0 };
+	double den;
+
+	*start = now - window_s;
+	if (n == 0)
+		return false;
+	if (pts[0].at > *start)
+		*start = pts[0].at;
+	if (now - *start < GW_PROJECT_MIN_SPAN_S)
+		return false;
+	sample(pts, n, *start, now, units, &f);
+	den = f.n * f.sxx - f.sx * f.sx;
+	if (f.n < 2 || den <= 0)
+		return false;
+	*slope = (f.n * f.sxy - f.sx * f.sy) / den;
+	*icpt = (f.sy - *slope * f.sx) / f.n;
+	*samples = f.n;
+	return true;
+}
+
 void gw_project_fit(const struct gw_hist_pt *pts, size_t n, int64_t now,
 		    int64_t window_s, int64_t due, uint32_t target_bp,
 		    struct gw_projection *out)
 {
-	struct fit f = { 0 };
-	int64_t start = now - window_s;
-	double den, slope, icpt, y;
+	double slope, icpt, y;
 
 	memset(out, 0, sizeof(*out));
 	out->due = due;
 	out->target_bp = target_bp;
 	out->window_days = (int)(window_s / 86400);
-	if (n == 0 || due <= now)
+	if (due <= now || !fit_window(pts, n, now, window_s, false, &slope,
+				      &icpt, &out->from, &out->samples))
 		return;
-	if (pts[0].at > start)
-		start = pts[0].at;
-	if (now - start < GW_PROJECT_MIN_SPAN_S)
-		return;
-	sample(pts, n, start, now, false, &f);
-	den = f.n * f.sxx - f.sx * f.sx;
-	if (f.n < 2 || den <= 0)
-		return;
-	slope = (f.n * f.sxy - f.sx * f.sy) / den;
-	icpt = (f.sy - slope * f.sx) / f.n;
 	y = icpt + slope * ((double)(due - now) / 86400.0);
 	y = y < 0 ? 0 : (y > 10000 ? 10000 : y);
 	out->ok = true;
-	out->from = start;
-	out->samples = f.n;
 	out->slope_bp_day = slope;
 	out->bp = (uint32_t)floor(y + 0.5);
 	out->on_track = out->bp >= target_bp;
@@ -103,32 +120,20 @@ void gw_project_pace(const struct gw_hist_pt *pts, size_t n, int64_t now,
 		     int64_t window_s, uint32_t target_bp,
 		     struct gw_projection *out)
 {
-	struct fit f = { 0 };
-	int64_t start = now - window_s;
 	const struct gw_hist_pt *last = &pts[n ? n - 1 : 0];
-	double den;
+	double icpt;
 
 	out->target_bp = target_bp;
 	out->window_days = (int)(window_s / 86400);
-	if (n == 0)
+	if (!fit_window(pts, n, now, window_s, true, &out->units_day, &icpt,
+			&out->from, &out->samples))
 		return;
-	if (pts[0].at > start)
-		start = pts[0].at;
-	if (now - start < GW_PROJECT_MIN_SPAN_S)
-		return;
-	sample(pts, n, start, now, true, &f);
-	den = f.n * f.sxx - f.sx * f.sx;
-	if (f.n < 2 || den <= 0)
-		return;
-	out->units_day = (f.n * f.sxy - f.sx * f.sy) / den;
 	out->needed = (int64_t)vg_units_needed(last->migrated, last->eligible,
 					       target_bp);
 	out->reach_at = 0;
 	if (out->needed > 0 && out->units_day > 1e-9)
 		out->reach_at = now + (int64_t)ceil((double)out->needed /
 						    out->units_day * 86400.0);
-	out->from = start;
-	out->samples = f.n;
 	out->pace_ok = true;
 }
 

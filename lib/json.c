@@ -14,6 +14,9 @@
 #include <string.h>
 
 #include "vigie/err.h"
+#include "vigie/timeutil.h"
+#include "vigie/str.h"
+#include "vigie/ident.h"
 
 /*
  * cJSON allocates every node and string with malloc; for a 200-byte status
@@ -344,4 +347,42 @@ bool vg_json_bp(const cJSON *it, uint32_t *bp)
 		return false;
 	*bp = (uint32_t)floor(v + 0.5);
 	return true;
+}
+
+enum vg_reject vg_json_version(const cJSON *it)
+{
+	int64_t n;
+
+	if (!vg_json_int(it, 0, 1000, &n))
+		return VG_REJ_TYPE;
+	return n == 1 ? VG_REJ_NONE : VG_REJ_VERSION;
+}
+
+enum vg_reject vg_json_ident(const cJSON *it, char *dst, size_t size)
+{
+	if (!cJSON_IsString(it))
+		return VG_REJ_TYPE;
+	if (!vg_ident_valid(it->valuestring, strlen(it->valuestring)))
+		return VG_REJ_IDENT;
+	vg_strlcpy(dst, it->valuestring, size);
+	return VG_REJ_NONE;
+}
+
+enum vg_reject vg_json_enum(const cJSON *it,
+			    int (*parse)(const char *, size_t),
+			    enum vg_reject bad, int *out)
+{
+	if (!cJSON_IsString(it))
+		return VG_REJ_TYPE;
+	*out = parse(it->valuestring, strlen(it->valuestring));
+	return *out < 0 ? bad : VG_REJ_NONE;
+}
+
+enum vg_reject vg_json_time(const cJSON *it, int64_t *out)
+{
+	if (!cJSON_IsString(it))
+		return VG_REJ_TYPE;
+	if (vg_time_parse(it->valuestring, strlen(it->valuestring), out))
+		return VG_REJ_TIME;
+	return VG_REJ_NONE;
 }

@@ -43,6 +43,16 @@ enum vg_reject vg_json_decode_fields(const char *payload, size_t len,
 /* Index of name in a NULL-terminated table, or -1. */
 int vg_json_field_index(const char *const *names, const char *name);
 
+/* The members every payload shares: "v" (must be 1), an identifier
+ * (site, unit, technician), a closed vocabulary through its parser, an
+ * RFC 3339 UTC time.  Each returns VG_REJ_NONE or the reason. */
+enum vg_reject vg_json_version(const cJSON *item);
+enum vg_reject vg_json_ident(const cJSON *item, char *dst, size_t size);
+enum vg_reject vg_json_enum(const cJSON *item,
+			    int (*parse)(const char *, size_t),
+			    enum vg_reject bad, int *out);
+enum vg_reject vg_json_time(const cJSON *item, int64_t *out);
+
 /* Integral JSON number in [min, max]. */
 bool vg_json_int(const cJSON *item, int64_t min, int64_t max, int64_t *out);
 /* A percentage (number, two decimals at most, 0..100) as basis points. */

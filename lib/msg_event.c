@@ -94,17 +94,6 @@ static const char *const event_fields[] = {
 	"percent", "migrated", "eligible", "units_needed", "ts", NULL
 };
 
-/* A string member parsed by parse(s, len) >= 0 into *out. */
-static enum vg_reject str_enum(const cJSON *it, int (*parse)(const char *,
-							      size_t),
-			       int *out, enum vg_reject bad)
-{
-	if (!cJSON_IsString(it))
-		return VG_REJ_TYPE;
-	*out = parse(it->valuestring, strlen(it->valuestring));
-	return *out < 0 ? bad : VG_REJ_NONE;
-}
-
 static int parse_kind(const char *s, size_t len)
 {
 	if (len == 10 && memcmp(s, "target_met", 10) == 0)
@@ -132,38 +121,33 @@ static enum vg_reject event_text(int f, const cJSON *it, struct vg_event *o)
 
 	switch (f) {
 	case E_PROGRAM:
-		r = str_enum(it, vg_program_parse, &n, VG_REJ_PROGRAM);
+		r = vg_json_enum(it, vg_program_parse, VG_REJ_PROGRAM, &n);
 		o->program = (enum vg_program)n;
 		return r;
 	case E_REGION:
-		return str_enum(it, vg_region_parse_or_all, &o->region,
-				VG_REJ_REGION);
+		return vg_json_enum(it, vg_region_parse_or_all, VG_REJ_REGION,
+				    &o->region);
 	case E_EVENT:
-		r = str_enum(it, parse_kind, &n, VG_REJ_STATE);
+		r = vg_json_enum(it, parse_kind, VG_REJ_STATE, &n);
 		o->met = n == 1;
 		return r;
-	default:
+	case E_DUE:
 		if (!cJSON_IsString(it))
 			return VG_REJ_TYPE;
-		if (f == E_DUE)
-			return vg_date_parse(it->valuestring, &o->due)
-				       ? VG_REJ_TIME : VG_REJ_NONE;
-		return vg_time_parse(it->valuestring,
-				     strlen(it->valuestring), &o->ts)
+		return vg_date_parse(it->valuestring, &o->due)
 			       ? VG_REJ_TIME : VG_REJ_NONE;
+	default:
+		return vg_json_time(it, &o->ts);
 	}
 }
 
 static enum vg_reject event_field(int f, const cJSON *it, void *out)
 {
 	struct vg_event *o = out;
-	int64_t n;
 
 	switch (f) {
 	case E_V:
-		if (!vg_json_int(it, 0, 1000, &n))
-			return VG_REJ_TYPE;
-		return n == 1 ? VG_REJ_NONE : VG_REJ_VERSION;
+		return vg_json_version(it);
 	case E_FY:
 		if (!cJSON_IsString(it))
 			return VG_REJ_TYPE;
@@ -219,20 +203,12 @@ static const char *const gw_fields[] = {
 static enum vg_reject gw_field(int f, const cJSON *it, void *out)
 {
 	struct vg_gw_presence *o = out;
-	int64_t n;
 
 	switch (f) {
 	case P_V:
-		if (!vg_json_int(it, 0, 1000, &n))
-			return VG_REJ_TYPE;
-		return n == 1 ? VG_REJ_NONE : VG_REJ_VERSION;
+		return vg_json_version(it);
 	case P_ID:
-		if (!cJSON_IsString(it))
-			return VG_REJ_TYPE;
-		if (!vg_ident_valid(it->valuestring, strlen(it->valuestring)))
-			return VG_REJ_IDENT;
-		vg_strlcpy(o->id, it->valuestring, sizeof(o->id));
-		return VG_REJ_NONE;
+		return vg_json_ident(it, o->id, sizeof(o->id));
 	case P_ONLINE:
 		if (!cJSON_IsBool(it))
 			return VG_REJ_TYPE;
@@ -242,10 +218,7 @@ static enum vg_reject gw_field(int f, const cJSON *it, void *out)
 		return vg_json_text(it, o->version, sizeof(o->version))
 			       ? VG_REJ_NONE : VG_REJ_TYPE;
 	default:
-		if (!cJSON_IsString(it))
-			return VG_REJ_TYPE;
-		return vg_time_parse(it->valuestring, strlen(it->valuestring),
-				     &o->ts) ? VG_REJ_TIME : VG_REJ_NONE;
+		return vg_json_time(it, &o->ts);
 	}
 }
 

@@ -72,20 +72,12 @@ static enum vg_reject text_field(const cJSON *it, char *dst, size_t size)
 static enum vg_reject one_field(int f, const cJSON *it, void *out)
 {
 	struct vg_presence *o = out;
-	int64_t n;
 
 	switch (f) {
 	case F_V:
-		if (!vg_json_int(it, 0, 1000, &n))
-			return VG_REJ_TYPE;
-		return n == 1 ? VG_REJ_NONE : VG_REJ_VERSION;
+		return vg_json_version(it);
 	case F_SITE:
-		if (!cJSON_IsString(it))
-			return VG_REJ_TYPE;
-		if (!vg_ident_valid(it->valuestring, strlen(it->valuestring)))
-			return VG_REJ_IDENT;
-		vg_strlcpy(o->site, it->valuestring, sizeof(o->site));
-		return VG_REJ_NONE;
+		return vg_json_ident(it, o->site, sizeof(o->site));
 	case F_REGION:
 		if (!cJSON_IsString(it))
 			return VG_REJ_TYPE;
@@ -105,11 +97,7 @@ static enum vg_reject one_field(int f, const cJSON *it, void *out)
 		return vg_json_int(it, 0, UNITS_MAX, &o->units) ? VG_REJ_NONE
 							      : VG_REJ_TYPE;
 	case F_TS:
-		if (!cJSON_IsString(it))
-			return VG_REJ_TYPE;
-		return vg_time_parse(it->valuestring, strlen(it->valuestring),
-				     &o->ts)
-			       ? VG_REJ_TIME : VG_REJ_NONE;
+		return vg_json_time(it, &o->ts);
 	case F_SESSION:
 		return vg_json_int(it, 1, VG_SEQ_MAX, &o->session)
 			       ? VG_REJ_NONE : VG_REJ_TYPE;

@@ -25,37 +25,6 @@ static const char *const fields[] = {
 		  (1u << F_SITE) | (1u << F_UNIT) | (1u << F_STATE) |   \
 		  (1u << F_SEQ) | (1u << F_TS))
 
-/* An identifier field: string, charset and length checked. */
-static enum vg_reject ident_field(const cJSON *it, char *dst, size_t size)
-{
-	if (!cJSON_IsString(it))
-		return VG_REJ_TYPE;
-	if (!vg_ident_valid(it->valuestring, strlen(it->valuestring)))
-		return VG_REJ_IDENT;
-	vg_strlcpy(dst, it->valuestring, size);
-	return VG_REJ_NONE;
-}
-
-/* A closed-vocabulary string field through its parser. */
-static enum vg_reject enum_field(const cJSON *it,
-				 int (*parse)(const char *, size_t),
-				 enum vg_reject bad, int *out)
-{
-	if (!cJSON_IsString(it))
-		return VG_REJ_TYPE;
-	*out = parse(it->valuestring, strlen(it->valuestring));
-	return *out < 0 ? bad : VG_REJ_NONE;
-}
-
-static enum vg_reject time_field(const cJSON *it, int64_t *out)
-{
-	if (!cJSON_IsString(it))
-		return VG_REJ_TYPE;
-	if (vg_time_parse(it->valuestring, strlen(it->valuestring), out))
-		return VG_REJ_TIME;
-	return VG_REJ_NONE;
-}
-
 static enum vg_reject optional_text(const cJSON *it, char *dst, size_t size)
 {
 	if (cJSON_IsNull(it))
@@ -67,45 +36,41 @@ static enum vg_reject one_field(int f, const cJSON *it, void *out)
 {
 	struct vg_unit_status *o = out;
 	int v = 0;
-	int64_t n;
 	enum vg_reject r = VG_REJ_NONE;
 
 	switch (f) {
-	case F_V:
-		if (!vg_json_int(it, 0, 1000, &n))
-			return VG_REJ_TYPE;
-		return n == 1 ? VG_REJ_NONE : VG_REJ_VERSION;
+	case F_V: return vg_json_version(it);
 	case F_PROGRAM:
-		r = enum_field(it, vg_program_parse, VG_REJ_PROGRAM, &v);
+		r = vg_json_enum(it, vg_program_parse, VG_REJ_PROGRAM, &v);
 		o->program = (enum vg_program)v;
 		return r;
 	case F_REGION:
-		r = enum_field(it, vg_region_parse, VG_REJ_REGION, &v);
+		r = vg_json_enum(it, vg_region_parse, VG_REJ_REGION, &v);
 		o->region = v;
 		return r;
-	case F_SITE: return ident_field(it, o->site, sizeof(o->site));
-	case F_UNIT: return ident_field(it, o->unit, sizeof(o->unit));
+	case F_SITE: return vg_json_ident(it, o->site, sizeof(o->site));
+	case F_UNIT: return vg_json_ident(it, o->unit, sizeof(o->unit));
 	case F_STATE:
-		r = enum_field(it, vg_state_parse, VG_REJ_STATE, &v);
+		r = vg_json_enum(it, vg_state_parse, VG_REJ_STATE, &v);
 		o->state = (enum vg_state)v;
 		return r;
 	case F_SEQ:
 		return vg_json_int(it, 0, VG_SEQ_MAX, &o->seq) ? VG_REJ_NONE
 							       : VG_REJ_TYPE;
-	case F_TS: return time_field(it, &o->ts);
+	case F_TS: return vg_json_time(it, &o->ts);
 	case F_SINCE:
 		if (cJSON_IsNull(it))
 			return VG_REJ_NONE;
 		o->has_since = true;
-		return time_field(it, &o->since);
+		return vg_json_time(it, &o->since);
 	case F_SOURCE:
-		r = enum_field(it, vg_source_parse, VG_REJ_STATE, &v);
+		r = vg_json_enum(it, vg_source_parse, VG_REJ_STATE, &v);
 		o->source = (enum vg_source)v;
 		return r;
 	case F_TECH:
 		if (cJSON_IsNull(it))
 			return VG_REJ_NONE;
-		return ident_field(it, o->tech, sizeof(o->tech));
+		return vg_json_ident(it, o->tech, sizeof(o->tech));
 	case F_FAULT: return optional_text(it, o->fault, sizeof(o->fault));
 	case F_NOTE: return optional_text(it, o->note, sizeof(o->note));
 	default: return VG_REJ_NONE;
