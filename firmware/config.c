@@ -839,6 +839,10 @@ static int finish(struct parse *p)
 	}
 	if (!check_registers(p))
 		return 0;
+	/* brokers bind identity to the user name (use_username_as_clientid):
+	 * say the client id they will use */
+	if (!c->client_id[0] && c->username[0])
+		vg_strlcpy(c->client_id, c->username, sizeof(c->client_id));
 	if (!c->client_id[0])
 		snprintf(c->client_id, sizeof(c->client_id), "vigie-agent-%s",
 			 c->site);
