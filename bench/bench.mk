@@ -35,3 +35,20 @@ bench-collectd: $(AGENT) $(SIM) collectd-deps
 
 bench-restart-broker: $(GATEWAY) $(BUILD)/bench/loadgen
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/restart_broker.py 1000000 3
+
+# make agent-bench-disk (part of make agent-bench): the agent's durable
+# store on a slow disk (fsync 10 ms, bench/slowsync.c preloaded):
+# first-start time and disk calls per change.
+# AGENT_BENCH_PEERS="path/to/other/vigie-agent" compares builds in one run.
+.PHONY: agent-bench-disk
+SLOWSYNC := $(BUILD)/bench/slowsync.so
+
+$(SLOWSYNC): bench/slowsync.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -fPIC -shared \
+	  -o $@ $< -ldl
+
+agent-bench-disk: $(AGENT) $(SIM) $(SLOWSYNC)
+	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/agent_disk.py --units 2000 \
+	  --changes 200 --runs 3 $(foreach a,$(AGENT_BENCH_PEERS),--agent $(a)) \
+	  $(if $(AGENT_BENCH_PEERS),--agent $(AGENT))

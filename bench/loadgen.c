@@ -74,13 +74,17 @@ int main(int argc, char **argv)
 	units = argc > 4 ? atol(argv[4]) : 10000;
 	window = argc > 5 ? atol(argv[5]) : 1000;
 	retain = argc > 6 ? atoi(argv[6]) : 0;
-	mosquitto_lib_init();
+	if (units < 1 || window < 1 ||
+	    mosquitto_lib_init() != MOSQ_ERR_SUCCESS)
+		return 1;
 	m = mosquitto_new(NULL, true, NULL);
-	if (!m || units < 1 || window < 1)
+	if (!m)
 		return 1;
 	mosquitto_publish_callback_set(m, on_publish);
-	mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, (int)window);
-	if (mosquitto_connect(m, argv[1], atoi(argv[2]), 60) != MOSQ_ERR_SUCCESS ||
+	/* the window is the figure measured: without it the run is void */
+	if (mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, (int)window) !=
+	    MOSQ_ERR_SUCCESS ||
+	    mosquitto_connect(m, argv[1], atoi(argv[2]), 60) != MOSQ_ERR_SUCCESS ||
 	    mosquitto_loop_start(m) != MOSQ_ERR_SUCCESS) {
 		fprintf(stderr, "loadgen: cannot connect to %s:%s\n", argv[1],
 			argv[2]);

@@ -250,7 +250,12 @@ int agent_run(const char *cfg_path)
 	}
 	if ((a.sig_fd = open_signals()) < 0)
 		goto out;
-	mosquitto_lib_init();
+	/* only fails where the TLS or random-number libraries cannot start:
+	 * nothing would connect */
+	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
+		vg_log(VG_LOG_ERR, "libmosquitto failed to initialise");
+		goto out;
+	}
 	if (start_all(&a) == VG_OK) {
 		vg_log(VG_LOG_INFO, "site %s: %d devices, %d units, data in %s",
 		       a.cfg.site, a.cfg.ndevices, a.cfg.nunits,

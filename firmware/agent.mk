@@ -62,12 +62,13 @@ install-agent: $(AGENT)
 .PHONY: install-agent
 install: $(if $(call runs,agent),install-agent)
 
-# make bench: the agent's figures of docs/BENCHMARKS.md (docs/BENCHMARKS.md): stripped
+# make bench: the agent's figures of docs/BENCHMARKS.md stripped
 # size on the host and on the arm64 board, then Modbus requests per poll and
-# memory with 2,000 units (medians of 5 runs, bench/agent-rss).
+# memory with 2,000 units (medians of 5 runs, bench/agent-rss), after the
+# durable store's cost on a slow disk (agent-bench-disk, bench/bench.mk).
 .PHONY: agent-bench
 BENCH_EXTRA += agent-bench
-agent-bench: $(AGENT) $(SIM)
+agent-bench: $(AGENT) $(SIM) agent-bench-disk
 	@$(MAKE) --no-print-directory agent-size
 	@if command -v aarch64-linux-gnu-gcc >/dev/null; then \
 	  $(MAKE) --no-print-directory BOARD=rpi4 BUILD=build/rpi4 \

@@ -22,6 +22,10 @@
 #include "vigie/timeutil.h"
 #include "vigie/topic.h"
 
+/* Topics published before their unit had a record (announce_unwritten). */
+#define ANNOUNCED "announced"
+#define ANNOUNCED_MAX (64 << 20)
+
 /* How far ahead a persisted seq reservation reaches (ms of wall clock). */
 #define SEQ_RESERVE 60000
 
@@ -190,7 +194,7 @@ static int persist(struct agent_outbox *ob, int i)
 	}
 	if (r->flags & REC_DIRTY)
 		ob->dirty--;
-	r->flags &= (uint8_t)~REC_DIRTY;
+	r->flags &= (uint8_t)~(REC_DIRTY | REC_UNWRITTEN);
 	return VG_OK;
 }
 
@@ -232,11 +236,16 @@ static int64_t next_seq(struct agent_outbox *ob)
 	return s;
 }
 
-/* A new record for unit i (fields already updated): seq, disk, outbox. */
-static int commit(struct agent_outbox *ob, int i)
+/*
+ * A new record for unit i (fields already updated): seq, disk, outbox.
+ * write false skips the disk, for a record that says nothing a restart
+ * would not say again (a new unit's first "unknown"): a first start then
+ * costs one durable write per unit, at its first read, not two.
+ */
+static int commit_as(struct agent_outbox *ob, int i, bool write)
 {
 	struct agent_rec *r = &ob->rec[i];
-	int rc;
+	int rc = VG_OK;
 
 	r->seq = next_seq(ob);
 	r->ts = r->seq / 1000;
@@ -244,10 +253,18 @@ static int commit(struct agent_outbox *ob, int i)
 	if (!(r->flags & REC_UNACKED))
 		ob->unacked++;
 	r->flags |= REC_UNACKED | REC_QUEUED;
-	rc = persist(ob, i);
+	if (write)
+		rc = persist(ob, i);
+	else
+		r->flags |= REC_UNWRITTEN;
 	if (ob->notify)
 		ob->notify(ob->notify_arg);
 	return rc == VG_ERR_IO ? VG_OK : rc; /* degraded still publishes */
+}
+
+static int commit(struct agent_outbox *ob, int i)
+{
+	return commit_as(ob, i, true);
 }
 
 /* Record file u.<id> into *st (and its flags): VG_ERR_PARSE if corrupt. */
@@ -541,8 +558,60 @@ static void load_all(struct agent_outbox *ob)
 			r->state = VG_STATE_UNKNOWN;
 			r->since = now;
 		}
-		commit(ob, i);
+		commit_as(ob, i, rc != VG_ERR_NOTFOUND);
 	}
+}
+
+/* An acknowledgement from the log: its record leaves the outbox. */
+static void replay_ack(void *arg, const char *id, int64_t seq)
+{
+	struct agent_outbox *ob = arg;
+	int i = ob->ack_hint < ob->nunits &&
+		strcmp(ob->cfg->units[ob->ack_hint].id, id) == 0 ?
+		ob->ack_hint : agent_config_unit_find(ob->cfg, id);
+	struct agent_rec *r;
+
+	if (i < 0)
+		return;
+	ob->ack_hint = i + 1; /* a rewritten log is in unit order */
+	r = &ob->rec[i];
+	if ((r->flags & REC_UNACKED) && r->seq == seq) {
+		r->flags &= (uint8_t)~REC_UNACKED;
+		ob->unacked--;
+	}
+}
+
+/*
+ * The acknowledged records, for a rewrite of the log; NULL when there is
+ * no memory (the log then keeps growing until the next try).  Owned by
+ * the caller; ids point into cfg.  Called under the lock.
+ */
+static struct agent_ack *acked_set(const struct agent_outbox *ob, int *n)
+{
+	struct agent_ack *a = malloc(((size_t)ob->nunits + 1) * sizeof(*a));
+
+	*n = 0;
+	for (int i = 0; a && i < ob->nunits; i++) {
+		if (ob->rec[i].flags & REC_UNACKED)
+			continue;
+		a[*n].id = ob->cfg->units[i].id;
+		a[(*n)++].seq = ob->rec[i].seq;
+	}
+	return a;
+}
+
+/* Rewrite the log with what is acknowledged now (lock not held). */
+static void compact_acks(struct agent_outbox *ob)
+{
+	struct agent_ack *a;
+	int n;
+
+	pthread_mutex_lock(&ob->lock);
+	a = acked_set(ob, &n);
+	pthread_mutex_unlock(&ob->lock);
+	if (a)
+		agent_acklog_rewrite(&ob->acks, a, n);
+	free(a);
 }
 
 /*
@@ -594,11 +663,114 @@ void agent_outbox_peek_marks(struct agent_outbox *ob, const char *data_dir)
 	ob->dirfd = -1;
 }
 
+/*
+ * The whole of DATA_DIR/units/announced, NUL-terminated, or NULL when it
+ * is missing or unreadable.  Owned by the caller.
+ */
+static char *read_announced(struct agent_outbox *ob)
+{
+	int fd = openat(ob->dirfd, ANNOUNCED, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	char *buf = NULL;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &sb) == 0 && sb.st_size < ANNOUNCED_MAX)
+		buf = malloc((size_t)sb.st_size + 1);
+	if (buf && read(fd, buf, (size_t)sb.st_size) != sb.st_size) {
+		free(buf);
+		buf = NULL;
+	}
+	if (buf)
+		buf[sb.st_size] = '\0';
+	close(fd);
+	return buf;
+}
+
+/*
+ * A topic announced without a record whose unit is gone (no record, not
+ * configured at that topic any more) is removed like any other.
+ */
+static void retire_announced(struct agent_outbox *ob, const char *topic)
+{
+	const struct agent_config *c = ob->cfg;
+	const char *id = strrchr(topic, '/');
+	char name[VG_IDENT_MAX + 8], now[VG_TOPIC_MAX];
+	int i;
+
+	if (!id || !vg_ident_valid(id + 1, strlen(id + 1)))
+		return;
+	snprintf(name, sizeof(name), "u.%s", id + 1);
+	if (faccessat(ob->dirfd, name, F_OK, 0) == 0)
+		return; /* its record speaks for it */
+	i = agent_config_unit_find(c, id + 1);
+	if (i >= 0 && vg_topic_unit(now, sizeof(now), c->prefix,
+				    c->units[i].program, c->region, c->site,
+				    id + 1) >= 0 && strcmp(now, topic) == 0)
+		return;
+	add_tomb(ob, topic, false);
+}
+
+/* Topics of the units whose record is not on disk, one a line. */
+static int announced_now(const struct agent_outbox *ob, char **out)
+{
+	const struct agent_config *c = ob->cfg;
+	size_t size = (size_t)ob->nunits * VG_TOPIC_MAX + 1, len = 0;
+	char *buf = malloc(size);
+	int n;
+
+	if (!buf)
+		return VG_ERR_NOMEM;
+	buf[0] = '\0';
+	for (int i = 0; i < ob->nunits; i++) {
+		if (!(ob->rec[i].flags & REC_UNWRITTEN))
+			continue;
+		n = vg_topic_unit(buf + len, size - len - 1, c->prefix,
+				  c->units[i].program, c->region, c->site,
+				  c->units[i].id);
+		if (n < 0)
+			continue;
+		len += (size_t)n;
+		buf[len++] = '\n';
+		buf[len] = '\0';
+	}
+	*out = buf;
+	return (int)len;
+}
+
+/*
+ * Units published before they have a record (see commit_as) must still be
+ * removable from the broker if they leave the configuration first: their
+ * topics are listed durably in DATA_DIR/units/announced, one write at
+ * start when the list changed, and tombstoned at the next start if gone.
+ */
+static void announce_unwritten(struct agent_outbox *ob)
+{
+	char *old = read_announced(ob), *now = NULL, *line, *save = NULL;
+	int len = announced_now(ob, &now);
+	int err = 0;
+
+	for (line = old ? strtok_r(old, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		retire_announced(ob, line);
+	free(old);
+	old = read_announced(ob); /* strtok_r cut the first copy */
+	if (len < 0 || (old && strcmp(old, now) == 0) || (!old && len == 0))
+		goto out;
+	err = write_file(ob, ANNOUNCED, now, (size_t)len);
+	if (err)
+		storage_error(ob, "write", ANNOUNCED, err);
+out:
+	free(old);
+	free(now);
+}
+
 int agent_outbox_open(struct agent_outbox *ob, const struct agent_config *cfg,
 		      const char *data_dir)
 {
 	memset(ob, 0, sizeof(*ob));
 	ob->dirfd = -1;
+	ob->acks.fd = -1;
 	ob->cfg = cfg;
 	ob->nunits = cfg->nunits;
 	vg_ratelimit_init(&ob->rl, 60000, 1);
@@ -616,7 +788,14 @@ int agent_outbox_open(struct agent_outbox *ob, const struct agent_config *cfg,
 	if (ob->durable)
 		scan_dir(ob);
 	load_all(ob);
+	if (ob->durable)
+		announce_unwritten(ob);
 	cancel_tombs(ob);
+	if (ob->durable) {
+		agent_acklog_open(&ob->acks, ob->dirfd, ob->nunits, replay_ack,
+				  ob);
+		compact_acks(ob);
+	}
 	return VG_OK;
 }
 
@@ -631,6 +810,7 @@ void agent_outbox_close(struct agent_outbox *ob)
 	free(ob->tombs);
 	ob->tombs = NULL;
 	ob->ntombs = ob->tombs_pending = 0;
+	agent_acklog_close(&ob->acks);
 	if (ob->dirfd >= 0)
 		close(ob->dirfd);
 	ob->rec = NULL;
@@ -852,8 +1032,15 @@ void agent_outbox_requeue(struct agent_outbox *ob, int unit)
 	pthread_mutex_unlock(&ob->lock);
 }
 
+/*
+ * The log line is written after the lock is released: an acknowledgement
+ * never holds up the pollers behind a disk write.
+ */
 void agent_outbox_acked(struct agent_outbox *ob, int mid)
 {
+	const char *id = NULL;
+	int64_t seq = 0;
+
 	pthread_mutex_lock(&ob->lock);
 	for (int i = 0; i < ob->nunits; i++) {
 		struct agent_rec *r = &ob->rec[i];
@@ -865,9 +1052,12 @@ void agent_outbox_acked(struct agent_outbox *ob, int mid)
 			r->refused = 0;
 			r->flags &= (uint8_t)~REC_UNACKED;
 			ob->unacked--;
-			persist(ob, i);
+			id = ob->cfg->units[i].id;
+			seq = r->seq;
 		}
 		pthread_mutex_unlock(&ob->lock);
+		if (id && ob->durable && agent_acklog_append(&ob->acks, id, seq))
+			compact_acks(ob);
 		return;
 	}
 	for (int k = 0; k < ob->ntombs; k++) {

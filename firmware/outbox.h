@@ -10,7 +10,9 @@
  * published.  A record is written to a temporary file, fsync'd, renamed
  * over the old one and the directory fsync'd, all before the record may be
  * published; the checksum catches what a rename cannot (a torn or corrupted
- * file).  When the disk refuses (full, read-only) the record stays in
+ * file).  That is one durable write per state change: acknowledgements go
+ * to a log of their own (acklog.h), and a new unit's first "unknown" is not
+ * written at all (a restart would say the same).  When the disk refuses (full, read-only) the record stays in
  * memory, marked dirty, is published anyway and written as soon as the
  * disk takes it again.
  *
@@ -31,6 +33,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acklog.h"
 #include "config.h"
 #include "vigie/log.h"
 #include "vigie/msg.h"
@@ -44,6 +47,7 @@
 #define REC_UNACKED 0x01u /* in the outbox: not acknowledged by the broker */
 #define REC_DIRTY 0x02u   /* newer than what the disk holds */
 #define REC_QUEUED 0x04u  /* to (re)publish on the current connection */
+#define REC_UNWRITTEN 0x08u /* never written: a new unit's first "unknown" */
 
 struct agent_rec {
 	int64_t seq;
@@ -89,6 +93,8 @@ struct agent_outbox {
 	int ntombs;                     /* tombs[0..ntombs) */
 	int tombs_pending;              /* of which not acknowledged yet */
 	struct agent_tomb *tombs;       /* owned */
+	struct agent_acklog acks;       /* written by the MQTT thread only */
+	int ack_hint;                   /* replay: where the next id may be */
 	agent_outbox_notify_fn notify;  /* wakes the publisher; may be NULL */
 	void *notify_arg;
 };

@@ -1,10 +1,11 @@
 # ThreadSanitizer: the agent, the gateway and the simulator built with
 # clang -fsanitize=thread (TSAN=1 in the top Makefile), then the
-# integration suite run against them.
+# integration and fault suites run against them (the fault suite at its
+# CI size: kill -9, broker restarts and link cuts are where threads meet).
 #
-#   make tsan          the whole integration suite (part of make check;
-#                      about 5 minutes on 2 cores, as long as without TSan:
-#                      the suite mostly waits on sockets)
+#   make tsan          both suites (part of make check; about 9 minutes on
+#                      2 cores, hardly longer than without TSan: the suites
+#                      mostly wait on sockets)
 #   make tsan TSAN_TESTS="tests/integration/test_gateway.py"
 #
 # Each instrumented process writes its reports to $(TSAN_LOGS)/tsan.PID
@@ -15,11 +16,11 @@
 CHECK_EXTRA += tsan
 TSAN_BUILD := build/tsan
 TSAN_LOGS  := $(TSAN_BUILD)/logs
-TSAN_TESTS ?= tests/integration
+TSAN_TESTS ?= tests/integration tests/faults
 TSAN_BINS  := $(addprefix $(TSAN_BUILD)/,vigie-gateway vigie-agent vigie-sim)
 TSAN_ENV   := TSAN_OPTIONS="log_path=$(abspath $(TSAN_LOGS))/tsan \
 	suppressions=$(abspath tests/tsan/tsan.supp) second_deadlock_stack=1" \
-	VIGIE_BUILD=$(abspath $(TSAN_BUILD))
+	VIGIE_BUILD=$(abspath $(TSAN_BUILD)) FAULT_SCALE=ci
 
 .PHONY: tsan tsan-build
 tsan-build:

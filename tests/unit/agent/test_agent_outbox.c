@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -280,7 +281,9 @@ static void removed_units_are_cleared_durably(void **state)
 	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1); /* U8's, not U9's */
 	assert_false(exists("t.vigie+v1+unit+renir+03+site-1+U9"));
-	assert_true(exists("u.U9"));
+	/* never read yet: no record, its topic is listed as announced */
+	assert_false(exists("u.U9"));
+	assert_true(exists("announced"));
 	agent_outbox_close(&ob);
 	/* a unit moving to another program clears its old topic */
 	cfg.units[0].program = VG_PROG_RGT;
@@ -335,6 +338,8 @@ static void refused_marks_change_nothing(void **state)
 
 	(void)state;
 	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	/* a read that fails: still unknown, now with a record on disk */
+	assert_int_equal(agent_outbox_read_fault(&ob, 2, "no answer"), VG_OK);
 	publish_all(&ob, &mid);
 	agent_outbox_status(&ob, 2, &st, NULL);
 	seq0 = st.seq;
@@ -369,6 +374,114 @@ static void refused_marks_change_nothing(void **state)
 	agent_outbox_close(&ob);
 }
 
+static ino_t inode_of(const char *name)
+{
+	char path[256];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	return stat(path, &sb) == 0 ? sb.st_ino : 0;
+}
+
+static int lines_of(const char *name)
+{
+	char buf[16384];
+	char path[256];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof(buf), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+static int unlink_units_file(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	return unlink(path);
+}
+
+static int unacked_count(struct agent_outbox *ob)
+{
+	int unacked, dirty;
+	bool degraded;
+
+	agent_outbox_counts(ob, &unacked, &dirty, &degraded);
+	return unacked;
+}
+
+/*
+ * An SD card's budget: a first start writes no record until a unit is
+ * read, and a state change is one record write; the broker's
+ * acknowledgement goes to the log, not into the record again.
+ */
+static void one_record_write_per_change(void **state)
+{
+	struct agent_outbox ob;
+	ino_t ino;
+	int mid = 0;
+
+	(void)state;
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_false(exists("u.U0") || exists("u.U1") || exists("u.U2"));
+	assert_int_equal(lines_of("announced"), 3);
+	assert_int_equal(agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED),
+			 VG_OK);
+	ino = inode_of("u.U0");
+	assert_true(ino != 0);
+	assert_int_equal(publish_all(&ob, &mid), 3);
+	assert_int_equal(unacked_count(&ob), 0);
+	assert_true(inode_of("u.U0") == ino); /* not rewritten */
+	agent_outbox_close(&ob);
+	/* the log holds the acknowledgement across a restart */
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(unacked_count(&ob), 2); /* U1, U2: new unknowns */
+	assert_int_equal(lines_of("announced"), 2);
+	agent_outbox_close(&ob);
+	/* a lost log only republishes */
+	assert_int_equal(unlink_units_file("acked"), 0);
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(unacked_count(&ob), 3);
+	agent_outbox_close(&ob);
+}
+
+/* A torn line is skipped; the log is rewritten before it grows past a
+ * few times the unit count. */
+static void ack_log_is_bounded_and_tolerant(void **state)
+{
+	struct agent_outbox ob;
+	char path[256];
+	FILE *f;
+	int mid = 0;
+
+	(void)state;
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	for (int k = 0; k < 200; k++) {
+		agent_outbox_read_ok(&ob, k % 3, k % 2 ? VG_STATE_PENDING
+						      : VG_STATE_MIGRATED);
+		publish_all(&ob, &mid);
+		assert_true(lines_of("acked") <= 4 * 3 + 64 + 1);
+	}
+	assert_int_equal(unacked_count(&ob), 0);
+	agent_outbox_close(&ob);
+	snprintf(path, sizeof(path), "%s/units/acked", dir);
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fputs("12345 U", f); /* cut short by a power loss */
+	fclose(f);
+	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(unacked_count(&ob), 0);
+	assert_int_equal(lines_of("acked"), 3); /* rewritten at start */
+	agent_outbox_close(&ob);
+}
+
 static void crc_matches_ieee(void **state)
 {
 	(void)state;
@@ -390,6 +503,10 @@ int main(void)
 			removed_units_are_cleared_durably, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			refused_marks_change_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(one_record_write_per_change,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			ack_log_is_bounded_and_tolerant, setup, teardown),
 		cmocka_unit_test(crc_matches_ieee),
 	};
 

@@ -81,6 +81,9 @@ static void refused_records_stay_and_wait_for_a_retry(void **state)
 
 	(void)state;
 	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	for (int u = 0; u < 3; u++) /* read once: records on disk */
+		assert_int_equal(agent_outbox_read_ok(&ob, u,
+						      VG_STATE_PENDING), VG_OK);
 	agent_outbox_birth(&ob);
 	assert_int_equal(send_all(&ob, &mid), 3);
 	for (int m = 1; m <= 3; m++)
