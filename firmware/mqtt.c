@@ -71,6 +71,12 @@ void agent_mqtt_reason(int rc, char *buf, size_t size)
 		buf[0] = (char)(buf[0] - 'A' + 'a');
 }
 
+/* The broker address the failover cursor points at, as text. */
+static void broker_addr(const struct agent_mqtt *mq, char *buf, size_t size)
+{
+	vg_broker_format(&mq->cfg->brokers[mq->fo.cur], buf, size);
+}
+
 /* The health the birth carries: the store's view, refusals, config. */
 static void health_now(struct agent_mqtt *mq, struct vg_health *h)
 {
@@ -134,6 +140,7 @@ static bool fall_back(struct agent_mqtt *mq, int rc)
 	       "MQTT 3.1.1, on which a refused publish looks delivered");
 	mq->v311 = true;
 	mq->backoff_ms = BACKOFF_MIN_MS;
+	mq->retry_same = true; /* this broker works, in 3.1.1 */
 	return true;
 }
 
@@ -155,7 +162,7 @@ static void subscribe_receipts(struct agent_mqtt *mq)
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
 	struct agent_mqtt *mq = obj;
-	char why[64];
+	char why[64], addr[VG_BROKER_ADDR_MAX];
 
 	(void)mosq;
 	if (rc != 0) {
@@ -164,17 +171,22 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 				   sizeof(why));
 		else
 			agent_mqtt_reason(rc, why, sizeof(why));
+		broker_addr(mq, addr, sizeof(addr));
 		if (!fall_back(mq, rc))
-			vg_log(VG_LOG_ERR, "mqtt: broker refused the "
-			       "connection: %s", why);
+			vg_log(VG_LOG_ERR, "mqtt: broker %s refused the "
+			       "connection: %s", addr, why);
 		set_state(mq, false, why);
 		mq->lost = true;
 		return;
 	}
-	vg_log(VG_LOG_INFO, "mqtt: connected to %s:%d (MQTT %s, session "
-	       "%lld); publishing birth", mq->cfg->host, mq->cfg->port,
-	       mq->v311 ? "3.1.1" : "5", (long long)mq->session);
+	broker_addr(mq, addr, sizeof(addr));
+	vg_log(VG_LOG_INFO, "mqtt: connected to %s (broker %d of %d, MQTT %s, "
+	       "session %lld); publishing birth", addr, mq->fo.cur + 1,
+	       mq->cfg->nbrokers, mq->v311 ? "3.1.1" : "5",
+	       (long long)mq->session);
 	mq->ready = true;
+	mq->accepted = true;
+	vg_failover_ok(&mq->fo);
 	mq->backoff_ms = BACKOFF_MIN_MS;
 	mq->retry_ms = 0;
 	set_state(mq, true, "");
@@ -186,12 +198,14 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
 	struct agent_mqtt *mq = obj;
+	char addr[VG_BROKER_ADDR_MAX];
 
 	(void)mosq;
 	mq->ready = false;
 	mq->lost = true;
+	broker_addr(mq, addr, sizeof(addr));
 	if (rc != 0)
-		vg_log(VG_LOG_WARN, "mqtt: connection lost: %s",
+		vg_log(VG_LOG_WARN, "mqtt: connection to %s lost: %s", addr,
 		       mosquitto_strerror(rc));
 }
 
@@ -400,6 +414,26 @@ static bool stopping(struct agent_mqtt *mq)
 	return s;
 }
 
+/*
+ * libmosquitto did not take a record: it stays in the outbox for the next
+ * round or connection.  NO_CONN is the connection ending under us (the
+ * loop sees it next); anything else would come back every round, so it is
+ * said, rate-limited.
+ */
+static void publish_failed(struct agent_mqtt *mq, int unit, int rc)
+{
+	uint32_t dropped = 0;
+
+	agent_outbox_requeue(mq->ob, unit);
+	if (rc == MOSQ_ERR_NO_CONN)
+		vg_log(VG_LOG_DEBUG, "mqtt: publish: not connected");
+	else if (vg_ratelimit_allow(&mq->publish_rl, vg_mono_ms(), &dropped))
+		vg_log(VG_LOG_WARN, "mqtt: cannot hand unit %s to libmosquitto:"
+		       " %s (%u more not logged); it stays in the outbox",
+		       unit < mq->cfg->nunits ? mq->cfg->units[unit].id : "?",
+		       mosquitto_strerror(rc), dropped);
+}
+
 /* Hand queued records to libmosquitto while the window has room. */
 static void pump(struct agent_mqtt *mq)
 {
@@ -421,7 +455,7 @@ static void pump(struct agent_mqtt *mq)
 		rc = mosquitto_publish(mq->mosq, &mid, topic,
 				       (int)strlen(payload), payload, 1, true);
 		if (rc != MOSQ_ERR_SUCCESS) {
-			agent_outbox_requeue(mq->ob, unit);
+			publish_failed(mq, unit, rc);
 			return;
 		}
 		agent_outbox_sent(mq->ob, unit, mid, seq);
@@ -531,7 +565,7 @@ static void session(struct agent_mqtt *mq)
 	char err[128] = "";
 	int rc;
 
-	mq->ready = mq->lost = false;
+	mq->ready = mq->lost = mq->accepted = false;
 	mq->presence_mid = -1;
 	mq->v311 = mq->v311 || mq->cfg->mqtt_v311;
 	/* persisted before use: a will of this session is never outranked
@@ -540,13 +574,15 @@ static void session(struct agent_mqtt *mq)
 	pthread_mutex_lock(&mq->lock);
 	mq->st.protocol = mq->v311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5;
 	mq->st.session = mq->session;
+	mq->st.broker = mq->fo.cur;
 	pthread_mutex_unlock(&mq->lock);
 	mq->mosq = new_client(mq, err, sizeof(err));
 	if (!mq->mosq) {
 		set_state(mq, false, err);
 		return;
 	}
-	rc = mosquitto_connect(mq->mosq, mq->cfg->host, mq->cfg->port,
+	rc = mosquitto_connect(mq->mosq, mq->cfg->brokers[mq->fo.cur].host,
+			       mq->cfg->brokers[mq->fo.cur].port,
 			       mq->cfg->keepalive);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		set_state(mq, false, rc == MOSQ_ERR_ERRNO ? strerror(errno) :
@@ -585,25 +621,54 @@ static void backoff(struct agent_mqtt *mq)
 		mq->backoff_ms = BACKOFF_MAX_MS;
 }
 
+/*
+ * A session ended (never connected, refused, lost): the next broker, now,
+ * or after the backoff once every address has failed in a row; with one
+ * address that is every time, as before lists.  A broker that only
+ * refused MQTT 5 is tried again in 3.1.1 instead.  Leaving a broker that
+ * had accepted us is always logged; the failures that follow are
+ * rate-limited.
+ */
+static void next_broker(struct agent_mqtt *mq, struct vg_ratelimit *rl)
+{
+	char was[VG_BROKER_ADDR_MAX], next[VG_BROKER_ADDR_MAX];
+	struct agent_mqtt_state st;
+	uint32_t dropped = 0;
+	bool wait = true;
+
+	broker_addr(mq, was, sizeof(was));
+	if (!mq->retry_same)
+		wait = vg_failover_failed(&mq->fo);
+	mq->retry_same = false;
+	broker_addr(mq, next, sizeof(next));
+	pthread_mutex_lock(&mq->lock);
+	if (strcmp(was, next) != 0)
+		mq->st.failovers++;
+	st = mq->st;
+	pthread_mutex_unlock(&mq->lock);
+	if (mq->accepted || vg_ratelimit_allow(rl, vg_mono_ms(), &dropped)) {
+		if (wait)
+			vg_log(VG_LOG_WARN, "mqtt: %s: %s; retrying %s in %d "
+			       "ms", was, st.error, next, mq->backoff_ms);
+		else
+			vg_log(VG_LOG_WARN, "mqtt: %s: %s; failing over to %s",
+			       was, st.error, next);
+	}
+	if (wait)
+		backoff(mq);
+}
+
 static void *mqtt_thread(void *arg)
 {
 	struct agent_mqtt *mq = arg;
-	struct agent_mqtt_state st;
-	uint32_t dropped;
 	struct vg_ratelimit rl;
 
 	vg_ratelimit_init(&rl, 60000, 3);
 	mq->backoff_ms = BACKOFF_MIN_MS;
 	while (!stopping(mq)) {
 		session(mq);
-		if (stopping(mq))
-			break;
-		agent_mqtt_state(mq, &st);
-		if (vg_ratelimit_allow(&rl, vg_mono_ms(), &dropped))
-			vg_log(VG_LOG_WARN, "mqtt: %s:%d unreachable (%s); "
-			       "retrying in %d ms", mq->cfg->host,
-			       mq->cfg->port, st.error, mq->backoff_ms);
-		backoff(mq);
+		if (!stopping(mq))
+			next_broker(mq, &rl);
 	}
 	return NULL;
 }
@@ -622,6 +687,8 @@ int agent_mqtt_init(struct agent_mqtt *mq, const struct agent_config *cfg,
 	}
 	pthread_mutex_init(&mq->lock, NULL);
 	vg_ratelimit_init(&mq->refuse_rl, 60000, 3);
+	vg_ratelimit_init(&mq->publish_rl, 60000, 3);
+	vg_failover_init(&mq->fo, cfg->nbrokers);
 	mq->presence_mid = -1;
 	snprintf(mq->st.error, sizeof(mq->st.error), "not connected yet");
 	return VG_OK;
