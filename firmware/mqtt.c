@@ -648,11 +648,12 @@ static void next_broker(struct agent_mqtt *mq, struct vg_ratelimit *rl)
 	pthread_mutex_unlock(&mq->lock);
 	if (mq->accepted || vg_ratelimit_allow(rl, vg_mono_ms(), &dropped)) {
 		if (wait)
-			vg_log(VG_LOG_WARN, "mqtt: %s: %s; retrying %s in %d "
-			       "ms", was, st.error, next, mq->backoff_ms);
+			vg_log(VG_LOG_WARN, "mqtt: broker %s failed (%s); "
+			       "retrying %s in %d ms", was, st.error, next,
+			       mq->backoff_ms);
 		else
-			vg_log(VG_LOG_WARN, "mqtt: %s: %s; failing over to %s",
-			       was, st.error, next);
+			vg_log(VG_LOG_WARN, "mqtt: broker %s failed (%s); "
+			       "failing over to %s", was, st.error, next);
 	}
 	if (wait)
 		backoff(mq);
