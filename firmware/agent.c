@@ -238,7 +238,7 @@ static int load(struct agent *a, const char *path)
 int agent_run(const char *cfg_path)
 {
 	struct agent a;
-	int status = 1;
+	int status = 1, rc;
 
 	if (load(&a, cfg_path))
 		return 1;
@@ -250,7 +250,11 @@ int agent_run(const char *cfg_path)
 	}
 	if ((a.sig_fd = open_signals()) < 0)
 		goto out;
-	mosquitto_lib_init();
+	if ((rc = mosquitto_lib_init()) != MOSQ_ERR_SUCCESS) {
+		vg_log(VG_LOG_ERR, "mosquitto_lib_init: %s",
+		       mosquitto_strerror(rc));
+		goto out;
+	}
 	if (start_all(&a) == VG_OK) {
 		vg_log(VG_LOG_INFO, "site %s: %d devices, %d units, data in %s",
 		       a.cfg.site, a.cfg.ndevices, a.cfg.nunits,
@@ -261,7 +265,9 @@ int agent_run(const char *cfg_path)
 	}
 	notify_systemd("STOPPING=1");
 	stop_all(&a);
-	mosquitto_lib_cleanup();
+	if ((rc = mosquitto_lib_cleanup()) != MOSQ_ERR_SUCCESS)
+		vg_log(VG_LOG_WARN, "mosquitto_lib_cleanup: %s",
+		       mosquitto_strerror(rc));
 out:
 	if (a.sig_fd >= 0)
 		close(a.sig_fd);

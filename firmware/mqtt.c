@@ -513,13 +513,19 @@ static bool step(struct agent_mqtt *mq)
 	struct pollfd p[2];
 	int rc = MOSQ_ERR_SUCCESS;
 
+	memset(p, 0, sizeof(p)); /* no revents after an interrupted poll */
 	p[0].fd = mosquitto_socket(mq->mosq);
 	p[0].events = POLLIN | (mosquitto_want_write(mq->mosq) ? POLLOUT : 0);
 	p[1].fd = mq->wake[0];
 	p[1].events = POLLIN;
-	if (p[0].fd < 0 || poll(p, 2, 1000) < 0) {
-		if (p[0].fd < 0 || errno != EINTR)
-			return false;
+	if (p[0].fd < 0) {
+		/* libmosquitto closed the socket without saying why */
+		set_state(mq, false, "connection closed");
+		return false;
+	}
+	if (poll(p, 2, 1000) < 0 && errno != EINTR) {
+		set_state(mq, false, strerror(errno));
+		return false;
 	}
 	if (p[1].revents & POLLIN)
 		drain(mq->wake[0]);
@@ -547,17 +553,23 @@ static bool step(struct agent_mqtt *mq)
 static void say_goodbye(struct agent_mqtt *mq)
 {
 	int64_t deadline = vg_mono_ms() + 1000;
+	int rc = MOSQ_ERR_SUCCESS;
 
 	if (!mq->ready || publish_presence(mq, false) != MOSQ_ERR_SUCCESS)
 		return;
-	while (vg_mono_ms() < deadline && mosquitto_want_write(mq->mosq)) {
-		if (mosquitto_loop_write(mq->mosq, 1) != MOSQ_ERR_SUCCESS)
-			break;
-	}
-	/* best effort: the socket is closed right after either way */
-	if (mosquitto_disconnect(mq->mosq) == MOSQ_ERR_SUCCESS &&
-	    mosquitto_loop_write(mq->mosq, 1) != MOSQ_ERR_SUCCESS)
-		vg_log(VG_LOG_DEBUG, "mqtt: disconnect not sent");
+	while (rc == MOSQ_ERR_SUCCESS && vg_mono_ms() < deadline &&
+	       mosquitto_want_write(mq->mosq))
+		rc = mosquitto_loop_write(mq->mosq, 1);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_disconnect(mq->mosq);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_loop_write(mq->mosq, 1);
+	/* best effort: the socket is closed right after either way, and
+	 * without our DISCONNECT the broker publishes the will, which says
+	 * offline too */
+	if (rc != MOSQ_ERR_SUCCESS)
+		vg_log(VG_LOG_DEBUG, "mqtt: goodbye not sent whole: %s",
+		       mosquitto_strerror(rc));
 }
 
 static void session(struct agent_mqtt *mq)

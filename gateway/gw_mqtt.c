@@ -51,9 +51,12 @@ static void subscribe_all(struct gateway *gw)
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_publish(gw->mosq, NULL, gw->sync_topic, 4,
 				       "sync", 1, false);
-	/* the connection is gone: the next connect subscribes again */
+	/* the connection is gone (NO_CONN): the next connect subscribes
+	 * again; anything else leaves us unsynced, which /healthz shows */
 	if (rc != MOSQ_ERR_SUCCESS)
-		vg_log(VG_LOG_WARN, "subscribe: %s", mosquitto_strerror(rc));
+		vg_log(rc == MOSQ_ERR_NO_CONN ? VG_LOG_WARN : VG_LOG_ERR,
+		       "subscribe and replay marker: %s",
+		       mosquitto_strerror(rc));
 }
 
 static void on_connect(struct mosquitto *m, void *ud, int rc)
@@ -165,9 +168,14 @@ static int set_will_and_auth(struct gateway *gw)
 int gw_mqtt_init(struct gateway *gw)
 {
 	char cid[128];
+	int rc;
 
-	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS)
+	rc = mosquitto_lib_init();
+	if (rc != MOSQ_ERR_SUCCESS) {
+		vg_log(VG_LOG_ERR, "mosquitto_lib_init: %s",
+		       mosquitto_strerror(rc));
 		return VG_ERR_IO;
+	}
 	/* brokers bind identity to the user name (use_username_as_clientid):
 	 * say the same client id they will use */
 	if (gw->o.username[0])
@@ -175,12 +183,18 @@ int gw_mqtt_init(struct gateway *gw)
 	else
 		snprintf(cid, sizeof(cid), "vigie-gateway-%s", gw->o.id);
 	gw->mosq = mosquitto_new(cid, true, gw);
-	if (!gw->mosq)
+	if (!gw->mosq) {
+		vg_log(VG_LOG_ERR, "mosquitto_new: %s", strerror(errno));
 		return VG_ERR_NOMEM;
-	if (mosquitto_threaded_set(gw->mosq, true) != MOSQ_ERR_SUCCESS ||
-	    mosquitto_int_option(gw->mosq, MOSQ_OPT_PROTOCOL_VERSION,
-				 MQTT_PROTOCOL_V311) != MOSQ_ERR_SUCCESS)
+	}
+	rc = mosquitto_threaded_set(gw->mosq, true);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_int_option(gw->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+					  MQTT_PROTOCOL_V311);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		vg_log(VG_LOG_ERR, "mqtt setup: %s", mosquitto_strerror(rc));
 		return VG_ERR_INVAL;
+	}
 	mosquitto_connect_callback_set(gw->mosq, on_connect);
 	mosquitto_disconnect_callback_set(gw->mosq, on_disconnect);
 	mosquitto_message_callback_set(gw->mosq, on_message);
