@@ -71,6 +71,18 @@ void agent_mqtt_reason(int rc, char *buf, size_t size)
 		buf[0] = (char)(buf[0] - 'A' + 'a');
 }
 
+/*
+ * Why a libmosquitto call failed, for a person: errno for ERRNO, and words
+ * for KEEPALIVE, which libmosquitto 2.0.11 calls "Unknown error".
+ */
+static const char *mqtt_why(int rc)
+{
+	return rc == MOSQ_ERR_ERRNO ? strerror(errno) :
+	       rc == MOSQ_ERR_KEEPALIVE ?
+	       "no answer from the broker within the keepalive" :
+	       mosquitto_strerror(rc);
+}
+
 /* The broker address the failover cursor points at, as text. */
 static void broker_addr(const struct agent_mqtt *mq, char *buf, size_t size)
 {
@@ -205,8 +217,8 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	mq->lost = true;
 	broker_addr(mq, addr, sizeof(addr));
 	if (rc != 0)
-		vg_log(VG_LOG_WARN, "mqtt: connection to %s lost: %s", addr,
-		       mosquitto_strerror(rc));
+		vg_log(VG_LOG_WARN, "mqtt: connection to %s ended: %s", addr,
+		       mqtt_why(rc));
 }
 
 /* index: as agent_outbox_next returns; -1 the presence, -2 unknown. */
@@ -537,8 +549,7 @@ static bool step(struct agent_mqtt *mq)
 		rc = mosquitto_loop_misc(mq->mosq);
 	if (rc != MOSQ_ERR_SUCCESS || mq->lost) {
 		if (rc != MOSQ_ERR_SUCCESS)
-			set_state(mq, false, rc == MOSQ_ERR_ERRNO ?
-				  strerror(errno) : mosquitto_strerror(rc));
+			set_state(mq, false, mqtt_why(rc));
 		return false;
 	}
 	if (mq->ready) {
@@ -593,12 +604,19 @@ static void session(struct agent_mqtt *mq)
 		set_state(mq, false, err);
 		return;
 	}
-	rc = mosquitto_connect(mq->mosq, mq->cfg->brokers[mq->fo.cur].host,
-			       mq->cfg->brokers[mq->fo.cur].port,
-			       mq->cfg->keepalive);
+	/*
+	 * Not blocking: a broker that never answers (a host gone without a
+	 * reset) is left after keepalive seconds, which libmosquitto's
+	 * keepalive check applies to a pending connect and CONNECT too,
+	 * rather than after the kernel's connect timeout of minutes.  A
+	 * refusal still comes back at once.
+	 */
+	rc = mosquitto_connect_async(mq->mosq,
+				     mq->cfg->brokers[mq->fo.cur].host,
+				     mq->cfg->brokers[mq->fo.cur].port,
+				     mq->cfg->keepalive);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		set_state(mq, false, rc == MOSQ_ERR_ERRNO ? strerror(errno) :
-			  mosquitto_strerror(rc));
+		set_state(mq, false, mqtt_why(rc));
 	} else {
 		while (!stopping(mq) && step(mq))
 			;

@@ -28,6 +28,15 @@ static void current_addr(struct gateway *gw, char *buf, size_t size)
 	vg_broker_format(&gw->o.brokers[atomic_load(&gw->broker)], buf, size);
 }
 
+/* errno for ERRNO; words for KEEPALIVE, "Unknown error" in 2.0.11. */
+static const char *mqtt_why(int rc)
+{
+	return rc == MOSQ_ERR_ERRNO ? strerror(errno) :
+	       rc == MOSQ_ERR_KEEPALIVE ?
+	       "no answer from the broker within the keepalive" :
+	       mosquitto_strerror(rc);
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -92,8 +101,8 @@ static void on_disconnect(struct mosquitto *m, void *ud, int rc)
 	atomic_store(&gw->synced, false);
 	current_addr(gw, addr, sizeof(addr));
 	if (rc != 0 && !atomic_load(&gw->stop))
-		vg_log(VG_LOG_WARN, "lost the connection to %s: %s", addr,
-		       mosquitto_strerror(rc));
+		vg_log(VG_LOG_WARN, "connection to %s ended: %s", addr,
+		       mqtt_why(rc));
 }
 
 /* Log a rejected message with its topic and reason, rate-limited. */
@@ -206,17 +215,23 @@ int gw_mqtt_init(struct gateway *gw)
 }
 
 /*
- * Blocking connect to the current address.  On a client that was
- * connected before, libmosquitto 2.0's mosquitto_connect only replaces
- * host, port and keepalive, then reconnects as mosquitto_reconnect would:
+ * Connect to the current address.  On a client that was connected
+ * before, libmosquitto 2.0's mosquitto_connect_async only replaces host,
+ * port and keepalive, then reconnects as mosquitto_reconnect_async would:
  * the same client, callbacks, will and TLS settings, on another broker.
+ * Not blocking: a broker that never answers (a host gone without a reset)
+ * is left after --keepalive seconds, which libmosquitto's keepalive check
+ * applies to a pending connect too, not after the kernel's connect
+ * timeout of minutes.
  */
 static int connect_current(struct gateway *gw)
 {
 	const struct vg_broker *b = &gw->o.brokers[atomic_load(&gw->broker)];
 
-	return mosquitto_connect(gw->mosq, b->host, b->port, gw->o.keepalive);
+	return mosquitto_connect_async(gw->mosq, b->host, b->port,
+				       gw->o.keepalive);
 }
+
 
 /*
  * The attempt or connection at the current address failed with rc: on to
@@ -227,8 +242,7 @@ static int next_broker(struct gateway *gw, struct vg_failover *fo, int rc,
 		       int backoff)
 {
 	char was[VG_BROKER_ADDR_MAX], next[VG_BROKER_ADDR_MAX];
-	const char *why = rc == MOSQ_ERR_ERRNO ? strerror(errno)
-					       : mosquitto_strerror(rc);
+	const char *why = mqtt_why(rc);
 	bool wait;
 
 	current_addr(gw, was, sizeof(was));

@@ -9,6 +9,7 @@ ports; every wait is bounded."""
 import json
 import os
 import signal
+import socket
 import subprocess
 
 from conftest import Broker, free_port, retained, summaries, wait_for
@@ -33,6 +34,38 @@ def brokers(tmp_path, procs, *names, extra=None):
     return out
 
 
+class Blackhole:
+    """A loopback port that never answers, as a broker host gone without
+    a reset: a listener whose accept queue is full, so that the kernel
+    drops every further SYN and a connect hangs."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.fill = []
+        for _ in range(3):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", self.port))
+            self.fill.append(c)
+        wait_for(self._hangs, timeout=10, what="a full accept queue")
+
+    def _hangs(self):
+        with socket.socket() as probe:
+            probe.settimeout(0.3)
+            try:
+                probe.connect(("127.0.0.1", self.port))
+            except socket.timeout:
+                return True
+            return False
+
+    def stop(self):
+        for s in self.fill + [self.sock]:
+            s.close()
+
+
 def tcp_device(port):
     return {"tcp": f"127.0.0.1:{port}", "poll_interval_ms": 200,
             "response_timeout_ms": 300, "retries": 0}
@@ -46,7 +79,7 @@ STATES = {"U1": "migrated", "U2": "migrating", "R1": "pending",
           "M1": "migrated"}
 
 
-def start_agent(tmp_path, procs, hosts, extra=""):
+def start_agent(tmp_path, procs, hosts, extra="", keepalive=10):
     """A small site (three read units and one marked by hand) whose
     [broker] host is the list hosts; returns (agent, sim)."""
     sim = Sim(slaves="1")
@@ -59,6 +92,7 @@ def start_agent(tmp_path, procs, hosts, extra=""):
         text = f.read()
     text = text.replace("host = 127.0.0.1\nport = 1883\n",
                         "host = " + ", ".join(hosts) + "\n" + extra, 1)
+    text = text.replace("keepalive = 10\n", f"keepalive = {keepalive}\n")
     with open(conf, "w") as f:
         f.write(text)
     agent = Agent(conf, tmp_path)
@@ -138,6 +172,23 @@ def test_agent_starts_with_the_first_broker_down(tmp_path, procs):
     st = wait_for(lambda: on_broker(agent, b.port), what="agent on B")
     assert st["link"]["broker"] == 1
     wait_for(lambda: births_on(b.port), what="birth on B")
+
+
+def test_agent_leaves_a_broker_that_never_answers(tmp_path, procs):
+    """No reset, no answer: the agent gives up on A after its keepalive
+    (5 s), not after the kernel's connect timeout of minutes."""
+    hole = Blackhole()
+    procs.append(hole)
+    (b,) = brokers(tmp_path, procs, "b")
+    b.start()
+    agent, _ = start_agent(tmp_path, procs, [f"127.0.0.1:{hole.port}",
+                                             f"127.0.0.1:{b.port}"],
+                           keepalive=5)
+    wait_for(lambda: on_broker(agent, b.port), timeout=20,
+             what="agent on B")
+    wait_for(lambda: births_on(b.port), what="birth on B")
+    assert f"broker 127.0.0.1:{hole.port} failed (no answer from the " \
+        "broker within the keepalive); failing over" in agent_log(tmp_path)
 
 
 def test_agent_refused_by_a_broker_uses_the_next(tmp_path, procs):
@@ -275,8 +326,12 @@ def test_gateway_fails_over_and_rebuilds_summaries(tmp_path, procs):
     wait_for(lambda: health_on(http, a.port), what="/healthz on A again")
 
 
-def test_gateway_starts_with_the_first_broker_down(tmp_path, procs):
+def test_gateway_starts_with_the_first_broker_silent(tmp_path, procs):
+    """A never answers (see Blackhole): --keepalive 5 bounds the wait."""
+    hole = Blackhole()
+    procs.append(hole)
     a, b = brokers(tmp_path, procs, "a", "b")
+    a.port = hole.port  # the gateway's first --broker is the silent one
     b.start()
     truth = Truth()
     publish_units(b.port, truth, population(100, seed=23), seq=1)
