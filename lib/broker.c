@@ -31,91 +31,110 @@ static bool ipv6_valid(const char *s, size_t len)
 {
 	char buf[INET6_ADDRSTRLEN];
 	struct in6_addr a;
+	bool ok = len > 0 && len < sizeof(buf);
 
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	return inet_pton(AF_INET6, buf, &a) == 1;
+	if (ok) {
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		ok = inet_pton(AF_INET6, buf, &a) == 1;
+	}
+	return ok;
 }
 
-/* Digits only, 1..65535: no sign, no blank, nothing after. */
+/* Digits only, 1..65535: no sign, no blank, nothing after; or -1. */
 static int port_parse(const char *s, size_t len)
 {
+	bool ok = len > 0 && len <= 5;
 	long v = 0;
 
-	if (len == 0 || len > 5)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
+	for (size_t i = 0; ok && i < len; i++) {
+		ok = s[i] >= '0' && s[i] <= '9';
 		v = v * 10 + (s[i] - '0');
 	}
-	return v >= 1 && v <= 65535 ? (int)v : -1;
+	return ok && v >= 1 && v <= 65535 ? (int)v : -1;
 }
 
-/* Split s into host and port text: brackets, one colon, or bare IPv6. */
-static const char *split(const char *s, size_t len, const char **host,
-			 size_t *hl, const char **port, size_t *pl)
+/* An address cut into its host and port texts (port NULL: not given). */
+struct parts {
+	const char *host, *port; /* point into the address */
+	size_t hl, pl;
+};
+
+/* "[ADDR]" or "[ADDR]:PORT": NULL, or what is wrong. */
+static const char *split_bracketed(const char *s, size_t len,
+				   struct parts *p)
+{
+	const char *close = memchr(s, ']', len), *end = s + len;
+	const char *err = NULL;
+
+	if (!close) {
+		err = "a '[' without its ']'";
+	} else {
+		p->host = s + 1;
+		p->hl = (size_t)(close - s) - 1;
+		if (!ipv6_valid(p->host, p->hl)) {
+			err = "brackets hold an IPv6 address";
+		} else if (close + 1 < end && close[1] != ':') {
+			err = "only :PORT may follow ']'";
+		} else if (close + 1 < end) {
+			p->port = close + 2;
+			p->pl = (size_t)(end - close) - 2;
+		}
+	}
+	return err;
+}
+
+/*
+ * Cut s into host and port: brackets, one colon, or none.  Two colons or
+ * more without brackets make an IPv6 address, never with a port.
+ */
+static const char *split(const char *s, size_t len, struct parts *p)
 {
 	const char *colon = memchr(s, ':', len);
-	const char *end = s + len, *close;
+	const char *err = NULL;
 
-	*host = s;
-	*hl = len;
-	*port = NULL;
-	*pl = 0;
+	p->host = s;
+	p->hl = len;
+	p->port = NULL;
+	p->pl = 0;
 	if (s[0] == '[') {
-		close = memchr(s, ']', len);
-		if (!close)
-			return "a '[' without its ']'";
-		*host = s + 1;
-		*hl = (size_t)(close - s) - 1;
-		if (!ipv6_valid(*host, *hl))
-			return "brackets hold an IPv6 address";
-		if (close + 1 < end && close[1] != ':')
-			return "only :PORT may follow ']'";
-		colon = close + 1 < end ? close + 1 : NULL;
-	} else if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1))) {
-		/* two colons or more: an IPv6 address, never with a port */
-		return ipv6_valid(s, len) ? NULL :
-		       "not an IPv6 address (with a port it goes in brackets: "
-		       "[ADDR]:PORT)";
+		err = split_bracketed(s, len, p);
+	} else if (colon && memchr(colon + 1, ':', len - (size_t)(colon - s) -
+				   1)) {
+		if (!ipv6_valid(s, len))
+			err = "not an IPv6 address (with a port it goes in "
+			      "brackets: [ADDR]:PORT)";
 	} else if (colon) {
-		*hl = (size_t)(colon - s);
+		p->hl = (size_t)(colon - s);
+		p->port = colon + 1;
+		p->pl = len - p->hl - 1;
 	}
-	if (colon) {
-		*port = colon + 1;
-		*pl = (size_t)(end - colon - 1);
-	}
-	return NULL;
+	return err;
 }
 
 int vg_broker_parse(const char *s, size_t len, struct vg_broker *out,
 		    char *why, size_t whylen)
 {
-	const char *host = s, *port = NULL, *err = NULL;
-	size_t hl = len, pl = 0;
+	const char *err = len == 0 ? "empty address" : NULL;
+	struct parts p = { s, NULL, len, 0 };
 
 	memset(out, 0, sizeof(*out));
-	if (len == 0)
-		err = "empty address";
 	if (!err)
-		err = split(s, len, &host, &hl, &port, &pl);
-	if (!err && s[0] != '[' && !memchr(host, ':', hl) &&
-	    !name_valid(host, hl))
+		err = split(s, len, &p);
+	/* a host with a colon was checked as an IPv6 address */
+	if (!err && !memchr(p.host, ':', p.hl) && !name_valid(p.host, p.hl))
 		err = "a host is a name or address of [A-Za-z0-9._-], at most "
 		      "127 characters";
-	if (!err && port && (out->port = port_parse(port, pl)) < 0)
+	if (!err && p.port && (out->port = port_parse(p.port, p.pl)) < 0)
 		err = "the port must be 1..65535";
-	if (!err && hl >= sizeof(out->host))
+	if (!err && p.hl >= sizeof(out->host))
 		err = "the host is too long";
 	if (err) {
 		snprintf(why, whylen, "%s", err);
 		memset(out, 0, sizeof(*out));
 	} else {
-		memcpy(out->host, host, hl);
-		out->host[hl] = '\0';
+		memcpy(out->host, p.host, p.hl);
+		out->host[p.hl] = '\0';
 	}
 	return err ? VG_ERR_PARSE : VG_OK;
 }
