@@ -238,7 +238,7 @@ static int load(struct agent *a, const char *path)
 int agent_run(const char *cfg_path)
 {
 	struct agent a;
-	int status = 1;
+	int status = 1, rc;
 
 	if (load(&a, cfg_path))
 		return 1;
@@ -250,10 +250,9 @@ int agent_run(const char *cfg_path)
 	}
 	if ((a.sig_fd = open_signals()) < 0)
 		goto out;
-	/* only fails where the TLS or random-number libraries cannot start:
-	 * nothing would connect */
-	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
-		vg_log(VG_LOG_ERR, "libmosquitto failed to initialise");
+	if ((rc = mosquitto_lib_init()) != MOSQ_ERR_SUCCESS) {
+		vg_log(VG_LOG_ERR, "mosquitto_lib_init: %s",
+		       mosquitto_strerror(rc));
 		goto out;
 	}
 	if (start_all(&a) == VG_OK) {
@@ -266,7 +265,9 @@ int agent_run(const char *cfg_path)
 	}
 	notify_systemd("STOPPING=1");
 	stop_all(&a);
-	mosquitto_lib_cleanup();
+	if ((rc = mosquitto_lib_cleanup()) != MOSQ_ERR_SUCCESS)
+		vg_log(VG_LOG_WARN, "mosquitto_lib_cleanup: %s",
+		       mosquitto_strerror(rc));
 out:
 	if (a.sig_fd >= 0)
 		close(a.sig_fd);

@@ -272,13 +272,28 @@ static int broker_version(struct parse *p, const char *v)
 	return 1;
 }
 
+/*
+ * One address or a comma-separated list of them (failover, in this
+ * order).  Ports left out are filled from port = in finish(), which may
+ * come after this line.
+ */
+static int broker_host(struct parse *p, const char *v)
+{
+	char why[AGENT_ERR_MAX / 2];
+
+	p->host_line = p->line;
+	if (vg_broker_list_parse(v, p->cfg->brokers, &p->cfg->nbrokers,
+				 VG_BROKERS_MAX, why, sizeof(why)) != VG_OK)
+		return fail(p, p->line, "[broker] host: %s", why);
+	return 1;
+}
+
 static int broker_key(struct parse *p, const char *key, const char *v)
 {
 	struct agent_config *c = p->cfg;
 
 	if (strcmp(key, "host") == 0)
-		p->host_line = p->line;
-	STR_KEY("host", c->host);
+		return broker_host(p, v);
 	INT_KEY("port", c->port, 1, 65535);
 	INT_KEY("keepalive", c->keepalive, 5, 3600);
 	STR_KEY("username", c->username);
@@ -722,12 +737,34 @@ static int check_plaintext(struct parse *p)
 				c->cert_file[0]))
 		return fail(p, p->tls_line, "tls = off, yet ca_file, ca_path "
 			    "or cert_file is set: say which is meant");
-	if (c->tls || p->tls_key == 0 || host_is_loopback(c->host))
+	if (c->tls || p->tls_key == 0)
 		return 1;
-	return fail(p, p->host_line ? p->host_line : p->line,
-		    "[broker] host %s is not this machine and TLS is off: set "
-		    "ca_file (TLS), or tls = off to send in clear on purpose",
-		    c->host);
+	for (int i = 0; i < c->nbrokers; i++) {
+		if (!host_is_loopback(c->brokers[i].host))
+			return fail(p, p->host_line ? p->host_line : p->line,
+				    "[broker] host %s is not this machine and "
+				    "TLS is off: set ca_file (TLS), or tls = "
+				    "off to send in clear on purpose",
+				    c->brokers[i].host);
+	}
+	return 1;
+}
+
+/* No host line: this machine's broker.  Then ports, then repeats. */
+static int finish_brokers(struct parse *p)
+{
+	struct agent_config *c = p->cfg;
+	char why[AGENT_ERR_MAX / 2];
+
+	if (c->nbrokers == 0) {
+		vg_strlcpy(c->brokers[0].host, "127.0.0.1",
+			   sizeof(c->brokers[0].host));
+		c->nbrokers = 1;
+	}
+	if (vg_broker_list_finish(c->brokers, c->nbrokers, c->port, why,
+				  sizeof(why)) != VG_OK)
+		return fail(p, p->host_line, "[broker] host: %s", why);
+	return 1;
 }
 
 static int check_tls(struct parse *p)
@@ -827,7 +864,7 @@ static int finish(struct parse *p)
 		return fail(p, p->line, "[site] id is missing");
 	if (!c->region)
 		return fail(p, p->line, "[site] region is missing");
-	if (!check_tls(p))
+	if (!finish_brokers(p) || !check_tls(p))
 		return 0;
 	for (int i = 0; i < c->ndevices; i++) {
 		if (!check_device(p, &c->devices[i]))
@@ -856,8 +893,7 @@ static int finish(struct parse *p)
 static void defaults(struct agent_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	vg_strlcpy(c->host, "127.0.0.1", sizeof(c->host));
-	c->port = 1883;
+	c->port = 1883; /* the host list defaults in finish_brokers */
 	c->keepalive = 30;
 	vg_strlcpy(c->data_dir, AGENT_DATADIR, sizeof(c->data_dir));
 	c->log_level = VG_LOG_INFO;

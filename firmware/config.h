@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vigie/broker.h"
 #include "vigie/domain.h"
 #include "vigie/ident.h"
 #include "vigie/msg.h"
@@ -76,9 +77,10 @@ struct agent_config {
 	char path[AGENT_PATH_MAX];
 	char site[VG_IDENT_MAX + 1];
 	int region;
-	/* broker */
-	char host[AGENT_HOST_MAX];
-	int port;
+	/* broker: host = one address or a list, tried in turn (failover) */
+	struct vg_broker brokers[VG_BROKERS_MAX];
+	int nbrokers;                     /* at least 1 once parsed */
+	int port;                         /* for addresses given without */
 	char prefix[VG_PREFIX_MAX + 1];
 	char client_id[VG_IDENT_MAX + 16];
 	char username[AGENT_SECRET_MAX];

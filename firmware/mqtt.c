@@ -71,6 +71,24 @@ void agent_mqtt_reason(int rc, char *buf, size_t size)
 		buf[0] = (char)(buf[0] - 'A' + 'a');
 }
 
+/*
+ * Why a libmosquitto call failed, for a person: errno for ERRNO, and words
+ * for KEEPALIVE, which libmosquitto 2.0.11 calls "Unknown error".
+ */
+static const char *mqtt_why(int rc)
+{
+	return rc == MOSQ_ERR_ERRNO ? strerror(errno) :
+	       rc == MOSQ_ERR_KEEPALIVE ?
+	       "no answer from the broker within the keepalive" :
+	       mosquitto_strerror(rc);
+}
+
+/* The broker address the failover cursor points at, as text. */
+static void broker_addr(const struct agent_mqtt *mq, char *buf, size_t size)
+{
+	vg_broker_format(&mq->cfg->brokers[mq->fo.cur], buf, size);
+}
+
 /* The health the birth carries: the store's view, refusals, config. */
 static void health_now(struct agent_mqtt *mq, struct vg_health *h)
 {
@@ -134,6 +152,7 @@ static bool fall_back(struct agent_mqtt *mq, int rc)
 	       "MQTT 3.1.1, on which a refused publish looks delivered");
 	mq->v311 = true;
 	mq->backoff_ms = BACKOFF_MIN_MS;
+	mq->retry_same = true; /* this broker works, in 3.1.1 */
 	return true;
 }
 
@@ -155,7 +174,7 @@ static void subscribe_receipts(struct agent_mqtt *mq)
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
 	struct agent_mqtt *mq = obj;
-	char why[64];
+	char why[64], addr[VG_BROKER_ADDR_MAX];
 
 	(void)mosq;
 	if (rc != 0) {
@@ -164,17 +183,22 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 				   sizeof(why));
 		else
 			agent_mqtt_reason(rc, why, sizeof(why));
+		broker_addr(mq, addr, sizeof(addr));
 		if (!fall_back(mq, rc))
-			vg_log(VG_LOG_ERR, "mqtt: broker refused the "
-			       "connection: %s", why);
+			vg_log(VG_LOG_ERR, "mqtt: broker %s refused the "
+			       "connection: %s", addr, why);
 		set_state(mq, false, why);
 		mq->lost = true;
 		return;
 	}
-	vg_log(VG_LOG_INFO, "mqtt: connected to %s:%d (MQTT %s, session "
-	       "%lld); publishing birth", mq->cfg->host, mq->cfg->port,
-	       mq->v311 ? "3.1.1" : "5", (long long)mq->session);
+	broker_addr(mq, addr, sizeof(addr));
+	vg_log(VG_LOG_INFO, "mqtt: connected to %s (broker %d of %d, MQTT %s, "
+	       "session %lld); publishing birth", addr, mq->fo.cur + 1,
+	       mq->cfg->nbrokers, mq->v311 ? "3.1.1" : "5",
+	       (long long)mq->session);
 	mq->ready = true;
+	mq->accepted = true;
+	vg_failover_ok(&mq->fo);
 	mq->backoff_ms = BACKOFF_MIN_MS;
 	mq->retry_ms = 0;
 	set_state(mq, true, "");
@@ -186,13 +210,15 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
 	struct agent_mqtt *mq = obj;
+	char addr[VG_BROKER_ADDR_MAX];
 
 	(void)mosq;
 	mq->ready = false;
 	mq->lost = true;
+	broker_addr(mq, addr, sizeof(addr));
 	if (rc != 0)
-		vg_log(VG_LOG_WARN, "mqtt: connection lost: %s",
-		       mosquitto_strerror(rc));
+		vg_log(VG_LOG_WARN, "mqtt: connection to %s ended: %s", addr,
+		       mqtt_why(rc));
 }
 
 /* index: as agent_outbox_next returns; -1 the presence, -2 unknown. */
@@ -400,6 +426,26 @@ static bool stopping(struct agent_mqtt *mq)
 	return s;
 }
 
+/*
+ * libmosquitto did not take a record: it stays in the outbox for the next
+ * round or connection.  NO_CONN is the connection ending under us (the
+ * loop sees it next); anything else would come back every round, so it is
+ * said, rate-limited.
+ */
+static void publish_failed(struct agent_mqtt *mq, int unit, int rc)
+{
+	uint32_t dropped = 0;
+
+	agent_outbox_requeue(mq->ob, unit);
+	if (rc == MOSQ_ERR_NO_CONN)
+		vg_log(VG_LOG_DEBUG, "mqtt: publish: not connected");
+	else if (vg_ratelimit_allow(&mq->publish_rl, vg_mono_ms(), &dropped))
+		vg_log(VG_LOG_WARN, "mqtt: cannot hand unit %s to libmosquitto:"
+		       " %s (%u more not logged); it stays in the outbox",
+		       unit < mq->cfg->nunits ? mq->cfg->units[unit].id : "?",
+		       mosquitto_strerror(rc), dropped);
+}
+
 /* Hand queued records to libmosquitto while the window has room. */
 static void pump(struct agent_mqtt *mq)
 {
@@ -421,7 +467,7 @@ static void pump(struct agent_mqtt *mq)
 		rc = mosquitto_publish(mq->mosq, &mid, topic,
 				       (int)strlen(payload), payload, 1, true);
 		if (rc != MOSQ_ERR_SUCCESS) {
-			agent_outbox_requeue(mq->ob, unit);
+			publish_failed(mq, unit, rc);
 			return;
 		}
 		agent_outbox_sent(mq->ob, unit, mid, seq);
@@ -479,13 +525,19 @@ static bool step(struct agent_mqtt *mq)
 	struct pollfd p[2];
 	int rc = MOSQ_ERR_SUCCESS;
 
+	memset(p, 0, sizeof(p)); /* no revents after an interrupted poll */
 	p[0].fd = mosquitto_socket(mq->mosq);
 	p[0].events = POLLIN | (mosquitto_want_write(mq->mosq) ? POLLOUT : 0);
 	p[1].fd = mq->wake[0];
 	p[1].events = POLLIN;
-	if (p[0].fd < 0 || poll(p, 2, 1000) < 0) {
-		if (p[0].fd < 0 || errno != EINTR)
-			return false;
+	if (p[0].fd < 0) {
+		/* libmosquitto closed the socket without saying why */
+		set_state(mq, false, "connection closed");
+		return false;
+	}
+	if (poll(p, 2, 1000) < 0 && errno != EINTR) {
+		set_state(mq, false, strerror(errno));
+		return false;
 	}
 	if (p[1].revents & POLLIN)
 		drain(mq->wake[0]);
@@ -497,8 +549,7 @@ static bool step(struct agent_mqtt *mq)
 		rc = mosquitto_loop_misc(mq->mosq);
 	if (rc != MOSQ_ERR_SUCCESS || mq->lost) {
 		if (rc != MOSQ_ERR_SUCCESS)
-			set_state(mq, false, rc == MOSQ_ERR_ERRNO ?
-				  strerror(errno) : mosquitto_strerror(rc));
+			set_state(mq, false, mqtt_why(rc));
 		return false;
 	}
 	if (mq->ready) {
@@ -513,17 +564,23 @@ static bool step(struct agent_mqtt *mq)
 static void say_goodbye(struct agent_mqtt *mq)
 {
 	int64_t deadline = vg_mono_ms() + 1000;
+	int rc = MOSQ_ERR_SUCCESS;
 
 	if (!mq->ready || publish_presence(mq, false) != MOSQ_ERR_SUCCESS)
 		return;
-	while (vg_mono_ms() < deadline && mosquitto_want_write(mq->mosq)) {
-		if (mosquitto_loop_write(mq->mosq, 1) != MOSQ_ERR_SUCCESS)
-			break;
-	}
-	/* best effort: the socket is closed right after either way */
-	if (mosquitto_disconnect(mq->mosq) == MOSQ_ERR_SUCCESS &&
-	    mosquitto_loop_write(mq->mosq, 1) != MOSQ_ERR_SUCCESS)
-		vg_log(VG_LOG_DEBUG, "mqtt: disconnect not sent");
+	while (rc == MOSQ_ERR_SUCCESS && vg_mono_ms() < deadline &&
+	       mosquitto_want_write(mq->mosq))
+		rc = mosquitto_loop_write(mq->mosq, 1);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_disconnect(mq->mosq);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_loop_write(mq->mosq, 1);
+	/* best effort: the socket is closed right after either way, and
+	 * without our DISCONNECT the broker publishes the will, which says
+	 * offline too */
+	if (rc != MOSQ_ERR_SUCCESS)
+		vg_log(VG_LOG_DEBUG, "mqtt: goodbye not sent whole: %s",
+		       mosquitto_strerror(rc));
 }
 
 static void session(struct agent_mqtt *mq)
@@ -531,7 +588,7 @@ static void session(struct agent_mqtt *mq)
 	char err[128] = "";
 	int rc;
 
-	mq->ready = mq->lost = false;
+	mq->ready = mq->lost = mq->accepted = false;
 	mq->presence_mid = -1;
 	mq->v311 = mq->v311 || mq->cfg->mqtt_v311;
 	/* persisted before use: a will of this session is never outranked
@@ -540,17 +597,26 @@ static void session(struct agent_mqtt *mq)
 	pthread_mutex_lock(&mq->lock);
 	mq->st.protocol = mq->v311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5;
 	mq->st.session = mq->session;
+	mq->st.broker = mq->fo.cur;
 	pthread_mutex_unlock(&mq->lock);
 	mq->mosq = new_client(mq, err, sizeof(err));
 	if (!mq->mosq) {
 		set_state(mq, false, err);
 		return;
 	}
-	rc = mosquitto_connect(mq->mosq, mq->cfg->host, mq->cfg->port,
-			       mq->cfg->keepalive);
+	/*
+	 * Not blocking: a broker that never answers (a host gone without a
+	 * reset) is left after keepalive seconds, which libmosquitto's
+	 * keepalive check applies to a pending connect and CONNECT too,
+	 * rather than after the kernel's connect timeout of minutes.  A
+	 * refusal still comes back at once.
+	 */
+	rc = mosquitto_connect_async(mq->mosq,
+				     mq->cfg->brokers[mq->fo.cur].host,
+				     mq->cfg->brokers[mq->fo.cur].port,
+				     mq->cfg->keepalive);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		set_state(mq, false, rc == MOSQ_ERR_ERRNO ? strerror(errno) :
-			  mosquitto_strerror(rc));
+		set_state(mq, false, mqtt_why(rc));
 	} else {
 		while (!stopping(mq) && step(mq))
 			;
@@ -585,25 +651,55 @@ static void backoff(struct agent_mqtt *mq)
 		mq->backoff_ms = BACKOFF_MAX_MS;
 }
 
+/*
+ * A session ended (never connected, refused, lost): the next broker, now,
+ * or after the backoff once every address has failed in a row; with one
+ * address that is every time, as before lists.  A broker that only
+ * refused MQTT 5 is tried again in 3.1.1 instead.  Leaving a broker that
+ * had accepted us is always logged; the failures that follow are
+ * rate-limited.
+ */
+static void next_broker(struct agent_mqtt *mq, struct vg_ratelimit *rl)
+{
+	char was[VG_BROKER_ADDR_MAX], next[VG_BROKER_ADDR_MAX];
+	struct agent_mqtt_state st;
+	uint32_t dropped = 0;
+	bool wait = true;
+
+	broker_addr(mq, was, sizeof(was));
+	if (!mq->retry_same)
+		wait = vg_failover_failed(&mq->fo);
+	mq->retry_same = false;
+	broker_addr(mq, next, sizeof(next));
+	pthread_mutex_lock(&mq->lock);
+	if (strcmp(was, next) != 0)
+		mq->st.failovers++;
+	st = mq->st;
+	pthread_mutex_unlock(&mq->lock);
+	if (mq->accepted || vg_ratelimit_allow(rl, vg_mono_ms(), &dropped)) {
+		if (wait)
+			vg_log(VG_LOG_WARN, "mqtt: broker %s failed (%s); "
+			       "retrying %s in %d ms", was, st.error, next,
+			       mq->backoff_ms);
+		else
+			vg_log(VG_LOG_WARN, "mqtt: broker %s failed (%s); "
+			       "failing over to %s", was, st.error, next);
+	}
+	if (wait)
+		backoff(mq);
+}
+
 static void *mqtt_thread(void *arg)
 {
 	struct agent_mqtt *mq = arg;
-	struct agent_mqtt_state st;
-	uint32_t dropped;
 	struct vg_ratelimit rl;
 
 	vg_ratelimit_init(&rl, 60000, 3);
 	mq->backoff_ms = BACKOFF_MIN_MS;
 	while (!stopping(mq)) {
 		session(mq);
-		if (stopping(mq))
-			break;
-		agent_mqtt_state(mq, &st);
-		if (vg_ratelimit_allow(&rl, vg_mono_ms(), &dropped))
-			vg_log(VG_LOG_WARN, "mqtt: %s:%d unreachable (%s); "
-			       "retrying in %d ms", mq->cfg->host,
-			       mq->cfg->port, st.error, mq->backoff_ms);
-		backoff(mq);
+		if (!stopping(mq))
+			next_broker(mq, &rl);
 	}
 	return NULL;
 }
@@ -622,6 +718,8 @@ int agent_mqtt_init(struct agent_mqtt *mq, const struct agent_config *cfg,
 	}
 	pthread_mutex_init(&mq->lock, NULL);
 	vg_ratelimit_init(&mq->refuse_rl, 60000, 3);
+	vg_ratelimit_init(&mq->publish_rl, 60000, 3);
+	vg_failover_init(&mq->fo, cfg->nbrokers);
 	mq->presence_mid = -1;
 	snprintf(mq->st.error, sizeof(mq->st.error), "not connected yet");
 	return VG_OK;

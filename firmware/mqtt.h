@@ -12,6 +12,12 @@
  * refuses the protocol.  Each connection has a presence session number,
  * the same in its birth and its will, and subscribes to the NOC's receipt
  * for the site.
+ *
+ * [broker] host may list several brokers: each connection goes to the
+ * current one, and any failure (refused, lost, TLS) moves to the next,
+ * round-robin, backing off only once every address has failed in a row
+ * (vigie/broker.h).  The fresh client per connection makes that natural:
+ * mosquitto_reconnect would go back to the same host.
  */
 #ifndef AGENT_MQTT_H
 #define AGENT_MQTT_H
@@ -22,6 +28,7 @@
 
 #include "config.h"
 #include "outbox.h"
+#include "vigie/broker.h"
 #include "vigie/log.h"
 #include "vigie/msg.h"
 
@@ -35,6 +42,8 @@ struct agent_mqtt_state {
 	char error[128];           /* why the last attempt or session ended */
 	int protocol;              /* 5 or 4 (3.1.1): of the last attempt */
 	int64_t session;           /* presence session of the last attempt */
+	int broker;                /* cfg->brokers index of the last attempt */
+	unsigned failovers;        /* moves to another broker address */
 	int64_t refused;           /* publishes the broker refused */
 	int refused_rc;            /* reason code of the last refusal */
 	int64_t refused_at;        /* Unix seconds of the last refusal */
@@ -55,7 +64,10 @@ struct agent_mqtt {
 	/* thread-private */
 	struct mosquitto *mosq;
 	bool ready;                     /* CONNACK accepted */
+	bool accepted;                  /* ...at some point this session */
 	bool lost;
+	bool retry_same;                /* fell back: same broker, 3.1.1 */
+	struct vg_failover fo;          /* which broker, failures in a row */
 	int presence_mid;               /* presence in flight, or -1 */
 	int cursor;
 	int backoff_ms;
@@ -66,6 +78,7 @@ struct agent_mqtt {
 	int64_t health_ms;              /* of the last health check */
 	int64_t retry_ms;               /* refused records retry, or 0 */
 	struct vg_ratelimit refuse_rl;
+	struct vg_ratelimit publish_rl; /* records libmosquitto refused */
 };
 
 int agent_mqtt_init(struct agent_mqtt *mq, const struct agent_config *cfg,

@@ -106,6 +106,30 @@ static const char *device_code(struct agent *a, int d)
 	       "answering";
 }
 
+/* The broker of the current or last attempt, as "host:port". */
+static const struct vg_broker *link_broker(const struct snap *s)
+{
+	const struct agent_config *c = &s->a->cfg;
+	int i = s->st.broker;
+
+	return &c->brokers[i >= 0 && i < c->nbrokers ? i : 0];
+}
+
+static void link_addr(const struct snap *s, char *buf, size_t size)
+{
+	vg_broker_format(link_broker(s), buf, size);
+}
+
+/* " (broker 2 of 3)" when the config lists several: failover. */
+static void link_which(FILE *f, const struct snap *s)
+{
+	int n = s->a->cfg.nbrokers;
+
+	if (n > 1)
+		fprintf(f, VW(s->l, " (broker %d of %d)", " (broker %d sur %d)"),
+			s->st.broker + 1, n);
+}
+
 /* ------------------------------------------------------------ summary */
 
 static void sum_site(FILE *f, const struct snap *s)
@@ -121,16 +145,17 @@ static void sum_site(FILE *f, const struct snap *s)
 
 static void sum_link(FILE *f, const struct snap *s)
 {
-	const struct agent_config *c = &s->a->cfg;
+	char addr[VG_BROKER_ADDR_MAX];
 
+	link_addr(s, addr, sizeof(addr));
 	if (s->st.connected)
-		fprintf(f, VW(s->l, "link     connected to %s:%d since ",
-			      "lien      connecté à %s:%d depuis le "),
-			c->host, c->port);
+		fprintf(f, VW(s->l, "link     connected to %s",
+			      "lien      connecté à %s"), addr);
 	else
-		fprintf(f, VW(s->l, "link     DISCONNECTED from %s:%d since ",
-			      "lien      COUPÉ de %s:%d depuis le "),
-			c->host, c->port);
+		fprintf(f, VW(s->l, "link     DISCONNECTED from %s",
+			      "lien      COUPÉ de %s"), addr);
+	link_which(f, s);
+	fputs(VW(s->l, " since ", " depuis le "), f);
 	view_time(f, s->st.since);
 	fputs(VW(s->l, " (", " (il y a "), f);
 	view_age(f, s->l, s->st.since, s->now);
@@ -271,16 +296,35 @@ static void summary(FILE *f, const struct snap *s)
 
 /* ------------------------------------------------------------ details */
 
+/* The failover list, in the order it is tried, and moves so far. */
+static void detail_brokers(FILE *f, const struct snap *s)
+{
+	const struct agent_config *c = &s->a->cfg;
+	char addr[VG_BROKER_ADDR_MAX];
+
+	fputs("brokers ", f);
+	for (int i = 0; i < c->nbrokers; i++) {
+		vg_broker_format(&c->brokers[i], addr, sizeof(addr));
+		fprintf(f, "%s%s", i ? ", " : "", addr);
+	}
+	fprintf(f, VW(s->l, " (in turn; %u failover(s) since start)\n",
+		      " (tour à tour ; %u bascule(s) depuis le démarrage)\n"),
+		s->st.failovers);
+}
+
 static void detail_link(FILE *f, const struct snap *s)
 {
 	const struct agent_config *c = &s->a->cfg;
 	const struct agent_mqtt_state *st = &s->st;
+	char addr[VG_BROKER_ADDR_MAX];
 
 	fprintf(f, VW(s->l, "agent   vigie-agent %s (%s), config %s\n",
 		      "agent   vigie-agent %s (%s), configuration %s\n"),
 		VG_VERSION, VG_BOARD, c->hash);
-	fprintf(f, VW(s->l, "broker  %s:%d%s: %s since ",
-		      "broker  %s:%d%s : %s depuis le "), c->host, c->port,
+	link_addr(s, addr, sizeof(addr));
+	fprintf(f, "broker  %s", addr);
+	link_which(f, s);
+	fprintf(f, VW(s->l, "%s: %s since ", "%s : %s depuis le "),
 		c->tls ? " (TLS)" : "", st->connected ?
 		VW(s->l, "connected", "connecté") :
 		VW(s->l, "DISCONNECTED", "COUPÉ"));
@@ -292,6 +336,8 @@ static void detail_link(FILE *f, const struct snap *s)
 		      " (%u connexions ; MQTT %s, session %lld)\n"),
 		st->connects, st->protocol == MQTT_PROTOCOL_V311 ? "3.1.1" :
 		"5", (long long)st->session);
+	if (c->nbrokers > 1)
+		detail_brokers(f, s);
 }
 
 static void detail_store(FILE *f, const struct snap *s)
@@ -475,7 +521,8 @@ static void table(FILE *f, const struct snap *s, enum view_kind v)
 /* A JSON string, or null for "" (absent). */
 static void j_str(FILE *f, const char *key, const char *v)
 {
-	fprintf(f, "\"%s\":", key);
+	if (key) /* NULL: an array element */
+		fprintf(f, "\"%s\":", key);
 	if (!v || !v[0]) {
 		fputs("null", f);
 		return;
@@ -506,11 +553,20 @@ static void j_link(FILE *f, const struct snap *s)
 {
 	const struct agent_config *c = &s->a->cfg;
 	const struct agent_mqtt_state *st = &s->st;
+	char addr[VG_BROKER_ADDR_MAX];
 
 	fputs(",\"link\":{", f);
-	j_str(f, "host", c->host);
-	fprintf(f, ",\"port\":%d,\"tls\":%s,\"connected\":%s,", c->port,
-		c->tls ? "true" : "false", st->connected ? "true" : "false");
+	j_str(f, "host", link_broker(s)->host);
+	fprintf(f, ",\"port\":%d,\"broker\":%d,\"brokers\":[",
+		link_broker(s)->port, st->broker);
+	for (int i = 0; i < c->nbrokers; i++) {
+		vg_broker_format(&c->brokers[i], addr, sizeof(addr));
+		fputs(i ? "," : "", f);
+		j_str(f, NULL, addr);
+	}
+	fprintf(f, "],\"failovers\":%u,\"tls\":%s,\"connected\":%s,",
+		st->failovers, c->tls ? "true" : "false",
+		st->connected ? "true" : "false");
 	j_time(f, "since", st->since);
 	fputc(',', f);
 	j_str(f, "error", st->connected ? NULL : st->error);

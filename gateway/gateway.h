@@ -17,13 +17,15 @@
 
 #include "gw_core.h"
 #include "gw_store.h"
+#include "vigie/broker.h"
 #include "vigie/log.h"
 #include "vigie/targets.h"
 #include "vigie/topic.h"
 
 struct gw_opts {
-	char host[256];
-	int port;
+	/* --broker, in the order tried: failover (vigie/broker.h) */
+	struct vg_broker brokers[VG_BROKERS_MAX];
+	int nbrokers;             /* at least 1 once parsed */
 	char username[128];
 	char password[256];
 	const char *cafile;
@@ -98,6 +100,8 @@ struct gateway {
 	atomic_bool stop;
 	atomic_bool disconnecting; /* clean shutdown under way */
 	atomic_bool connected;
+	atomic_int broker;         /* o.brokers index of the current attempt */
+	atomic_uint failovers;     /* moves to another broker address */
 	atomic_bool synced;        /* retained replay finished */
 	atomic_bool republish;     /* (re)connected: publish every summary */
 	atomic_llong connected_at; /* monotonic ms */
@@ -122,6 +126,8 @@ void gw_wake(struct gateway *gw);
 
 /* gw_opts.c: parse argv; exits with a message on --help/--version/errors. */
 int gw_opts_parse(struct gw_opts *o, int argc, char **argv);
+/* The --broker list as "a:1883, b:1883" (truncated to size). */
+void gw_opts_brokers(const struct gw_opts *o, char *buf, size_t size);
 
 /* gw_mqtt.c */
 int gw_mqtt_init(struct gateway *gw);

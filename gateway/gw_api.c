@@ -44,6 +44,10 @@ void gw_api_snapshot(struct gateway *gw, struct gw_api_snap *s)
 	pthread_mutex_unlock(&gw->lock);
 	s->connected = atomic_load(&gw->connected);
 	s->synced = atomic_load(&gw->synced);
+	s->broker = atomic_load(&gw->broker);
+	vg_broker_format(&gw->o.brokers[s->broker], s->broker_addr,
+			 sizeof(s->broker_addr));
+	s->failovers = atomic_load(&gw->failovers);
 	s->db_ok = atomic_load(&gw->db_ok);
 	s->gen = atomic_load(&gw->gen);
 	s->fy = gw_today_fy(gw);
@@ -102,10 +106,12 @@ bool gw_api_health_json(const struct gw_api_snap *s, struct gw_buf *b)
 	bool ok = s->connected && s->db_ok;
 
 	gw_buf_printf(b, "{\"status\":\"%s\",\"broker_connected\":%s,"
-			 "\"synced\":%s,\"database_writable\":%s,"
-			 "\"version\":\"%s\"}",
-		      ok ? "ok" : "degraded", s->connected ? "true" : "false",
-		      s->synced ? "true" : "false", s->db_ok ? "true" : "false",
-		      VG_VERSION);
+			 "\"broker\":",
+		      ok ? "ok" : "degraded", s->connected ? "true" : "false");
+	gw_buf_json(b, s->broker_addr);
+	gw_buf_printf(b, ",\"broker_index\":%d,\"synced\":%s,"
+			 "\"database_writable\":%s,\"version\":\"%s\"}",
+		      s->broker, s->synced ? "true" : "false",
+		      s->db_ok ? "true" : "false", VG_VERSION);
 	return ok;
 }

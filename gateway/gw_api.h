@@ -54,6 +54,9 @@ struct gw_api_snap {
 	struct gw_agents agents[GW_NREG]; /* [0]: the province */
 	uint32_t units;
 	bool connected, synced, db_ok;
+	int broker;                           /* --broker index in use */
+	char broker_addr[VG_BROKER_ADDR_MAX]; /* ...and its address */
+	unsigned failovers;                   /* moves to another address */
 	int fy;      /* fiscal year the targets are held for */
 	int64_t now; /* Unix seconds */
 	unsigned gen;

@@ -201,6 +201,13 @@ static void health(const struct gw_api_snap *s, struct gw_buf *b)
 	family(b, "vigie_broker_connected", "gauge",
 	       "1 while the gateway is connected to its MQTT broker.");
 	gw_buf_printf(b, "vigie_broker_connected %d\n", s->connected);
+	family(b, "vigie_broker_index", "gauge",
+	       "Which --broker address is in use or being tried (0: the "
+	       "first); /healthz names it.");
+	gw_buf_printf(b, "vigie_broker_index %d\n", s->broker);
+	family(b, "vigie_broker_failovers_total", "counter",
+	       "Moves to another --broker address since start.");
+	gw_buf_printf(b, "vigie_broker_failovers_total %u\n", s->failovers);
 	family(b, "vigie_synced", "gauge",
 	       "1 once the retained replay after the last connect is whole.");
 	gw_buf_printf(b, "vigie_synced %d\n", s->synced);

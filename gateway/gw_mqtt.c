@@ -6,6 +6,12 @@
  * applied with the seq rules, rebuilds the state.  A marker published to
  * our own sync topic right after subscribing comes back after the replay,
  * telling us when the state is whole again.
+ *
+ * With several --broker addresses, any failure (refused, lost, TLS) moves
+ * to the next one, round-robin, and the backoff applies once every address
+ * has failed in a row (vigie/broker.h).  The client stays the same (the
+ * main thread publishes through it): mosquitto_connect with the next
+ * address, since mosquitto_reconnect goes back to the last one given.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +21,21 @@
 #include "gateway.h"
 #include "vigie/err.h"
 #include "vigie/timeutil.h"
+
+/* The address of the current connection or attempt, as text. */
+static void current_addr(struct gateway *gw, char *buf, size_t size)
+{
+	vg_broker_format(&gw->o.brokers[atomic_load(&gw->broker)], buf, size);
+}
+
+/* errno for ERRNO; words for KEEPALIVE, "Unknown error" in 2.0.11. */
+static const char *mqtt_why(int rc)
+{
+	return rc == MOSQ_ERR_ERRNO ? strerror(errno) :
+	       rc == MOSQ_ERR_KEEPALIVE ?
+	       "no answer from the broker within the keepalive" :
+	       mosquitto_strerror(rc);
+}
 
 static void sleep_ms(int ms)
 {
@@ -39,23 +60,30 @@ static void subscribe_all(struct gateway *gw)
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_publish(gw->mosq, NULL, gw->sync_topic, 4,
 				       "sync", 1, false);
-	/* the connection is gone: the next connect subscribes again */
+	/* the connection is gone (NO_CONN): the next connect subscribes
+	 * again; anything else leaves us unsynced, which /healthz shows */
 	if (rc != MOSQ_ERR_SUCCESS)
-		vg_log(VG_LOG_WARN, "subscribe: %s", mosquitto_strerror(rc));
+		vg_log(rc == MOSQ_ERR_NO_CONN ? VG_LOG_WARN : VG_LOG_ERR,
+		       "subscribe and replay marker: %s",
+		       mosquitto_strerror(rc));
 }
 
 static void on_connect(struct mosquitto *m, void *ud, int rc)
 {
 	struct gateway *gw = ud;
+	char addr[VG_BROKER_ADDR_MAX];
 
 	(void)m;
+	current_addr(gw, addr, sizeof(addr));
 	if (rc != 0) {
-		vg_log(VG_LOG_ERR, "broker %s:%d refused the connection: %s",
-		       gw->o.host, gw->o.port, mosquitto_connack_string(rc));
+		/* the loop returns an error next: the next broker */
+		vg_log(VG_LOG_ERR, "broker %s refused the connection: %s",
+		       addr, mosquitto_connack_string(rc));
 		return;
 	}
-	vg_log(VG_LOG_INFO, "connected to %s:%d; replaying retained state",
-	       gw->o.host, gw->o.port);
+	vg_log(VG_LOG_INFO, "connected to %s (broker %d of %d); replaying "
+	       "retained state", addr, atomic_load(&gw->broker) + 1,
+	       gw->o.nbrokers);
 	atomic_store(&gw->synced, false);
 	atomic_store(&gw->connected_at, (long long)vg_mono_ms());
 	atomic_store(&gw->connected, true);
@@ -66,13 +94,15 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
 static void on_disconnect(struct mosquitto *m, void *ud, int rc)
 {
 	struct gateway *gw = ud;
+	char addr[VG_BROKER_ADDR_MAX];
 
 	(void)m;
 	atomic_store(&gw->connected, false);
 	atomic_store(&gw->synced, false);
+	current_addr(gw, addr, sizeof(addr));
 	if (rc != 0 && !atomic_load(&gw->stop))
-		vg_log(VG_LOG_WARN, "lost the broker connection: %s",
-		       mosquitto_strerror(rc));
+		vg_log(VG_LOG_WARN, "connection to %s ended: %s", addr,
+		       mqtt_why(rc));
 }
 
 /* Log a rejected message with its topic and reason, rate-limited. */
@@ -147,9 +177,14 @@ static int set_will_and_auth(struct gateway *gw)
 int gw_mqtt_init(struct gateway *gw)
 {
 	char cid[128];
+	int rc;
 
-	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS)
+	rc = mosquitto_lib_init();
+	if (rc != MOSQ_ERR_SUCCESS) {
+		vg_log(VG_LOG_ERR, "mosquitto_lib_init: %s",
+		       mosquitto_strerror(rc));
 		return VG_ERR_IO;
+	}
 	/* brokers bind identity to the user name (use_username_as_clientid):
 	 * say the same client id they will use */
 	if (gw->o.username[0])
@@ -157,12 +192,18 @@ int gw_mqtt_init(struct gateway *gw)
 	else
 		snprintf(cid, sizeof(cid), "vigie-gateway-%s", gw->o.id);
 	gw->mosq = mosquitto_new(cid, true, gw);
-	if (!gw->mosq)
+	if (!gw->mosq) {
+		vg_log(VG_LOG_ERR, "mosquitto_new: %s", strerror(errno));
 		return VG_ERR_NOMEM;
-	if (mosquitto_threaded_set(gw->mosq, true) != MOSQ_ERR_SUCCESS ||
-	    mosquitto_int_option(gw->mosq, MOSQ_OPT_PROTOCOL_VERSION,
-				 MQTT_PROTOCOL_V311) != MOSQ_ERR_SUCCESS)
+	}
+	rc = mosquitto_threaded_set(gw->mosq, true);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_int_option(gw->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+					  MQTT_PROTOCOL_V311);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		vg_log(VG_LOG_ERR, "mqtt setup: %s", mosquitto_strerror(rc));
 		return VG_ERR_INVAL;
+	}
 	mosquitto_connect_callback_set(gw->mosq, on_connect);
 	mosquitto_disconnect_callback_set(gw->mosq, on_disconnect);
 	mosquitto_message_callback_set(gw->mosq, on_message);
@@ -173,35 +214,81 @@ int gw_mqtt_init(struct gateway *gw)
 	return set_will_and_auth(gw);
 }
 
-/* Supervised network loop: reconnect with capped exponential backoff. */
+/*
+ * Connect to the current address.  On a client that was connected
+ * before, libmosquitto 2.0's mosquitto_connect_async only replaces host,
+ * port and keepalive, then reconnects as mosquitto_reconnect_async would:
+ * the same client, callbacks, will and TLS settings, on another broker.
+ * Not blocking: a broker that never answers (a host gone without a reset)
+ * is left after --keepalive seconds, which libmosquitto's keepalive check
+ * applies to a pending connect too, not after the kernel's connect
+ * timeout of minutes.
+ */
+static int connect_current(struct gateway *gw)
+{
+	const struct vg_broker *b = &gw->o.brokers[atomic_load(&gw->broker)];
+
+	return mosquitto_connect_async(gw->mosq, b->host, b->port,
+				       gw->o.keepalive);
+}
+
+
+/*
+ * The attempt or connection at the current address failed with rc: on to
+ * the next address, at once, or after backoff ms once the whole list has
+ * failed in a row.  Returns the backoff for the next time.
+ */
+static int next_broker(struct gateway *gw, struct vg_failover *fo, int rc,
+		       int backoff)
+{
+	char was[VG_BROKER_ADDR_MAX], next[VG_BROKER_ADDR_MAX];
+	const char *why = mqtt_why(rc);
+	bool wait;
+
+	current_addr(gw, was, sizeof(was));
+	wait = vg_failover_failed(fo);
+	atomic_store(&gw->broker, fo->cur);
+	current_addr(gw, next, sizeof(next));
+	if (fo->n > 1)
+		atomic_fetch_add(&gw->failovers, 1);
+	if (wait)
+		vg_log(VG_LOG_WARN, "broker %s failed (%s); retrying %s in %d "
+		       "ms", was, why, next, backoff);
+	else
+		vg_log(VG_LOG_WARN, "broker %s failed (%s); failing over to %s",
+		       was, why, next);
+	for (int slept = 0; wait && slept < backoff &&
+	     !atomic_load(&gw->stop); slept += 100)
+		sleep_ms(100);
+	if (wait)
+		backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+	return backoff;
+}
+
+/* Supervised network loop: failover, and capped exponential backoff. */
 static void *mqtt_main(void *arg)
 {
 	struct gateway *gw = arg;
+	struct vg_failover fo;
 	int backoff = 500, rc;
 
-	rc = mosquitto_connect(gw->mosq, gw->o.host, gw->o.port,
-			       gw->o.keepalive);
+	vg_failover_init(&fo, gw->o.nbrokers);
+	rc = connect_current(gw);
 	while (!atomic_load(&gw->stop)) {
 		if (rc == MOSQ_ERR_SUCCESS)
 			rc = mosquitto_loop(gw->mosq, 100, 1);
 		if (rc == MOSQ_ERR_SUCCESS) {
-			if (atomic_load(&gw->connected))
+			if (atomic_load(&gw->connected)) {
 				backoff = 500;
+				vg_failover_ok(&fo);
+			}
 			continue;
 		}
 		if (atomic_load(&gw->stop) || atomic_load(&gw->disconnecting))
 			break;
-		vg_log(VG_LOG_WARN, "broker %s:%d: %s; retrying in %d ms",
-		       gw->o.host, gw->o.port,
-		       rc == MOSQ_ERR_ERRNO ? strerror(errno)
-					    : mosquitto_strerror(rc),
-		       backoff);
 		atomic_store(&gw->connected, false);
-		for (int slept = 0; slept < backoff && !atomic_load(&gw->stop);
-		     slept += 100)
-			sleep_ms(100);
-		backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
-		rc = mosquitto_reconnect(gw->mosq);
+		backoff = next_broker(gw, &fo, rc, backoff);
+		rc = connect_current(gw);
 	}
 	return NULL;
 }
@@ -214,17 +301,24 @@ int gw_mqtt_start(struct gateway *gw)
 
 void gw_mqtt_stop(struct gateway *gw)
 {
+	int rc;
+
 	atomic_store(&gw->disconnecting, true);
 	if (atomic_load(&gw->connected)) {
 		gw_publish_presence(gw, false);
 		/* give the loop a moment to flush the offline presence */
 		for (int i = 0; i < 10 && mosquitto_want_write(gw->mosq); i++)
 			sleep_ms(50);
-		if (mosquitto_disconnect(gw->mosq) != MOSQ_ERR_SUCCESS)
-			vg_log(VG_LOG_WARN, "disconnect: already gone");
+		rc = mosquitto_disconnect(gw->mosq);
+		if (rc != MOSQ_ERR_SUCCESS)
+			vg_log(VG_LOG_WARN, "disconnect: %s (the broker "
+			       "publishes our will)", mosquitto_strerror(rc));
 	}
 	atomic_store(&gw->stop, true);
 	pthread_join(gw->mqtt_thread, NULL);
 	mosquitto_destroy(gw->mosq);
-	mosquitto_lib_cleanup();
+	rc = mosquitto_lib_cleanup();
+	if (rc != MOSQ_ERR_SUCCESS)
+		vg_log(VG_LOG_WARN, "mosquitto_lib_cleanup: %s",
+		       mosquitto_strerror(rc));
 }

@@ -23,7 +23,10 @@ static void usage(FILE *f)
 "counts per program x region against the targets, and publishes retained\n"
 "summaries on vigie/v1/summary/{program}/{region|all}.\n"
 "\n"
-"  --broker HOST:PORT      broker address (default 127.0.0.1:1883)\n"
+"  --broker HOST:PORT      broker address (default 127.0.0.1:1883); give it\n"
+"                          again, or a comma-separated list, for failover:\n"
+"                          on any failure the next one, in turn (at most\n"
+"                          8; an IPv6 address as [ADDR]:PORT)\n"
 "  --username NAME         MQTT user name\n"
 "  --password-file FILE    MQTT password, first line of FILE (mode 0600)\n"
 "  --password PASS         MQTT password (visible in ps: prefer a file)\n"
@@ -88,21 +91,64 @@ static int check_key(const char *path, const char *what)
 	return rc;
 }
 
-static int parse_broker(struct gw_opts *o, const char *arg)
+/*
+ * --broker HOST:PORT[,HOST:PORT...], repeatable: appended to the failover
+ * list.  Returns NULL or the error, in a buffer of this file's (options
+ * are parsed once, before any thread).
+ */
+static const char *parse_broker(struct gw_opts *o, const char *arg)
 {
-	const char *colon = strrchr(arg, ':');
-	char *end = NULL;
-	long port;
+	static char err[320];
+	char why[200];
+	int n = o->nbrokers;
+	bool bad = vg_broker_list_parse(arg, o->brokers, &o->nbrokers,
+					VG_BROKERS_MAX, why, sizeof(why)) != VG_OK;
 
-	if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof(o->host))
-		return VG_ERR_INVAL;
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535)
-		return VG_ERR_INVAL;
-	memcpy(o->host, arg, (size_t)(colon - arg));
-	o->host[colon - arg] = '\0';
-	o->port = (int)port;
-	return VG_OK;
+	for (int i = n; !bad && i < o->nbrokers; i++) {
+		bad = o->brokers[i].port == 0;
+		if (bad)
+			snprintf(why, sizeof(why), "address %d '%s' has no "
+				 "port", i - n + 1, o->brokers[i].host);
+	}
+	if (bad) {
+		snprintf(err, sizeof(err), "--broker %s: %s (want HOST:PORT, "
+			 "IPv6 as [ADDR]:PORT, a list split by commas)", arg,
+			 why);
+		o->nbrokers = n;
+	}
+	return bad ? err : NULL;
+}
+
+void gw_opts_brokers(const struct gw_opts *o, char *buf, size_t size)
+{
+	char addr[VG_BROKER_ADDR_MAX];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < o->nbrokers && len < size; i++) {
+		vg_broker_format(&o->brokers[i], addr, sizeof(addr));
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+					i ? ", " : "", addr);
+	}
+}
+
+/* No --broker: this machine's; a broker given twice is a slip. */
+static int check_brokers(struct gw_opts *o)
+{
+	char why[200];
+	int rc;
+
+	if (o->nbrokers == 0) {
+		snprintf(o->brokers[0].host, sizeof(o->brokers[0].host),
+			 "127.0.0.1");
+		o->brokers[0].port = 1883;
+		o->nbrokers = 1;
+	}
+	rc = vg_broker_list_finish(o->brokers, o->nbrokers, 1883, why,
+				   sizeof(why));
+	if (rc != VG_OK)
+		fprintf(stderr, "vigie-gateway: --broker: %s\n", why);
+	return rc == VG_OK ? VG_OK : VG_ERR_INVAL;
 }
 
 /* "[ADDR:]PORT"; ADDR may be an IPv6 literal in brackets. */
@@ -195,7 +241,7 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 
 	switch (c) {
 	case O_BROKER:
-		return parse_broker(o, arg) ? "--broker wants HOST:PORT" : NULL;
+		return parse_broker(o, arg);
 	case O_USER:
 		snprintf(o->username, sizeof(o->username), "%s", arg);
 		return NULL;
@@ -284,8 +330,6 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	snprintf(o->host, sizeof(o->host), "127.0.0.1");
-	o->port = 1883;
 	snprintf(o->id, sizeof(o->id), "central");
 	o->data_dir = ".";
 	o->coalesce_ms = 200;
@@ -326,6 +370,8 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 		return VG_ERR_INVAL;
 	}
 	if (o->keyfile && check_key(o->keyfile, "--key") != VG_OK)
+		return VG_ERR_INVAL;
+	if (check_brokers(o) != VG_OK)
 		return VG_ERR_INVAL;
 	return check_http(o);
 }

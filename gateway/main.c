@@ -320,6 +320,7 @@ static int open_store(struct gateway *gw)
 int main(int argc, char **argv)
 {
 	static struct gateway gw;
+	char brokers[VG_BROKERS_MAX * (VG_BROKER_ADDR_MAX + 2)];
 	int rc = 1;
 
 	vg_log_set_ident("vigie-gateway");
@@ -349,8 +350,9 @@ int main(int argc, char **argv)
 		goto out;
 	if (gw_mqtt_init(&gw) != VG_OK || gw_mqtt_start(&gw) != VG_OK)
 		goto out;
-	vg_log(VG_LOG_INFO, "vigie-gateway %s: broker %s:%d, id %s, data %s",
-	       VG_VERSION, gw.o.host, gw.o.port, gw.o.id, gw.o.data_dir);
+	gw_opts_brokers(&gw.o, brokers, sizeof(brokers));
+	vg_log(VG_LOG_INFO, "vigie-gateway %s: broker %s, id %s, data %s",
+	       VG_VERSION, brokers, gw.o.id, gw.o.data_dir);
 	main_loop(&gw);
 	gw_http_stop(&gw);
 	gw_mqtt_stop(&gw);

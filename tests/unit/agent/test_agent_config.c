@@ -342,6 +342,78 @@ static void plain_text_only_to_loopback_or_when_said(void **state)
 	expect_ok(HEAD "[broker]\nport = 1884\n"); /* default 127.0.0.1 */
 }
 
+/* [broker] host: one address or a failover list, port = for the rest. */
+static void host_lists_parse_in_order(void **state)
+{
+	struct agent_config c;
+	char err[AGENT_ERR_MAX] = "";
+
+	(void)state;
+	/* port = after the list still fills the addresses without one */
+	if (agent_config_parse(&c, HEAD "[broker]\nhost = a.example:8884, "
+			       "b.example,\t[::1]:1885 , c.example\n"
+			       "ca_file = /ca.pem\nport = 8883\n", "t.conf",
+			       err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(c.nbrokers, 4);
+	assert_string_equal(c.brokers[0].host, "a.example");
+	assert_int_equal(c.brokers[0].port, 8884);
+	assert_string_equal(c.brokers[1].host, "b.example");
+	assert_int_equal(c.brokers[1].port, 8883);
+	assert_string_equal(c.brokers[2].host, "::1");
+	assert_int_equal(c.brokers[2].port, 1885);
+	assert_int_equal(c.brokers[3].port, 8883);
+	agent_config_free(&c);
+	/* the single-host form and the defaults are what they were */
+	if (agent_config_parse(&c, HEAD "[broker]\nport = 1884\n", "t.conf",
+			       err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(c.nbrokers, 1);
+	assert_string_equal(c.brokers[0].host, "127.0.0.1");
+	assert_int_equal(c.brokers[0].port, 1884);
+	agent_config_free(&c);
+	if (agent_config_parse(&c, HEAD "[broker]\nhost = ::1\n", "t.conf",
+			       err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(c.nbrokers, 1);
+	assert_string_equal(c.brokers[0].host, "::1");
+	assert_int_equal(c.brokers[0].port, 1883);
+	agent_config_free(&c);
+	expect_ok(HEAD "[broker]\nhost = 127.0.0.1:1, 127.0.0.1:2, "
+		  "127.0.0.1:3, 127.0.0.1:4, 127.0.0.1:5, 127.0.0.1:6, "
+		  "127.0.0.1:7, 127.0.0.1:8\n");
+}
+
+static void bad_host_lists_name_the_line_and_the_address(void **state)
+{
+	(void)state;
+	expect_error(HEAD "[broker]\nport = 1884\nhost = 127.0.0.1, "
+		     "localhost:0\n", "t.conf:6: [broker] host: address 2 "
+		     "'localhost:0': the port must be 1..65535");
+	expect_error(HEAD "[broker]\nhost = 127.0.0.1,, localhost\n",
+		     "t.conf:5: [broker] host: address 2 is empty");
+	expect_error(HEAD "[broker]\nhost = 127.0.0.1,\n",
+		     "t.conf:5: [broker] host: address 2 is empty");
+	expect_error(HEAD "[broker]\nhost = local host\n",
+		     "t.conf:5: [broker] host: address 1 'local host': a host "
+		     "is a name or address");
+	expect_error(HEAD "[broker]\nhost = ::1:1883, [::1\n",
+		     "t.conf:5: [broker] host: address 2 '[::1': a '[' "
+		     "without its ']'");
+	expect_error(HEAD "[broker]\nhost = a,b,c,d,e,f,g,h,i\ntls = off\n",
+		     "t.conf:5: [broker] host: more than 8 broker addresses");
+	/* the same broker twice, once through port =: the host line */
+	expect_error(HEAD "[broker]\nhost = localhost:1884, 127.0.0.1,\t"
+		     "LOCALHOST\nport = 1884\n", "t.conf:5: [broker] host: "
+		     "LOCALHOST:1884 is given twice (addresses 1 and 3)");
+	/* every address is held to the plain-text rule, not the first */
+	expect_error(HEAD "[broker]\nhost = 127.0.0.1, mqtt.example\n",
+		     "t.conf:5: [broker] host mqtt.example is not this machine "
+		     "and TLS is off");
+	expect_ok(HEAD "[broker]\nhost = 127.0.0.1, mqtt.example\n"
+		  "tls = off\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +429,8 @@ int main(void)
 		cmocka_unit_test(units_need_an_address_of_their_own),
 		cmocka_unit_test(empty_unit_and_device_sections_are_refused),
 		cmocka_unit_test(plain_text_only_to_loopback_or_when_said),
+		cmocka_unit_test(host_lists_parse_in_order),
+		cmocka_unit_test(bad_host_lists_name_the_line_and_the_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
