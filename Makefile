@@ -76,6 +76,8 @@ DEBS := build-essential cppcheck clang-tidy pkg-config libmosquitto-dev libcjson
         libmicrohttpd-dev chromium nodejs
 # tools/vigie-pki and the security tests
 DEBS += openssl
+# Quebec's calendar (lib/qcdate.c reads America/Toronto from it at run time)
+DEBS += tzdata
 # Each part keeps its own rules beside its sources.  They may add to DEBS
 # (Debian packages), CHECK_EXTRA (targets make check runs) and BENCH_EXTRA.
 # A missing part is an error (include, not -include).

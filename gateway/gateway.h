@@ -67,7 +67,7 @@ struct gw_opts {
 struct gw_projection {
 	bool ok;
 	int fy;              /* fiscal year of the target projected to */
-	int64_t due;         /* Unix time of the end of the due date (local) */
+	int64_t due;         /* Unix time of the end of the due date (Quebec) */
 	int64_t from;        /* first instant of the fitted window */
 	uint32_t bp;         /* projected percent, basis points, 0..10000 */
 	uint32_t target_bp;

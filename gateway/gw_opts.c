@@ -12,6 +12,7 @@
 #include "gateway.h"
 #include "vigie/err.h"
 #include "vigie/ident.h"
+#include "vigie/qcdate.h"
 #include "vigie/secret.h"
 
 static void usage(FILE *f)
@@ -44,7 +45,10 @@ static void usage(FILE *f)
 "  --keepalive S           MQTT keepalive in seconds (default 30)\n"
 "  --coalesce-ms N         summary coalescing delay (default 200)\n"
 "  --history-interval S    seconds between history points (default 300)\n"
-"  --today YYYY-MM-DD      hold targets as of this date (default: today)\n"
+"  --today DATE|INSTANT    hold targets as of DATE (YYYY-MM-DD) in Quebec,\n"
+"                          or of the Quebec date at INSTANT (RFC 3339 UTC:\n"
+"                          2025-04-01T00:30:00Z is still 2025-03-31 there);\n"
+"                          default: today in Quebec\n"
 "  --log-level LEVEL       error, warn, info or debug (default info)\n"
 "  --http [ADDR:]PORT      serve the dashboard, JSON API and /metrics\n"
 "                          (read-only; ADDR defaults to 127.0.0.1)\n"
@@ -234,6 +238,20 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* --today: a Quebec date, or the Quebec date of an instant in UTC. */
+static const char *parse_today(const char *arg, struct vg_date *d)
+{
+	int64_t t;
+
+	if (vg_date_parse(arg, d) == VG_OK)
+		return NULL;
+	if (vg_time_parse(arg, strlen(arg), &t) != VG_OK)
+		return "--today wants YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ";
+	return vg_qc_date_of(t, d) == VG_OK
+		       ? NULL
+		       : "--today: cannot read the time zone " VG_QC_ZONE;
+}
+
 /* One option; returns an error message or NULL. */
 static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 {
@@ -279,8 +297,7 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 			       ? "--history-interval wants 1..86400" : NULL;
 	case O_TODAY:
 		o->has_today = true;
-		return vg_date_parse(arg, &o->today) ? "--today wants YYYY-MM-DD"
-						     : NULL;
+		return parse_today(arg, &o->today);
 	case O_HTTP:
 		return parse_http(o, arg) ? "--http wants [ADDR:]PORT" : NULL;
 	case O_HTTP_TOKEN:

@@ -9,23 +9,24 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "vigie/arith.h"
+#include "vigie/err.h"
+#include "vigie/qcdate.h"
 #include "vigie/targets.h"
 #include "vigie/timeutil.h"
 
 int64_t gw_project_due_time(int fy)
 {
-	struct tm tm;
+	struct vg_date apr1 = { fy + 1, 4, 1 };
+	int64_t t;
 
-	/* the target is due at the end of March 31: local midnight, April 1 */
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = fy + 1 - 1900;
-	tm.tm_mon = 3;
-	tm.tm_mday = 1;
-	tm.tm_isdst = -1;
-	return (int64_t)mktime(&tm);
+	/* due at the end of March 31 in Quebec: midnight, April 1 there.
+	 * Without the tz database (main refuses to start) it is long past,
+	 * so no projection is made rather than one to the wrong day. */
+	if (vg_qc_unix(&apr1, 0, 0, 0, &t) != VG_OK)
+		return 0;
+	return t;
 }
 
 struct fit {

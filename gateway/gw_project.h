@@ -43,7 +43,7 @@ void gw_project_pace(const struct gw_hist_pt *pts, size_t n, int64_t now,
 		     int64_t window_s, uint32_t target_bp,
 		     struct gw_projection *out);
 
-/* Unix time at which fiscal year fy's due date ends, local time. */
+/* Unix time at which fiscal year fy's due date ends: midnight in Quebec. */
 int64_t gw_project_due_time(int fy);
 
 /*

@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gateway.h"
 #include "gw_project.h"
 #include "vigie/arith.h"
 #include "vigie/err.h"
 #include "vigie/event.h"
+#include "vigie/qcdate.h"
 #include "vigie/region.h"
 #include "vigie/str.h"
 #include "vigie/timeutil.h"
@@ -21,17 +21,15 @@
 int gw_today_fy(const struct gateway *gw)
 {
 	struct vg_date d;
-	struct tm tm;
-	time_t now;
+	int64_t now;
 
 	if (gw->o.has_today)
 		return vg_fy_of_date(&gw->o.today);
-	/* the fiscal year turns at local midnight, where the NOC works */
-	now = time(NULL);
-	localtime_r(&now, &tm);
-	d.y = tm.tm_year + 1900;
-	d.m = tm.tm_mon + 1;
-	d.d = tm.tm_mday;
+	/* the fiscal year turns at midnight in Quebec, whatever the server's
+	 * zone; main loaded the zone before any thread, so this cannot fail */
+	now = vg_now();
+	if (vg_qc_date_of(now, &d) != VG_OK)
+		vg_date_of_time(now, &d);
 	return vg_fy_of_date(&d);
 }
 

@@ -6,6 +6,8 @@
  * gateway applied it, never a time the payload claims); a unit whose last
  * transition is a removal does not count.  Targets are those of the fiscal
  * year containing the date.  Staleness is not historical: reports say 0.
+ * Dates and times are Quebec's, whatever the server's zone: the day ends
+ * at midnight in Quebec, as the fiscal year does (vigie/qcdate.h).
  *
  * A region with nothing eligible (before the first record, or no units)
  * says "no data", never "met": 0 of 0 is vacuously met on the wire
@@ -16,13 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sqlite3.h>
 
 #include "gw_report.h"
 #include "gw_store.h"
 #include "vigie/arith.h"
+#include "vigie/err.h"
+#include "vigie/qcdate.h"
 #include "vigie/region.h"
 #include "vigie/timeutil.h"
 
@@ -35,7 +38,7 @@ struct report {
 	bool en;
 	const char *data_dir;
 	const char *targets_file;
-	int64_t cutoff; /* first second after the date, local time */
+	int64_t cutoff; /* first second after the date, in Quebec */
 	bool has_data;      /* at least one transition recorded */
 	int64_t data_since; /* the first transition's time */
 	struct vg_counts counts[VG_PROG_COUNT][(VG_REGION_COUNT + 1)];
@@ -48,34 +51,29 @@ static void usage(FILE *f)
 "                            [--format table|csv|json] [--lang fr|en]\n"
 "                            [--data-dir DIR] [--targets FILE]\n"
 "\n"
-"Each region's state at the end of the day DATE (local time; default\n"
-"today), rebuilt from the transitions in DIR/vigie.db, held against the\n"
-"target of DATE's fiscal year.  Needs no broker.\n");
+"Each region's state at the end of the day DATE (Quebec time, whatever\n"
+"the server's zone; default today), rebuilt from the transitions in\n"
+"DIR/vigie.db, held against the target of DATE's fiscal year.  Needs no\n"
+"broker.\n");
 }
 
-static int64_t local_midnight(int64_t days)
+/* Without the tz database no date can be placed: refuse, never guess. */
+static int no_calendar(void)
 {
-	struct vg_date d;
-	struct tm tm;
-
-	vg_civil_from_days(days, &d);
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = d.y - 1900;
-	tm.tm_mon = d.m - 1;
-	tm.tm_mday = d.d;
-	tm.tm_isdst = -1;
-	return (int64_t)mktime(&tm);
+	fprintf(stderr, "vigie-gateway report: cannot read the time zone "
+		VG_QC_ZONE " (Debian package tzdata): %s\n",
+		vg_strerror(vg_qc_load()));
+	return -1;
 }
 
-static void today(struct vg_date *d)
+/* The end of DATE in Quebec: midnight there, the day after. */
+static int quebec_cutoff(struct report *r)
 {
-	time_t now = time(NULL);
-	struct tm tm;
+	struct vg_date next;
 
-	localtime_r(&now, &tm);
-	d->y = tm.tm_year + 1900;
-	d->m = tm.tm_mon + 1;
-	d->d = tm.tm_mday;
+	vg_civil_from_days(vg_days_from_civil(r->as_of.y, r->as_of.m,
+					      r->as_of.d) + 1, &next);
+	return vg_qc_unix(&next, 0, 0, 0, &r->cutoff);
 }
 
 static const char *parse_one(struct report *r, int c, const char *a)
@@ -120,7 +118,8 @@ static int parse_args(struct report *r, int argc, char **argv)
 	memset(r, 0, sizeof(*r));
 	r->program = -1;
 	r->data_dir = ".";
-	today(&r->as_of);
+	if (vg_qc_date_of(vg_now(), &r->as_of) != VG_OK)
+		return no_calendar();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		const char *err;
@@ -139,9 +138,7 @@ static int parse_args(struct report *r, int argc, char **argv)
 			argv[optind]);
 		return -1;
 	}
-	r->cutoff = local_midnight(vg_days_from_civil(r->as_of.y, r->as_of.m,
-						      r->as_of.d) + 1);
-	return 0;
+	return quebec_cutoff(r) == VG_OK ? 0 : no_calendar();
 }
 
 /* Count every unit's state as of the cutoff from the transition log. */
@@ -258,18 +255,19 @@ static void table_row(const struct report *r, const struct vg_summary *s)
  * before them. */
 static void table_since(const struct report *r)
 {
-	char when[32];
-	time_t t = (time_t)r->data_since;
-	struct tm tm;
+	struct vg_qc_time lt;
 
 	if (!r->has_data) {
 		puts(r->en ? "No data recorded." : "Aucune donnée enregistrée.");
 		return;
 	}
-	localtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-	printf(r->en ? "Data since %s (local time).\n"
-		     : "Données depuis le %s (heure locale).\n", when);
+	/* fails only past year 9999, a corrupt store: zeros then */
+	if (vg_qc_local(r->data_since, &lt) != VG_OK)
+		memset(&lt, 0, sizeof(lt));
+	printf(r->en ? "Data since %04d-%02d-%02d %02d:%02d (Quebec time).\n"
+		     : "Données depuis le %04d-%02d-%02d %02d:%02d (heure du "
+		       "Québec).\n",
+	       lt.date.y, lt.date.m, lt.date.d, lt.hh, lt.mm);
 	if (r->cutoff <= r->data_since)
 		puts(r->en ? "No data on this date: it is before the first "
 			     "record."
@@ -286,7 +284,7 @@ static void table_head(const struct report *r, int p, int fy)
 	       p == VG_PROG_RENIR ? "RENIR" : "RGT",
 	       r->en ? "as of the end of" : "état à la fin du",
 	       r->as_of.y, r->as_of.m, r->as_of.d,
-	       r->en ? "local time" : "heure locale",
+	       r->en ? "Quebec time" : "heure du Québec",
 	       r->en ? "fiscal year" : "exercice", fys);
 	put_padded(r->en ? "Region" : "Région", 34);
 	printf("%11s %9s %8s %8s  ", r->en ? "Eligible" : "Admissibles",

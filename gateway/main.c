@@ -23,6 +23,7 @@
 #include "gw_report.h"
 #include "gw_sites.h"
 #include "vigie/err.h"
+#include "vigie/qcdate.h"
 #include "vigie/timeutil.h"
 
 /* The longest the main thread sleeps with nothing to do: the fiscal year
@@ -331,6 +332,14 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	if (gw_opts_parse(&gw.o, argc, argv) != VG_OK)
 		return 2;
+	/* the fiscal calendar is Quebec's: without it no target can be held
+	 * (loaded here, before any thread, though any thread could load it) */
+	if (vg_qc_load() != VG_OK) {
+		vg_log(VG_LOG_ERR, "cannot read the time zone %s from the tz "
+		       "database (Debian package tzdata): %s", VG_QC_ZONE,
+		       vg_strerror(vg_qc_load()));
+		return 2;
+	}
 	memset(gw.last_met, -1, sizeof(gw.last_met));
 	pthread_mutex_init(&gw.lock, NULL);
 	gw.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -11,7 +11,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../gateway/gw_project.c"
 
@@ -169,6 +171,17 @@ static void test_pace_after_the_plan(void **state)
 	assert_true(pj.pace_ok && pj.needed == 0 && pj.reach_at == 0);
 }
 
+/* A target is due at the end of March 31 in Quebec, on a Tokyo server
+ * too: 2025-04-01T04:00:00Z (midnight EDT), not the server's midnight. */
+static void test_due_time_is_quebec_midnight(void **state)
+{
+	(void)state;
+	setenv("TZ", "Asia/Tokyo", 1);
+	tzset();
+	assert_int_equal(gw_project_due_time(2024), 1743480000);
+	assert_int_equal(gw_project_due_time(2023), 1711944000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_prior_point_and_clamp),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_due_time_is_quebec_midnight),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
