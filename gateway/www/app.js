@@ -245,9 +245,14 @@ const chartWidth = () => Math.max(300, Math.min(900, document.documentElement.cl
 
 // The target in force at time ms: that of the fiscal year containing it,
 // else the next one ahead, else the last (as the gateway does).
+// Fiscal years turn at midnight in Quebec, whatever the viewer's zone.
+const QC_YM = new Intl.DateTimeFormat("en-CA",
+  { timeZone: "America/Toronto", year: "numeric", month: "numeric" });
 function fyOf(ms) {
-  const d = new Date(ms);
-  return d.getMonth() >= 3 ? d.getFullYear() : d.getFullYear() - 1;
+  const p = Object.fromEntries(QC_YM.formatToParts(new Date(ms))
+    .map((x) => [x.type, x.value]));
+  const y = parseInt(p.year, 10);
+  return parseInt(p.month, 10) >= 4 ? y : y - 1;
 }
 function targetAt(targets, ms) {
   const fy = fyOf(ms);
@@ -255,7 +260,8 @@ function targetAt(targets, ms) {
   const cur = ts.find((x) => x.fy >= fy);
   return cur ? cur.p : (ts.length ? ts[ts.length - 1].p : null);
 }
-function fyStart(fy) { return new Date(fy, 3, 1).getTime(); }
+// April 1, 00:00 in Quebec: always daylight time (UTC-4) by then.
+function fyStart(fy) { return Date.UTC(fy, 3, 1, 4); }
 
 function svg(tag, attrs) {
   const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
