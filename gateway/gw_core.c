@@ -373,37 +373,47 @@ static void processed(struct gw_core *c, struct gw_site *s, int64_t seq)
 	c->receipts = true;
 }
 
-static enum vg_reject apply_unit(struct gw_core *c,
-				 const struct vg_unit_status *st)
+/*
+ * Whether a status may be applied to its unit: the site's binding, the
+ * clock, the inventory, then the unit's seq.  *ui is the unit's record
+ * (created if new); *dup is set for a harmless duplicate (equal seq).
+ */
+static enum vg_reject admit_unit(struct gw_core *c,
+				 const struct vg_unit_status *st,
+				 uint32_t *ui, bool *dup)
 {
-	uint32_t si, ui;
+	uint32_t si;
 	struct gw_unit *u;
-	struct gw_site *s;
 	enum vg_reject r = bind_site(c, st->site, st->region, &si);
-	int from;
 
+	*dup = false;
 	if (r != VG_REJ_NONE)
 		return r;
 	if (future(c, st->seq) || future(c, st->ts * 1000))
 		return VG_REJ_FUTURE;
-	ui = gw_units_find(c->t, st->program, si, st->unit);
-	if (ui == GW_NONE &&
+	*ui = gw_units_find(c->t, st->program, si, st->unit);
+	if (*ui == GW_NONE &&
 	    (gw_units_site(c->t, si)->flags & GW_SITE_LISTED))
 		return VG_REJ_UNIT_UNKNOWN;
-	if (ui == GW_NONE)
-		ui = add_unit(c, st->program, si, st->unit);
-	if (ui == GW_NONE)
+	if (*ui == GW_NONE)
+		*ui = add_unit(c, st->program, si, st->unit);
+	if (*ui == GW_NONE)
 		return VG_REJ_UNIT_UNKNOWN;
-	s = gw_units_site(c->t, si);
-	u = gw_units_at(c->t, ui);
-	processed(c, s, st->seq);
+	u = gw_units_at(c->t, *ui);
+	processed(c, gw_units_site(c->t, si), st->seq);
 	if (st->seq < u->seq)
 		return VG_REJ_STALE_SEQ;
-	if (st->seq == u->seq) {
-		c->stats.duplicates++;
-		return VG_REJ_NONE;
-	}
-	from = (u->flags & GW_UNIT_REMOVED) ? -1 : u->state;
+	*dup = st->seq == u->seq;
+	return VG_REJ_NONE;
+}
+
+static void set_unit(struct gw_core *c, uint32_t ui,
+		     const struct vg_unit_status *st)
+{
+	struct gw_unit *u = gw_units_at(c->t, ui);
+	struct gw_site *s = gw_units_site(c->t, u->site);
+	int from = (u->flags & GW_UNIT_REMOVED) ? -1 : u->state;
+
 	if (from >= 0)
 		tally(c, u, s, -1);
 	u->seq = st->seq;
@@ -422,16 +432,65 @@ static enum vg_reject apply_unit(struct gw_core *c,
 	if (from != (int)st->state)
 		queue_transition(c, u, from, st, c->now_ms() / 1000);
 	queue_row(c, ui, st);
+}
+
+/*
+ * The unit leaves the counts: an empty retained payload (st NULL) or a
+ * "removed" status (st, whose seq the tombstone keeps so that an older
+ * status cannot bring the unit back).  A listed unit goes back to unknown
+ * instead: the inventory, not the agent, says what exists.
+ */
+static void drop_unit(struct gw_core *c, uint32_t ui,
+		      const struct vg_unit_status *st)
+{
+	struct gw_unit *u = gw_units_at(c->t, ui);
+	struct gw_site *s = gw_units_site(c->t, u->site);
+	int from = (u->flags & GW_UNIT_REMOVED) ? -1 : u->state;
+
+	if (from >= 0)
+		tally(c, u, s, -1);
+	if (st) {
+		u->seq = st->seq;
+		u->region = (uint8_t)st->region;
+	}
+	if (s->flags & GW_SITE_LISTED) {
+		u->state = VG_STATE_UNKNOWN;
+		u->flags = 0;
+		tally(c, u, s, +1);
+	} else {
+		u->flags = GW_UNIT_REMOVED;
+	}
+	if (from >= 0)
+		queue_transition(c, u, from, NULL, c->now_ms() / 1000);
+	queue_row(c, ui, st);
+}
+
+static enum vg_reject apply_unit(struct gw_core *c,
+				 const struct vg_unit_status *st)
+{
+	uint32_t ui = GW_NONE;
+	bool dup;
+	enum vg_reject r = admit_unit(c, st, &ui, &dup);
+
+	if (r != VG_REJ_NONE)
+		return r;
+	if (dup) {
+		c->stats.duplicates++;
+		return VG_REJ_NONE;
+	}
+	if (st->removed)
+		drop_unit(c, ui, st);
+	else
+		set_unit(c, ui, st);
 	c->stats.applied++;
 	return VG_REJ_NONE;
 }
 
+/* An empty retained payload: it has no seq, so it removes what is there. */
 static enum vg_reject remove_unit(struct gw_core *c, const struct vg_topic *t)
 {
 	uint32_t si = gw_units_site_find(c->t, t->site), ui;
 	struct gw_unit *u;
-	struct gw_site *s;
-	int from;
 
 	if (si == GW_NONE)
 		return VG_REJ_NONE; /* never known: nothing to remove */
@@ -445,20 +504,7 @@ static enum vg_reject remove_unit(struct gw_core *c, const struct vg_topic *t)
 	}
 	if (u->region != t->region)
 		return VG_REJ_MISMATCH;
-	s = gw_units_site(c->t, si);
-	tally(c, u, s, -1);
-	from = u->state;
-	if (s->flags & GW_SITE_LISTED) {
-		/* the inventory, not the agent, says what exists: a listed
-		 * unit goes back to unknown and stays in the denominator */
-		u->state = VG_STATE_UNKNOWN;
-		u->flags = 0;
-		tally(c, u, s, +1);
-	} else {
-		u->flags = GW_UNIT_REMOVED;
-	}
-	queue_transition(c, u, from, NULL, c->now_ms() / 1000);
-	queue_row(c, ui, NULL);
+	drop_unit(c, ui, NULL);
 	c->stats.applied++;
 	return VG_REJ_NONE;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gw_core.h"
+#include "vigie/err.h"
 #include "vigie/timeutil.h"
 #include "vigie/topic.h"
 
@@ -117,6 +118,108 @@ static void test_removal_and_no_resurrection(void **s)
 	assert_int_equal(unit_msg(c, "renir", "06", "a", "u", "migrated", 6,
 				  NULL), VG_REJ_NONE);
 	assert_int_equal(count(c, 0, 6, VG_STATE_MIGRATED), 1);
+	gw_core_free(c);
+}
+
+/* No unit of a program in a region is counted, in any state. */
+static bool none_counted(struct gw_core *c, int p, int region)
+{
+	struct vg_counts k;
+
+	gw_core_counts(c, p, region, &k);
+	for (int i = 0; i < VG_STATE_COUNT; i++) {
+		if (k.n[i])
+			return false;
+	}
+	return k.stale == 0;
+}
+
+/* "state":"removed" (the agent's tombstone) removes the unit as an empty
+ * payload does, and its seq orders it like any status. */
+static void test_removed_status_removes_in_order(void **s)
+{
+	struct gw_core *c = gw_core_new();
+	struct gw_batch b = { 0 };
+	(void)s;
+	unit_msg(c, "renir", "06", "a", "u", "pending", 5,
+		 ",\"fault\":\"timeout\"");
+	/* older than what is applied: refused, the unit stays */
+	assert_int_equal(unit_msg(c, "renir", "06", "a", "u", "removed", 4,
+				  NULL), VG_REJ_STALE_SEQ);
+	assert_int_equal(count(c, 0, 6, VG_STATE_PENDING), 1);
+	assert_int_equal(unit_msg(c, "renir", "06", "a", "u", "removed", 6,
+				  NULL), VG_REJ_NONE);
+	/* out of every count, stale included: never eligible */
+	assert_true(none_counted(c, 0, 6));
+	assert_true(none_counted(c, 0, VG_REGION_ALL));
+	assert_int_equal(gw_core_units(c), 0);
+	/* the tombstone keeps its seq: older statuses cannot resurrect it,
+	 * the same one is a duplicate, an empty payload changes nothing */
+	assert_int_equal(unit_msg(c, "renir", "06", "a", "u", "migrated", 5,
+				  NULL), VG_REJ_STALE_SEQ);
+	assert_int_equal(unit_msg(c, "renir", "06", "a", "u", "removed", 6,
+				  NULL), VG_REJ_NONE);
+	assert_int_equal(gw_core_stats(c)->duplicates, 1);
+	assert_int_equal(raw(c, "vigie/v1/unit/renir/06/a/u", ""), VG_REJ_NONE);
+	assert_int_equal(gw_core_units(c), 0);
+	gw_core_take(c, &b);
+	assert_int_equal(b.nrows, 1);
+	assert_true(b.rows[0].removed);
+	assert_int_equal(b.rows[0].seq, 6);
+	assert_int_equal(b.ntrans, 2);
+	assert_int_equal(b.trans[1].from, VG_STATE_PENDING);
+	assert_int_equal(b.trans[1].to, -1);
+	/* a newer status brings the unit back */
+	assert_int_equal(unit_msg(c, "renir", "06", "a", "u", "migrated", 7,
+				  NULL), VG_REJ_NONE);
+	assert_int_equal(count(c, 0, 6, VG_STATE_MIGRATED), 1);
+	assert_int_equal(gw_core_units(c), 1);
+	gw_batch_free(&b);
+	gw_core_free(c);
+}
+
+/* A tombstone for a unit never seen (a gateway that starts after the
+ * removal) leaves a record with its seq, counted nowhere. */
+static void test_removed_status_of_an_unseen_unit(void **s)
+{
+	struct gw_core *c = gw_core_new();
+	struct gw_batch b = { 0 };
+	(void)s;
+	assert_int_equal(unit_msg(c, "rgt", "09", "cn", "l", "removed", 8,
+				  NULL), VG_REJ_NONE);
+	assert_true(none_counted(c, 1, 9));
+	assert_int_equal(gw_core_units(c), 0);
+	assert_int_equal(unit_msg(c, "rgt", "09", "cn", "l", "pending", 7,
+				  NULL), VG_REJ_STALE_SEQ);
+	assert_int_equal(gw_core_units(c), 0);
+	gw_core_take(c, &b);
+	assert_int_equal(b.nrows, 1);
+	assert_true(b.rows[0].removed);
+	assert_int_equal(b.rows[0].region, 9);
+	assert_int_equal(b.rows[0].seq, 8);
+	assert_int_equal(b.ntrans, 0); /* nothing was counted, nothing moved */
+	/* the site's receipt covers the tombstone's seq */
+	assert_true(gw_core_take_receipts(c));
+	gw_batch_free(&b);
+	gw_core_free(c);
+}
+
+/* With an inventory the unit stays in the denominator, as unknown. */
+static void test_removed_status_of_a_listed_unit(void **s)
+{
+	struct gw_core *c = gw_core_new();
+	(void)s;
+	assert_int_equal(gw_core_bind_site(c, "q", 3), VG_REJ_NONE);
+	assert_int_equal(gw_core_inventory_unit(c, "q", 0, "u"), VG_OK);
+	unit_msg(c, "renir", "03", "q", "u", "migrated", 3, NULL);
+	assert_int_equal(unit_msg(c, "renir", "03", "q", "u", "removed", 4,
+				  NULL), VG_REJ_NONE);
+	assert_int_equal(count(c, 0, 3, VG_STATE_MIGRATED), 0);
+	assert_int_equal(count(c, 0, 3, VG_STATE_UNKNOWN), 1);
+	assert_int_equal(unit_msg(c, "renir", "03", "q", "u", "migrated", 3,
+				  NULL), VG_REJ_STALE_SEQ);
+	assert_int_equal(unit_msg(c, "renir", "03", "q", "x", "removed", 4,
+				  NULL), VG_REJ_UNIT_UNKNOWN);
 	gw_core_free(c);
 }
 
@@ -244,6 +347,9 @@ int main(void)
 		cmocka_unit_test(test_same_unit_id_in_two_programs_is_two_units),
 		cmocka_unit_test(test_site_is_bound_to_its_first_region),
 		cmocka_unit_test(test_removal_and_no_resurrection),
+		cmocka_unit_test(test_removed_status_removes_in_order),
+		cmocka_unit_test(test_removed_status_of_an_unseen_unit),
+		cmocka_unit_test(test_removed_status_of_a_listed_unit),
 		cmocka_unit_test(test_stale_follows_presence_and_faults),
 		cmocka_unit_test(test_batch_coalesces_rows_and_keeps_transitions),
 		cmocka_unit_test(test_transition_is_dated_by_arrival_not_payload),
