@@ -54,8 +54,9 @@ struct gw_api_snap {
 	struct gw_agents agents[GW_NREG]; /* [0]: the province */
 	uint32_t units;
 	bool connected, synced, db_ok;
-	int fy;      /* fiscal year the targets are held for */
-	int64_t now; /* Unix seconds */
+	int64_t ts[VG_PROG_COUNT][GW_NREG]; /* each summary's (data) time */
+	int fy;      /* fiscal year the targets are held for (the data's) */
+	int64_t now; /* Unix seconds, the document's time */
 	unsigned gen;
 };
 
