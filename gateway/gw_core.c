@@ -25,6 +25,8 @@ struct trigger {
 
 struct gw_core {
 	struct gw_units *t;
+	/* per region 1..17; row 0 holds the province's too, so that the met
+	 * watch costs O(1) per message (readers still sum the regions) */
 	uint64_t counts[VG_PROG_COUNT][NREG][VG_STATE_COUNT];
 	uint64_t stale[VG_PROG_COUNT][NREG];
 	/*
@@ -209,6 +211,7 @@ static void tally(struct gw_core *c, const struct gw_unit *u,
 	bool fault = u->flags & GW_UNIT_FAULT;
 
 	add(&c->counts[p][r][u->state], d);
+	add(&c->counts[p][VG_REGION_ALL][u->state], d);
 	add32(&s->units[p], d);
 	if (fault)
 		add32(&s->faulted[p], d);
@@ -222,18 +225,17 @@ static void tally(struct gw_core *c, const struct gw_unit *u,
  * or nothing eligible (met only vacuously: no event either way). */
 static int8_t met_now(const struct gw_core *c, int program, int region)
 {
-	struct vg_counts k;
+	const uint64_t *n = c->counts[program][region];
 	uint64_t eligible = 0;
 
 	if (c->target_bp[program] < 0)
 		return -1;
-	gw_core_counts(c, program, region, &k);
 	for (int i = 0; i < VG_STATE_COUNT; i++)
-		eligible += k.n[i];
-	eligible -= k.n[VG_STATE_RETIRED];
+		eligible += n[i];
+	eligible -= n[VG_STATE_RETIRED];
 	if (eligible == 0)
 		return -1;
-	return vg_target_met(k.n[VG_STATE_MIGRATED], eligible,
+	return vg_target_met(n[VG_STATE_MIGRATED], eligible,
 			     (uint32_t)c->target_bp[program]) ? 1 : 0;
 }
 
