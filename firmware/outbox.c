@@ -311,7 +311,7 @@ static int tomb_name(const char *topic, char *name, size_t size)
 }
 
 /*
- * Remember a removed unit's topic, queued for its empty retained message.
+ * Remember a removed unit's topic, queued for its "removed" status.
  * The tombstone file is written first (unless it came from the disk), so
  * that the caller may then delete the unit's record.
  */
