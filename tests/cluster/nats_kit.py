@@ -82,7 +82,7 @@ def _sub(text, pattern, repl, count):
 
 
 class Node:
-    def __init__(self, k, base, pki, ports, cports):
+    def __init__(self, k, base, pki, ports, cports, extra=""):
         self.k = k
         self.dir = os.path.join(base, f"nats-{k}")
         self.client_port, self.http_port, self.mqtt_port, self.cport = ports
@@ -110,7 +110,7 @@ class Node:
                     rf"\g<1>store_dir: {self.dir}/js", 1)
         if "include vigie/nats-accounts.conf" not in text:
             raise RuntimeError("vigie-cluster.conf lost its accounts")
-        text += f"\nlog_file: {self.dir}/nats.log\n"
+        text += f"\nlog_file: {self.dir}/nats.log\n" + extra
         with open(os.path.join(etc, "nats", "vigie-cluster.conf"), "w") as f:
             f.write(text)
         self.proc = None
@@ -175,12 +175,14 @@ class Node:
 class Cluster:
     """Three nodes; nodes[0] is node 1."""
 
-    def __init__(self, tmp, pki):
+    def __init__(self, tmp, pki, extra=""):
+        """extra: configuration appended to every node's (a test's
+        change, which then overrides deploy/nats/)."""
         self.pki = pki
         ports = free_ports(12)
         per = [ports[i * 4:(i + 1) * 4] for i in range(3)]
         cports = [p[3] for p in per]
-        self.nodes = [Node(k + 1, str(tmp), pki, per[k], cports)
+        self.nodes = [Node(k + 1, str(tmp), pki, per[k], cports, extra)
                       for k in range(3)]
 
     def start(self, timeout=60):
@@ -209,11 +211,11 @@ class Cluster:
 
 
 def connect(cluster, node, user, pw=None, timeout=10, client_id="",
-            on_message=None, will=None):
+            on_message=None, will=None, clean=True):
     """A connected paho client (TLS, verifying the node) running its loop,
     or None when the node refused or did not answer in time."""
     got = {}
-    c = mqtt.Client(client_id=client_id, clean_session=True)
+    c = mqtt.Client(client_id=client_id, clean_session=clean)
     if user:
         c.username_pw_set(user, pw if pw is not None
                           else password(cluster.pki, user))

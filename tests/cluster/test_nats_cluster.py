@@ -21,7 +21,8 @@ from agent_kit import Agent, Sim  # noqa: E402
 from vigie import Gateway, Truth, comparable  # noqa: E402
 
 FY = 2024
-SITES = ["mtl-042 06", "qc-1 03"]
+# lav.7: a site id NATS cannot carry in a topic
+SITES = ["mtl-042 06", "qc-1 03", "lav.7 13"]
 
 if not os.access(nk.NATS, os.X_OK):
     # no silent skip: make check installs it (tests/cluster/cluster.mk)
@@ -185,3 +186,165 @@ def test_gateway_and_agent_on_node_1(cluster, tmp_path, procs):
         return noc.get("receipt") and noc["seq"] >= top
     wait_for(receipt, 20, what=f"a receipt for seq {top}")
     assert "rejected" not in gw.logtext()
+
+
+class Watch:
+    """A live subscriber with `user`'s rights on `node`."""
+
+    def __init__(self, cluster, node, user, filters):
+        self.msgs = []
+        self.granted = []
+        self.c = connect(cluster, node, user,
+                         on_message=lambda _c, _u, m: self.msgs.append(
+                             (m.topic, m.payload)))
+        assert self.c is not None, f"{user} could not connect"
+        self.c.on_subscribe = lambda _c, _u, _m, g: self.granted.extend(g)
+        self.c.subscribe([(f, 1) for f in filters])
+        wait_for(lambda: len(self.granted) == len(filters), 30,
+                 what=f"{user}'s SUBACK")
+
+    def topics(self):
+        return {t for t, _ in self.msgs}
+
+    def close(self):
+        close(self.c)
+
+
+def test_a_site_writes_only_its_own_units_in_its_own_region(cluster):
+    """vigie-pki's rights on NATS: qc-1 (region 03) cannot write mtl-042's
+    topics, its own site in another region, summaries or receipts, nor
+    read anything but its receipt; the dashboard writes nothing.  As on
+    mosquitto with MQTT 3.1.1, a refused publish is acknowledged all the
+    same (the node logs a Publish Violation)."""
+    n1, n2, n3 = cluster.nodes
+    gw = Watch(cluster, n2, "vigie-gateway",
+               ["vigie/v1/unit/#", "vigie/v1/agent/#"])
+    dash = Watch(cluster, n3, "vigie-dashboard", ["vigie/v1/summary/#"])
+    victim = Watch(cluster, n3, "mtl-042", ["vigie/v1/receipt/mtl-042"])
+    assert gw.granted == [1, 1] and dash.granted == [1]
+    assert victim.granted == [1]
+    own = unit("renir", "03", "qc-1", "u1", "migrated", 1)
+    forged = [unit("renir", "06", "mtl-042", "u1", "pending", 99),
+              unit("renir", "06", "qc-1", "u9", "migrated", 5),
+              ("vigie/v1/agent/mtl-042",
+               '{"v":1,"site":"mtl-042","region":"06","online":false}'),
+              ("vigie/v1/summary/renir/06", "{}"),
+              ("vigie/v1/receipt/mtl-042",
+               '{"v":1,"site":"mtl-042","seq":1}')]
+    acked = site_publish(cluster, n1, "qc-1", forged + [own])
+    assert acked == [True] * 6   # refusals look delivered
+    wait_for(lambda: own[0] in gw.topics(), 20, what="qc-1's own unit")
+    dash_pub = connect(cluster, n1, "vigie-dashboard")
+    assert [publish(dash_pub, t, p) for t, p in
+            [("vigie/v1/summary/renir/03", '{"v":1,"forged":true}'),
+             unit("renir", "03", "vigie-dashboard", "u1", "migrated", 1)]]
+    close(dash_pub)
+    # what qc-1 may read: its receipt; nothing else, not even by wildcard
+    spy = Watch(cluster, n1, "qc-1",
+                ["vigie/v1/#", "vigie/v1/unit/renir/06/mtl-042/u1",
+                 "vigie/v1/receipt/qc-1"])
+    assert spy.granted == [0x80, 0x80, 1]
+    time.sleep(1.0)   # give a forged message time to show up
+    assert gw.topics() == {own[0]}, gw.msgs
+    assert dash.msgs == [] and victim.msgs == [] and spy.msgs == []
+    for w in (gw, dash, victim, spy):
+        w.close()
+    log = "".join(n.logtail(200000) for n in cluster.nodes)
+    assert log.count('Publish Violation - User "qc-1"') == 5
+    assert log.count('Publish Violation - User "vigie-dashboard"') == 2
+
+
+def test_client_id_is_not_bound_to_the_user(cluster):
+    """NATS 2.9 has no use_username_as_clientid (CVE-2026-33215, fixed in
+    2.11.15 and 2.12.6): any credential of the account takes over a
+    client id, cluster-wide, and the victim's will is dropped.  What Vigie
+    keeps (docs/scale-out.md): every client uses a clean session, so the
+    taker inherits no subscription and reads nothing of the victim's."""
+    n1, n2, n3 = cluster.nodes
+    gone = []
+    victim = connect(cluster, n1, "vigie-gateway", client_id="vigie-gateway",
+                     will=("vigie/v1/gateway/central",
+                           '{"v":1,"online":false}', 1, True))
+    assert victim is not None
+    victim.reconnect_delay_set(120, 120)   # stay down once kicked off
+    victim.on_disconnect = lambda *_a: gone.append(time.monotonic())
+    sub = []
+    victim.on_subscribe = lambda *_a: sub.append(1)
+    victim.subscribe("vigie/v1/unit/#", 1)
+    wait_for(lambda: sub, 30, what="the victim's SUBACK")
+    dash = Watch(cluster, n3, "vigie-dashboard", ["vigie/v1/gateway/#"])
+    taker = connect(cluster, n2, "qc-1", client_id="vigie-gateway",
+                    clean=False)
+    assert taker is not None, "the takeover was refused: update the docs"
+    wait_for(lambda: gone, 20, what="the victim kicked off")
+    own = unit("renir", "06", "mtl-042", "u1", "migrated", 1)
+    watch = Watch(cluster, n3, "vigie-gateway", ["vigie/v1/unit/#"])
+    taken = []
+    taker.on_message = lambda _c, _u, m: taken.append(m.topic)
+    site_publish(cluster, n1, "mtl-042", [own])
+    wait_for(lambda: own[0] in watch.topics(), 20, what="the unit")
+    time.sleep(0.5)
+    assert taken == []          # no subscription inherited
+    assert dash.msgs == []      # and the victim's will was dropped
+    for c in (victim, taker):
+        close(c)
+    watch.close()
+    dash.close()
+
+
+def test_what_nats_refuses_that_mosquitto_takes(cluster):
+    """A '.' in a topic (legal in Vigie's ids) and a QoS 2 publish: NATS
+    2.9 closes the connection, with no PUBACK; the client reconnects and
+    sends it again, forever.  Hence no '.' in site or unit ids on NATS
+    (vigie-pki leaves such a site out of nats-accounts.conf)."""
+    n1 = cluster.nodes[0]
+    for topic, qos in (("vigie/v1/unit/renir/03/qc-1/u.1", 1),
+                       ("vigie/v1/unit/renir/03/qc-1/u1", 2)):
+        c = connect(cluster, n1, "qc-1")
+        c.reconnect_delay_set(120, 120)
+        dropped = []
+        c.on_disconnect = lambda _c, _u, rc: dropped.append(rc)
+        info = c.publish(topic, "{}", qos=qos, retain=True)
+        wait_for(lambda: dropped, 20, what=f"{topic} QoS {qos} cut off")
+        assert not info.is_published() and dropped[0] != 0
+        c.loop_stop()
+    log = n1.logtail(100000)
+    assert "characters ' ' and '.' not supported for MQTT topics" in log
+    assert "publish QoS=2 not supported" in log
+    with open(os.path.join(cluster.pki, "nats-accounts.conf")) as f:
+        accounts = f.read()
+    assert '"qc-1"' in accounts and '"lav.7"' not in accounts
+
+
+def test_a_replay_bigger_than_max_pending_cuts_the_subscriber(tmp_path):
+    """The retained messages matching a new subscription are written to
+    the connection at once; past max_pending the node drops the client
+    as a slow consumer, every time it comes back.  deploy/nats/ sets
+    max_pending for the gateway's whole replay (about 400 bytes a unit);
+    here 64 KB against about 100 KB of retained units."""
+    pki = nk.make_pki(tmp_path, SITES)
+    c = nk.Cluster(tmp_path, pki,
+                   extra="max_pending: 64KB\nmax_payload: 32KB\n")
+    try:
+        c.start(timeout=90)
+        n1 = c.nodes[0]
+        site = connect(c, n1, "qc-1")
+        infos = [site.publish(unit("renir", "03", "qc-1", f"u{i}", "pending",
+                                   i)[0], "x" * 300, qos=1, retain=True)
+                 for i in range(300)]
+        for i in infos:
+            i.wait_for_publish(timeout=30)
+        close(site)
+        got, dropped = [], []
+        gw = connect(c, n1, "vigie-gateway",
+                     on_message=lambda *_a: got.append(1))
+        gw.reconnect_delay_set(120, 120)
+        gw.on_disconnect = lambda _c, _u, rc: dropped.append(rc)
+        gw.subscribe("vigie/v1/unit/#", 1)
+        wait_for(lambda: dropped, 30, what="the subscriber cut off")
+        gw.loop_stop()
+        assert len(got) < 300
+        assert "Slow Consumer Detected: MaxPending of 65536 Exceeded" in \
+            n1.logtail(100000)
+    finally:
+        c.stop()
