@@ -84,13 +84,51 @@ def test_retained_state_outlives_a_node_killed(cluster):
         wait_for(lambda: (retained(cluster, node, t, user="vigie-gateway")
                           or {}).get(t) == p.encode(), 45, interval=0.5,
                  what=f"the retained unit on nats-{node.k} without nats-1")
-    # and the survivors still take new retained state
+    # and the survivors still take new retained state, and its removal
+    # (an empty retained payload removes a unit, docs/protocol.md)
     t2, p2 = unit("renir", "03", "qc-1", "u2", "pending", 2)
-    wait_for(lambda: site_publish(cluster, n2, "qc-1", [(t2, p2)]) == [True],
-             30, interval=0.5, what="a publish on nats-2")
-    wait_for(lambda: (retained(cluster, n3, "vigie/v1/unit/#",
-                               user="vigie-gateway") or {}).get(t2)
-             == p2.encode(), 20, what="the new unit on nats-3")
+    wait_for(lambda: site_publish(cluster, n2, "qc-1",
+                                  [(t2, p2), (t, "")]) == [True, True],
+             30, interval=0.5, what="publishes on nats-2")
+    seen = []
+
+    def alone():
+        seen[:] = [retained(cluster, n3, "vigie/v1/unit/#",
+                            user="vigie-gateway")]
+        return seen[0] == {t2: p2.encode()}
+    try:
+        wait_for(alone, 30, interval=0.5, what="the new unit alone on nats-3")
+    except TimeoutError:
+        raise AssertionError(f"retained on nats-3: {seen}\n"
+                             + n3.logtail(3000))
+
+
+def test_wills_and_a_node_s_death(cluster):
+    """A client cut off is announced by its will, on every node; but the
+    wills of the clients of a node that dies die with it: nobody
+    publishes them (with mosquitto, the broker's death stopped everything
+    anyway).  An agent that cannot reach another node stays "online" in
+    the gateway's eyes (docs/scale-out.md)."""
+    n1, n2, n3 = cluster.nodes
+    gw = Watch(cluster, n3, "vigie-gateway", ["vigie/v1/agent/#"])
+    offline = '{"v":1,"site":"%s","region":"%s","online":false}'
+    cut = connect(cluster, n2, "qc-1", client_id="qc-1",
+                  will=("vigie/v1/agent/qc-1", offline % ("qc-1", "03"), 1,
+                        True))
+    lost = connect(cluster, n1, "mtl-042", client_id="mtl-042",
+                   will=("vigie/v1/agent/mtl-042", offline % ("mtl-042", "06"),
+                         1, True))
+    for c in (cut, lost):
+        c.reconnect_delay_set(120, 120)
+    cut.socket().shutdown(2)        # no DISCONNECT: the will goes out
+    wait_for(lambda: "vigie/v1/agent/qc-1" in gw.topics(), 20,
+             what="qc-1's will")
+    n1.kill9()                      # mtl-042's node
+    time.sleep(5)
+    assert "vigie/v1/agent/mtl-042" not in gw.topics(), gw.msgs
+    for c in (cut, lost):
+        c.loop_stop()
+    gw.close()
 
 
 def agent_config(tmp_path, cluster, node, site, region, sim, units):
