@@ -251,10 +251,12 @@ def close(c):
 
 
 def retained(cluster, node, topic_filter, user="vigie-dashboard",
-             settle=0.7, timeout=20.0):
+             settle=0.7, timeout=20.0, qos=1):
     """Every retained message under topic_filter on `node`, as {topic:
     payload}, read with `user`'s rights; collects until nothing new comes
-    for `settle` s.  None when the node does not take the connection."""
+    for `settle` s.  None when the node does not take the connection or
+    the subscription.  A QoS 0 subscription is answered from the node's
+    own copy of the retained messages, with no JetStream consumer."""
     got = {}
     last = [time.monotonic()]
 
@@ -274,7 +276,7 @@ def retained(cluster, node, topic_filter, user="vigie-dashboard",
         last[0] = time.monotonic()
         subacked.append(granted[0] < 0x80)
     c.on_subscribe = on_subscribe
-    c.subscribe(topic_filter, qos=1)
+    c.subscribe(topic_filter, qos=qos)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
