@@ -49,8 +49,13 @@ def procs():
 
 
 def publish(c, topic, payload, retain=True, qos=1):
+    """Whether the PUBACK came (False when the node cut the connection:
+    it does so while its session stream's leader is being elected)."""
     info = c.publish(topic, payload, qos=qos, retain=retain)
-    info.wait_for_publish(timeout=10)
+    try:
+        info.wait_for_publish(timeout=10)
+    except (RuntimeError, ValueError):
+        return False
     return info.is_published()
 
 
@@ -90,25 +95,37 @@ def test_retained_state_outlives_a_node_killed(cluster):
         return retained(cluster, node, topic_filter, user="vigie-gateway",
                         qos=0) or {}
     for node in (n3, n2):
-        wait_for(lambda: read(node, t).get(t) == p.encode(), 45,
+        wait_for(lambda: read(node, t).get(t) == p.encode(), 60,
                  interval=0.5,
                  what=f"the retained unit on nats-{node.k} without nats-1")
     # and the survivors still take new retained state, and its removal
-    # (an empty retained payload removes a unit, docs/protocol.md)
+    # (an empty retained payload removes a unit, docs/protocol.md).  While
+    # the retained stream's leader is being elected, a node acknowledges a
+    # retained publish whose storing timed out ("unable to store retained
+    # message", docs/scale-out.md): it is delivered, not retained.  Send
+    # again until it is retained, as an agent does when it reconnects.
     t2, p2 = unit("renir", "03", "qc-1", "u2", "pending", 2)
-    wait_for(lambda: site_publish(cluster, n2, "qc-1",
-                                  [(t2, p2), (t, "")]) == [True, True],
-             30, interval=0.5, what="publishes on nats-2")
-    seen = []
+    seen, sent = [], []
 
-    def alone():
-        seen[:] = [read(n3, "vigie/v1/unit/#")]
-        return seen[0] == {t2: p2.encode()}
+    def stored():
+        if site_publish(cluster, n2, "qc-1", [(t2, p2), (t, "")]) \
+                == [True, True]:
+            sent.append(1)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                seen[:] = [read(n3, "vigie/v1/unit/#")]
+                if seen[0] == {t2: p2.encode()}:
+                    return True
+        return False
     try:
-        wait_for(alone, 30, interval=0.5, what="the new unit alone on nats-3")
+        wait_for(stored, 90, interval=0.5,
+                 what="the new unit alone on nats-3")
     except TimeoutError:
-        raise AssertionError(f"retained on nats-3: {seen}\n"
-                             + n3.logtail(3000))
+        raise AssertionError(f"retained on nats-3: {seen}, {len(sent)} "
+                             "acknowledged sends\n" + n2.logtail(3000))
+    if len(sent) > 1:
+        print(f"nats-2 acknowledged {len(sent) - 1} retained send(s) it "
+              "did not retain")
 
 
 def test_wills_and_a_node_s_death(cluster):
