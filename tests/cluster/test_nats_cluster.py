@@ -454,3 +454,24 @@ def test_a_site_certificate_cannot_join_the_cluster(cluster, tmp_path):
     finally:
         intruder.kill()
         intruder.wait()
+
+
+def test_gateway_reconnects_when_a_subscription_is_refused(
+        cluster, tmp_path, procs):
+    """NATS answers 0x80 to a subscription its rights refuse (and to QoS 1
+    subscriptions while it elects leaders after a node died).  The gateway
+    must not look synced while blind to units or presences: it drops the
+    connection and tries again, and never reports the replay whole.  A
+    site's credential, which may not read the units, stands in for both
+    (mosquitto's acl_file grants such a subscription and delivers
+    nothing, so this is the broker that shows it)."""
+    n1 = cluster.nodes[0]
+    pki = cluster.pki
+    gw = Gateway(tmp_path, n1.mqtt_port, extra=[
+        "--username", "qc-1", "--password-file",
+        f"{pki}/sites/qc-1.password", "--cafile", f"{pki}/ca.crt"])
+    procs.append(gw)
+    gw.start(wait=False)
+    wait_for(lambda: gw.logtext().count("refused a subscription") >= 2, 60,
+             what="two refused subscriptions, on two connections")
+    assert Gateway.READY not in gw.logtext()
