@@ -66,12 +66,6 @@ SITES = {
     # when max_inflight_messages is bounded (100 at the centre)
     "qc-3": ("03", {f"B{i:03d}": "renir" for i in range(120)}),
 }
-# rejections that would mean the bridge or its ACL broke the contract
-# (stale_seq and duplicates are what replays are made of)
-BAD_REJECTIONS = ("site_unknown", "unit_unknown", "site_region", "not_site",
-                  "malformed", "missing", "mismatch", "future", "topic")
-
-
 # ---------------------------------------------------------------- the link
 def _reset(sock):
     """Close with a TCP RST, as a link that drops ends for the far side."""
@@ -523,7 +517,8 @@ def test_a_cut_bridge_stores_and_forwards_states_and_a_removal(system):
         assert f"Denied PUBLISH from vigie-bridge-{r}" not in clog, r
     assert re.search(r"Received PUBLISH from vigie-bridge-03 "
                      r"\([^)]*'vigie/v1/receipt/qc-1'", regional["03"].logtext())
-    bad = [line for line in gw.logtext().splitlines() if "rejected" in line
-           and any(line.rstrip().endswith(": " + why)
-                   for why in BAD_REJECTIONS)]
+    # the gateway refused nothing the bridges carried, but maybe an older
+    # copy of a status from a replay (stale_seq)
+    bad = [line for line in gw.logtext().splitlines()
+           if "rejected " in line and not line.rstrip().endswith(": stale_seq")]
     assert not bad, "\n".join(bad[:10])
