@@ -185,6 +185,8 @@ enum vg_reject vg_json_decode_fields(const char *payload, size_t len,
 			continue;
 		if (seen & (1u << f))
 			r = VG_REJ_MALFORMED; /* duplicate key */
+		else if (f == 0)
+			r = vg_json_version(it);
 		else
 			r = one(f, it, out);
 		seen |= 1u << f;
@@ -384,5 +386,27 @@ enum vg_reject vg_json_time(const cJSON *it, int64_t *out)
 		return VG_REJ_TYPE;
 	if (vg_time_parse(it->valuestring, strlen(it->valuestring), out))
 		return VG_REJ_TIME;
+	return VG_REJ_NONE;
+}
+
+enum vg_reject vg_json_bool(const cJSON *it, bool *out)
+{
+	if (!cJSON_IsBool(it))
+		return VG_REJ_TYPE;
+	*out = cJSON_IsTrue(it);
+	return VG_REJ_NONE;
+}
+
+enum vg_reject vg_json_range(const cJSON *it, int64_t min, int64_t max,
+			     int64_t *out)
+{
+	return vg_json_int(it, min, max, out) ? VG_REJ_NONE : VG_REJ_TYPE;
+}
+
+enum vg_reject vg_json_topic_site(const struct vg_topic *topic,
+				  enum vg_topic_kind kind, const char *site)
+{
+	if (topic && (topic->kind != kind || strcmp(topic->site, site) != 0))
+		return VG_REJ_MISMATCH;
 	return VG_REJ_NONE;
 }
