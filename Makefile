@@ -112,13 +112,17 @@ $(LIBVG): $(LIB_OBJ)
 $(LIBGW): $(GW_CORE_OBJ)
 	$(BOARD_CROSS)ar rcs $@ $^
 
-$(BUILD)/bench/gateway-%: bench/gateway_%.c $(LIBGW) $(LIBVG)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(LIBGW) $(LIBVG) $(LDFLAGS) $(LIBS)
+# bench/benchkit.c: the clock and synthetic messages the benches share
+BENCHKIT := $(BUILD)/bench/benchkit.o
 
-$(BUILD)/bench/loadgen: bench/loadgen.c $(LIBVG)
+$(BUILD)/bench/gateway-%: bench/gateway_%.c $(BENCHKIT) $(LIBGW) $(LIBVG)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBVG) $(LDFLAGS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(BENCHKIT) $(LIBGW) $(LIBVG) \
+	  $(LDFLAGS) $(LIBS)
+
+$(BUILD)/bench/loadgen: bench/loadgen.c $(BENCHKIT) $(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BENCHKIT) $(LIBVG) $(LDFLAGS) $(LIBS)
 
 # make bench: the figures of docs/BENCHMARKS.md (medians, ratios to peers)
 bench: $(BENCH_BIN) $(BENCH_EXTRA)
