@@ -28,6 +28,7 @@
 #include <ini.h>
 
 #include "vigie/err.h"
+#include "vigie/file.h"
 #include "vigie/log.h"
 #include "vigie/region.h"
 #include "vigie/secret.h"
@@ -927,41 +928,23 @@ static int check_secrets(struct agent_config *c, const char *path,
 int agent_config_load(struct agent_config *cfg, const char *path, char *err,
 		      size_t errlen)
 {
-	FILE *f = fopen(path, "r");
 	char *text = NULL;
 	size_t n = 0;
-	int rc = VG_ERR_IO;
+	int rc = vg_file_read(path, CONFIG_FILE_MAX, &text, &n, err, errlen);
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return VG_ERR_IO;
-	}
-	text = malloc(CONFIG_FILE_MAX + 1);
-	if (!text) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	n = fread(text, 1, CONFIG_FILE_MAX + 1, f);
-	if (ferror(f) || n > CONFIG_FILE_MAX) {
-		snprintf(err, errlen, "%s: %s", path, ferror(f) ?
-			 strerror(errno) : "file too large");
-		goto out;
-	}
-	text[n] = '\0';
-	if (strlen(text) != n) {
+	if (rc == VG_OK && strlen(text) != n) {
 		snprintf(err, errlen, "%s: contains a NUL byte", path);
-		goto out;
+		rc = VG_ERR_PARSE;
 	}
-	rc = agent_config_parse(cfg, text, path, err, errlen);
+	if (rc == VG_OK)
+		rc = agent_config_parse(cfg, text, path, err, errlen);
 	if (rc == VG_OK) {
 		rc = check_secrets(cfg, path, err, errlen);
 		if (rc != VG_OK)
 			agent_config_free(cfg);
 	}
-out:
 	free(text);
-	fclose(f);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "view.h"
 #include "vigie/log.h"
+#include "vigie/str.h"
 
 #ifndef AGENT_CONFIG_PATH
 #define AGENT_CONFIG_PATH "/etc/vigie/vigie-agent.conf"
@@ -104,7 +105,7 @@ static int client(const struct opts *o, const char *request)
 		fprintf(stderr, "vigie-agent: %s (use -s SOCKET)\n", err);
 		return 2;
 	}
-	snprintf(path, sizeof(path), "%s", cfg.control);
+	vg_strlcpy(path, cfg.control, sizeof(path));
 	agent_config_free(&cfg);
 	rc = ask(o, path, request);
 	return rc;

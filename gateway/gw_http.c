@@ -11,21 +11,21 @@
  * Bearer token (--http-token-file; browsers may give it as the Basic-auth
  * password) and TLS (--http-cert/--http-key).
  */
-#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gw_api.h"
 #include "gw_http.h"
 #include "vigie/err.h"
+#include "vigie/file.h"
 #include "vigie/ident.h"
 #include "vigie/log.h"
 #include "vigie/region.h"
 #include "vigie/secret.h"
+#include "vigie/str.h"
 #include "vigie/timeutil.h"
 
 /* Our own request size limits, well inside the memory pool, so that
@@ -35,6 +35,7 @@
 #define CONN_MEMORY ((intptr_t)128 * 1024)
 #define UNITS_LIMIT_MAX 1000
 #define HISTORY_POINTS_MAX 5000
+#define PEM_MAX ((size_t)1 << 20) /* a certificate chain, or a key */
 #define TIME_WANTED "want RFC 3339 UTC, YYYY-MM-DD or Unix seconds," \
 		    " in the years 0000..9999"
 
@@ -105,16 +106,13 @@ static bool arg_long(struct MHD_Connection *c, const char *name, long min,
 		     long max, long *out)
 {
 	const char *v = arg(c, name);
-	char *end = NULL;
-	long n;
+	long long n;
 
 	if (!v)
 		return true;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (!*v || *end || errno || n < min || n > max)
+	if (vg_int_parse(v, min, max, &n) != VG_OK)
 		return false;
-	*out = n;
+	*out = (long)n;
 	return true;
 }
 
@@ -137,20 +135,17 @@ static bool arg_time(struct MHD_Connection *c, const char *name, int64_t *t)
 {
 	const char *v = arg(c, name);
 	struct vg_date d;
-	char *end = NULL;
 	long long n;
 
 	if (!v)
 		return true;
-	if (vg_time_parse(v, strlen(v), t) == 0)
+	if (vg_time_parse(v, strlen(v), t) == VG_OK)
 		return true;
-	if (vg_date_parse(v, &d) == 0) {
+	if (vg_date_parse(v, &d) == VG_OK) {
 		*t = vg_days_from_civil(d.y, d.m, d.d) * 86400;
 		return true;
 	}
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (!*v || *end || errno || n < VG_TIME_MIN || n > VG_TIME_MAX)
+	if (vg_int_parse(v, VG_TIME_MIN, VG_TIME_MAX, &n) != VG_OK)
 		return false;
 	*t = n;
 	return true;
@@ -360,7 +355,7 @@ static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind,
 	for (const char *const *a = u->allowed; *a; a++)
 		if (strcmp(*a, key) == 0)
 			return MHD_YES;
-	snprintf(u->first, sizeof(u->first), "%s", key);
+	vg_strlcpy(u->first, key, sizeof(u->first));
 	return MHD_NO;
 }
 
@@ -518,27 +513,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 static char *read_pem(const char *path, bool secret)
 {
 	char err[512];
-	struct stat sb;
 	char *buf = NULL;
-	FILE *f = fopen(path, "rb");
+	size_t n = 0;
 
-	if (!f || fstat(fileno(f), &sb) != 0 || sb.st_size > (1 << 20)) {
-		vg_log(VG_LOG_ERR, "http: %s: cannot read", path);
-		goto out;
-	}
-	if (secret && vg_secret_check(path, "--http-key", err,
-				      sizeof(err)) != VG_OK) {
+	int rc = secret ? vg_secret_check(path, "--http-key", err,
+					  sizeof(err))
+			: VG_OK;
+
+	if (rc == VG_OK)
+		rc = vg_file_read(path, PEM_MAX, &buf, &n, err, sizeof(err));
+	if (rc != VG_OK)
 		vg_log(VG_LOG_ERR, "http: %s", err);
-		goto out;
-	}
-	buf = calloc(1, (size_t)sb.st_size + 1);
-	if (buf && fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size) {
-		free(buf);
-		buf = NULL;
-	}
-out:
-	if (f)
-		fclose(f);
 	return buf;
 }
 

@@ -4,6 +4,7 @@
  * readable by others.
  */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "vigie/err.h"
 #include "vigie/ident.h"
 #include "vigie/secret.h"
+#include "vigie/str.h"
 
 static void usage(FILE *f)
 {
@@ -88,20 +90,24 @@ static int check_key(const char *path, const char *what)
 	return rc;
 }
 
+/* A TCP port, 1..65535. */
+static int parse_port(const char *arg, int *port)
+{
+	long long n;
+	int rc = vg_int_parse(arg, 1, 65535, &n);
+
+	if (rc == VG_OK)
+		*port = (int)n;
+	return rc;
+}
+
 static int parse_broker(struct gw_opts *o, const char *arg)
 {
 	const char *colon = strrchr(arg, ':');
-	char *end = NULL;
-	long port;
 
-	if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof(o->host))
+	if (!colon || colon == arg || parse_port(colon + 1, &o->port) != VG_OK ||
+	    !vg_strslice(o->host, sizeof(o->host), arg, (size_t)(colon - arg)))
 		return VG_ERR_INVAL;
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535)
-		return VG_ERR_INVAL;
-	memcpy(o->host, arg, (size_t)(colon - arg));
-	o->host[colon - arg] = '\0';
-	o->port = (int)port;
 	return VG_OK;
 }
 
@@ -111,8 +117,6 @@ static int parse_http(struct gw_opts *o, const char *arg)
 	const char *colon = strrchr(arg, ':');
 	const char *host = "127.0.0.1", *port = arg;
 	size_t hl = strlen(host);
-	char *end = NULL;
-	long n;
 
 	if (colon) {
 		host = arg;
@@ -123,25 +127,10 @@ static int parse_http(struct gw_opts *o, const char *arg)
 			hl -= 2;
 		}
 	}
-	n = strtol(port, &end, 10);
-	if (!*port || *end || n < 1 || n > 65535 || hl == 0 ||
-	    hl >= sizeof(o->http_host))
+	if (hl == 0 || parse_port(port, &o->http_port) != VG_OK ||
+	    !vg_strslice(o->http_host, sizeof(o->http_host), host, hl))
 		return VG_ERR_INVAL;
-	memcpy(o->http_host, host, hl);
-	o->http_host[hl] = '\0';
-	o->http_port = (int)n;
 	o->http = true;
-	return VG_OK;
-}
-
-static int parse_int(const char *arg, int min, int max, int *out)
-{
-	char *end = NULL;
-	long v = strtol(arg, &end, 10);
-
-	if (!*arg || *end || v < min || v > max)
-		return VG_ERR_INVAL;
-	*out = (int)v;
 	return VG_OK;
 }
 
@@ -188,23 +177,79 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/*
+ * The options that take a bounded integer: where each goes and what to
+ * say when it is out of bounds.
+ */
+static const struct int_opt {
+	int opt;
+	int min, max;
+	size_t off; /* of the int in struct gw_opts */
+	const char *err;
+} int_opts[] = {
+	{ O_COALESCE, 0, 60000, offsetof(struct gw_opts, coalesce_ms),
+	  "--coalesce-ms wants 0..60000" },
+	{ O_KEEPALIVE, 5, 3600, offsetof(struct gw_opts, keepalive),
+	  "--keepalive wants 5..3600 seconds" },
+	{ O_HISTORY, 1, 86400, offsetof(struct gw_opts, history_s),
+	  "--history-interval wants 1..86400" },
+	{ O_SITE_CAP, 1, 1000000, offsetof(struct gw_opts, site_cap),
+	  "--site-cap wants 1..1000000 units" },
+	{ O_HTTP_CLIENTS, 2, 10000, offsetof(struct gw_opts, http_max_clients),
+	  "--http-max-clients wants 2..10000" },
+	{ O_HTTP_PER_IP, 0, 10000, offsetof(struct gw_opts, http_max_per_ip),
+	  "--http-max-per-ip wants 0..10000" },
+	{ O_HTTP_STREAMS, 0, 9999, offsetof(struct gw_opts, http_max_streams),
+	  "--http-max-streams wants 0..9999" },
+	{ O_HTTP_HDR_TO, 1, 3600,
+	  offsetof(struct gw_opts, http_header_timeout),
+	  "--http-header-timeout wants 1..3600" },
+	{ O_HTTP_IDLE_TO, 1, 3600, offsetof(struct gw_opts, http_idle_timeout),
+	  "--http-idle-timeout wants 1..3600" },
+	{ O_PROJ_DAYS, 1, 3650, offsetof(struct gw_opts, projection_days),
+	  "--projection-days wants 1..3650" },
+};
+
+/* An integer option of int_opts; false when c is not one. */
+static bool int_opt(struct gw_opts *o, int c, const char *arg,
+		    const char **err)
+{
+	for (size_t i = 0; i < sizeof(int_opts) / sizeof(int_opts[0]); i++) {
+		const struct int_opt *t = &int_opts[i];
+		long long n;
+
+		if (t->opt != c)
+			continue;
+		*err = NULL;
+		if (vg_int_parse(arg, t->min, t->max, &n) != VG_OK)
+			*err = t->err;
+		else
+			*(int *)(void *)((char *)o + t->off) = (int)n;
+		return true;
+	}
+	return false;
+}
+
 /* One option; returns an error message or NULL. */
 static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 {
+	const char *err = NULL;
 	int lvl;
 
+	if (int_opt(o, c, arg, &err))
+		return err;
 	switch (c) {
 	case O_BROKER:
 		return parse_broker(o, arg) ? "--broker wants HOST:PORT" : NULL;
 	case O_USER:
-		snprintf(o->username, sizeof(o->username), "%s", arg);
+		vg_strlcpy(o->username, arg, sizeof(o->username));
 		return NULL;
 	case O_PWFILE:
 		return read_secret(arg, "--password-file", o->password,
 				   sizeof(o->password))
 			       ? "cannot use --password-file" : NULL;
 	case O_PW:
-		snprintf(o->password, sizeof(o->password), "%s", arg);
+		vg_strlcpy(o->password, arg, sizeof(o->password));
 		return NULL;
 	case O_CAFILE: o->cafile = arg; return NULL;
 	case O_CERT: o->certfile = arg; return NULL;
@@ -212,25 +257,16 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 	case O_ID:
 		if (!vg_ident_valid(arg, strlen(arg)))
 			return "--id must be 1-48 characters of A-Za-z0-9._-";
-		snprintf(o->id, sizeof(o->id), "%s", arg);
+		vg_strlcpy(o->id, arg, sizeof(o->id));
 		return NULL;
 	case O_PREFIX:
 		if (!vg_prefix_valid(arg))
 			return "--prefix must be identifier segments split by /";
-		snprintf(o->prefix, sizeof(o->prefix), "%s", arg);
+		vg_strlcpy(o->prefix, arg, sizeof(o->prefix));
 		return NULL;
 	case O_DATADIR: o->data_dir = arg; return NULL;
 	case O_TARGETS: o->targets_file = arg; return NULL;
 	case O_SITES: o->sites_file = arg; return NULL;
-	case O_COALESCE:
-		return parse_int(arg, 0, 60000, &o->coalesce_ms)
-			       ? "--coalesce-ms wants 0..60000" : NULL;
-	case O_KEEPALIVE:
-		return parse_int(arg, 5, 3600, &o->keepalive)
-			       ? "--keepalive wants 5..3600 seconds" : NULL;
-	case O_HISTORY:
-		return parse_int(arg, 1, 86400, &o->history_s)
-			       ? "--history-interval wants 1..86400" : NULL;
 	case O_TODAY:
 		o->has_today = true;
 		return vg_date_parse(arg, &o->today) ? "--today wants YYYY-MM-DD"
@@ -245,27 +281,6 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 		return o->http_token[0] ? NULL : "--http-token-file is empty";
 	case O_HTTP_CERT: o->http_cert = arg; return NULL;
 	case O_HTTP_KEY: o->http_key = arg; return NULL;
-	case O_SITE_CAP:
-		return parse_int(arg, 1, 1000000, &o->site_cap)
-			       ? "--site-cap wants 1..1000000 units" : NULL;
-	case O_HTTP_CLIENTS:
-		return parse_int(arg, 2, 10000, &o->http_max_clients)
-			       ? "--http-max-clients wants 2..10000" : NULL;
-	case O_HTTP_PER_IP:
-		return parse_int(arg, 0, 10000, &o->http_max_per_ip)
-			       ? "--http-max-per-ip wants 0..10000" : NULL;
-	case O_HTTP_STREAMS:
-		return parse_int(arg, 0, 9999, &o->http_max_streams)
-			       ? "--http-max-streams wants 0..9999" : NULL;
-	case O_HTTP_HDR_TO:
-		return parse_int(arg, 1, 3600, &o->http_header_timeout)
-			       ? "--http-header-timeout wants 1..3600" : NULL;
-	case O_HTTP_IDLE_TO:
-		return parse_int(arg, 1, 3600, &o->http_idle_timeout)
-			       ? "--http-idle-timeout wants 1..3600" : NULL;
-	case O_PROJ_DAYS:
-		return parse_int(arg, 1, 3650, &o->projection_days)
-			       ? "--projection-days wants 1..3650" : NULL;
 	case O_LOGLEVEL:
 		lvl = vg_log_level_parse(arg);
 		if (lvl < 0)
@@ -283,23 +298,15 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 {
 	int c;
 
-	memset(o, 0, sizeof(*o));
-	snprintf(o->host, sizeof(o->host), "127.0.0.1");
-	o->port = 1883;
-	snprintf(o->id, sizeof(o->id), "central");
-	o->data_dir = ".";
-	o->coalesce_ms = 200;
-	o->store_ms = 200;
-	o->history_s = 300;
-	o->sync_timeout_ms = 10000;
-	o->keepalive = 30;
-	o->projection_days = 30;
-	o->site_cap = GW_SITE_CAP_DEFAULT;
-	o->http_max_clients = 256;
-	o->http_max_per_ip = 16;
-	o->http_max_streams = -1; /* 3/4 of the connections unless given */
-	o->http_header_timeout = 10;
-	o->http_idle_timeout = 30;
+	*o = (struct gw_opts){
+		.host = "127.0.0.1", .port = 1883, .id = "central",
+		.data_dir = ".", .coalesce_ms = 200, .store_ms = 200,
+		.history_s = 300, .sync_timeout_ms = 10000, .keepalive = 30,
+		.projection_days = 30, .site_cap = GW_SITE_CAP_DEFAULT,
+		.http_max_clients = 256, .http_max_per_ip = 16,
+		.http_max_streams = -1, /* 3/4 of the connections unless given */
+		.http_header_timeout = 10, .http_idle_timeout = 30,
+	};
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		const char *err;
 		if (c == O_HELP) {

@@ -13,6 +13,7 @@
 
 #include "vigie/arith.h"
 #include "vigie/err.h"
+#include "vigie/file.h"
 
 #define TARGETS_FILE_MAX ((size_t)64 * 1024)
 
@@ -186,35 +187,12 @@ int vg_targets_parse(struct vg_targets *tg, const char *text, size_t len,
 int vg_targets_load(struct vg_targets *tg, const char *path, char *err,
 		    size_t errlen)
 {
-	FILE *f = fopen(path, "r");
 	char *buf = NULL;
-	size_t n;
-	int rc = VG_ERR_IO;
+	size_t n = 0;
+	int rc = vg_file_read(path, TARGETS_FILE_MAX, &buf, &n, err, errlen);
 
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return VG_ERR_IO;
-	}
-	buf = malloc(TARGETS_FILE_MAX + 1);
-	if (!buf) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		rc = VG_ERR_NOMEM;
-		goto out;
-	}
-	n = fread(buf, 1, TARGETS_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (n > TARGETS_FILE_MAX) {
-		snprintf(err, errlen, "%s: larger than %zu bytes", path,
-			 TARGETS_FILE_MAX);
-		rc = VG_ERR_RANGE;
-		goto out;
-	}
-	rc = vg_targets_parse(tg, buf, n, path, err, errlen);
-out:
+	if (rc == VG_OK)
+		rc = vg_targets_parse(tg, buf, n, path, err, errlen);
 	free(buf);
-	fclose(f);
 	return rc;
 }
