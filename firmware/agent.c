@@ -24,6 +24,7 @@
 #include <mosquitto.h>
 
 #include "ctl.h"
+#include "status.h"
 #include "view.h"
 #include "vigie/err.h"
 #include "vigie/log.h"
@@ -287,26 +288,9 @@ static void print_once(struct agent *a, int i)
 }
 
 /* --once's device verdict: 0 answering, 1 failing, 2 not answering. */
-static int once_device(struct agent *a, int d)
-{
-	if (agent_modbus_dead(&a->mb, d))
-		return 2;
-	return agent_outbox_device_failing(&a->ob, d) ? 1 : 0;
-}
-
 /* --once for a person: one line per unit, then one per device. */
 static void once_table(struct agent *a, enum view_lang l)
 {
-	static const char *const en[] = {
-		"answering",
-		"FAILING (every unit has a read fault)",
-		"NOT ANSWERING"
-	};
-	static const char *const fr[] = {
-		"répond",
-		"EN ÉCHEC (chaque unité a un défaut de lecture)",
-		"NE RÉPOND PAS"
-	};
 	struct vg_unit_status st;
 
 	fputs(VW(l, "UNIT                 PROG   STATE      SOURCE  DETAIL\n",
@@ -325,12 +309,11 @@ static void once_table(struct agent *a, enum view_lang l)
 		putchar('\n');
 	}
 	for (int d = 0; d < a->cfg.ndevices; d++) {
-		int k = once_device(a, d);
-
 		printf(VW(l, "device %s: %s (%d request(s) planned, %d sent)\n",
 			  "appareil %s : %s (%d requête(s) prévue(s), %d "
 			  "envoyée(s))\n"), a->cfg.devices[d].name,
-		       VW(l, en[k], fr[k]), a->mb.plan.dev_nreq[d],
+		       agent_device_words(l, agent_device_health(a, d)),
+		       a->mb.plan.dev_nreq[d],
 		       agent_modbus_requests(&a->mb, d));
 	}
 }
@@ -357,7 +340,7 @@ static void once_json(struct agent *a)
 static bool once_all_failed(struct agent *a)
 {
 	for (int d = 0; d < a->cfg.ndevices; d++) {
-		if (once_device(a, d) == 0)
+		if (agent_device_health(a, d) == AGENT_DEV_ANSWERING)
 			return false;
 	}
 	return a->cfg.ndevices > 0;

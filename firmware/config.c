@@ -751,42 +751,27 @@ static int check_tls(struct parse *p)
 	return 1;
 }
 
-/* Where a unit is read: devices on one endpoint and slave are one. */
-struct reg_ref {
-	int dev;          /* first device with the same endpoint and slave */
-	int reg;
-	int address;
-	int unit;
-};
-
-static bool same_slave(const struct agent_device *a,
-		       const struct agent_device *b)
+bool agent_device_same_bus(const struct agent_device *a,
+			   const struct agent_device *b)
 {
-	if (a->transport != b->transport || a->slave != b->slave)
+	if (a->transport != b->transport)
 		return false;
 	if (a->transport == AGENT_TCP)
 		return a->port == b->port && strcmp(a->host, b->host) == 0;
 	return strcmp(a->serial, b->serial) == 0;
 }
 
-static int reg_ref_cmp(const void *x, const void *y)
+static bool same_slave(const struct agent_device *a,
+		       const struct agent_device *b)
 {
-	const struct reg_ref *a = x, *b = y;
-
-	if (a->dev != b->dev)
-		return a->dev < b->dev ? -1 : 1;
-	if (a->reg != b->reg)
-		return a->reg < b->reg ? -1 : 1;
-	if (a->address != b->address)
-		return a->address < b->address ? -1 : 1;
-	return a->unit < b->unit ? -1 : a->unit > b->unit;
+	return a->slave == b->slave && agent_device_same_bus(a, b);
 }
 
 /* Two units on one register would always agree: a copy-paste slip. */
 static int check_registers(struct parse *p)
 {
 	const struct agent_config *c = p->cfg;
-	struct reg_ref *r = calloc((size_t)c->nunits + 1, sizeof(*r));
+	struct agent_reg_ref *r = calloc((size_t)c->nunits + 1, sizeof(*r));
 	int n = 0, rc = 1;
 
 	if (!r)
@@ -799,9 +784,10 @@ static int check_registers(struct parse *p)
 			continue;
 		while (!same_slave(&c->devices[d], &c->devices[u->device]))
 			d++; /* ends at u->device at the latest */
-		r[n++] = (struct reg_ref){ d, (int)u->reg, u->address, i };
+		/* devices on one endpoint and slave are one */
+		r[n++] = (struct agent_reg_ref){ d, (int)u->reg, u->address, i };
 	}
-	qsort(r, (size_t)n, sizeof(*r), reg_ref_cmp);
+	qsort(r, (size_t)n, sizeof(*r), agent_reg_ref_cmp);
 	for (int k = 1; k < n && rc; k++) {
 		const struct agent_unit *a = &c->units[r[k - 1].unit];
 		const struct agent_unit *b = &c->units[r[k].unit];
@@ -925,34 +911,36 @@ static int check_secrets(struct agent_config *c, const char *path,
 	return rc;
 }
 
+static int parse_file(void *ctx, const char *text, size_t len,
+		      const char *path, char *err, size_t errlen)
+{
+	/* inih reads a C string: a NUL byte would hide the rest */
+	if (strlen(text) != len) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		return VG_ERR_PARSE;
+	}
+	return agent_config_parse(ctx, text, path, err, errlen);
+}
+
 int agent_config_load(struct agent_config *cfg, const char *path, char *err,
 		      size_t errlen)
 {
-	char *text = NULL;
-	size_t n = 0;
-	int rc = vg_file_read(path, CONFIG_FILE_MAX, &text, &n, err, errlen);
+	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (rc == VG_OK && strlen(text) != n) {
-		snprintf(err, errlen, "%s: contains a NUL byte", path);
-		rc = VG_ERR_PARSE;
-	}
-	if (rc == VG_OK)
-		rc = agent_config_parse(cfg, text, path, err, errlen);
+	rc = vg_file_load(path, CONFIG_FILE_MAX, parse_file, cfg, err, errlen);
 	if (rc == VG_OK) {
 		rc = check_secrets(cfg, path, err, errlen);
 		if (rc != VG_OK)
 			agent_config_free(cfg);
 	}
-	free(text);
 	return rc;
 }
 
 void agent_config_free(struct agent_config *cfg)
 {
 	free(cfg->units);
-	cfg->units = NULL;
-	cfg->nunits = 0;
+	memset(cfg, 0, sizeof(*cfg)); /* empty, as after a refused load */
 }
 
 int agent_config_unit_find(const struct agent_config *cfg, const char *id)
@@ -962,6 +950,19 @@ int agent_config_unit_find(const struct agent_config *cfg, const char *id)
 			return i;
 	}
 	return -1;
+}
+
+int agent_reg_ref_cmp(const void *x, const void *y)
+{
+	const struct agent_reg_ref *a = x, *b = y;
+
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->reg != b->reg)
+		return a->reg < b->reg ? -1 : 1;
+	if (a->address != b->address)
+		return a->address < b->address ? -1 : 1;
+	return a->unit < b->unit ? -1 : a->unit > b->unit;
 }
 
 const char *agent_config_reg_name(enum agent_reg r)

@@ -115,6 +115,21 @@ int agent_config_parse(struct agent_config *cfg, const char *text,
 		       const char *name, char *err, size_t errlen);
 void agent_config_free(struct agent_config *cfg);
 
+/* a and b are on one bus: the same TCP endpoint or serial line. */
+bool agent_device_same_bus(const struct agent_device *a,
+			   const struct agent_device *b);
+
+/* Where a unit is read, in the order the poll reads registers. */
+struct agent_reg_ref {
+	int dev;     /* device index */
+	int reg;     /* enum agent_reg */
+	int address;
+	int unit;    /* unit index: the last key, so the order is total */
+};
+
+/* qsort comparison of struct agent_reg_ref: dev, reg, address, unit. */
+int agent_reg_ref_cmp(const void *a, const void *b);
+
 /* Index of a unit by id, or -1. */
 int agent_config_unit_find(const struct agent_config *cfg, const char *id);
 /* "holding", "input", "coil", "discrete" */

@@ -151,6 +151,23 @@ static bool arg_time(struct MHD_Connection *c, const char *name, int64_t *t)
 	return true;
 }
 
+/*
+ * A document read from the store over db (closed here; NULL: it could not
+ * be opened) with rc the reader's result: a 503 when the database failed,
+ * saying `what` if it failed mid-read, else b (a 500 if b itself failed).
+ */
+static enum MHD_Result send_db_doc(struct MHD_Connection *c, sqlite3 *db,
+				   int rc, struct gw_buf *b, const char *what)
+{
+	sqlite3_close(db);
+	if (rc != VG_OK && !b->err) {
+		gw_buf_free(b);
+		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  db ? what : "database unavailable");
+	}
+	return send_buf(c, MHD_HTTP_OK, "application/json", b);
+}
+
 static enum MHD_Result summary_one(struct gw_http *h, struct MHD_Connection *c,
 				   const char *rest)
 {
@@ -190,18 +207,10 @@ static enum MHD_Result history(struct gw_http *h, struct MHD_Connection *c)
 				  "want program=renir|rgt, region=01..17|all,"
 				  " points=2..5000");
 	db = gw_store_open_ro(h->gw->o.data_dir);
-	if (!db)
-		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "database unavailable");
-	rc = gw_api_history_json(db, p, r < 0 ? VG_REGION_ALL : r, from, to,
-				 points, &b);
-	sqlite3_close(db);
-	if (rc < 0 && !b.err) {
-		gw_buf_free(&b);
-		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "history unavailable");
-	}
-	return send_buf(c, MHD_HTTP_OK, "application/json", &b);
+	rc = db ? gw_api_history_json(db, p, r < 0 ? VG_REGION_ALL : r, from,
+				      to, points, &b)
+		: VG_ERR_IO;
+	return send_db_doc(c, db, rc, &b, "history unavailable");
 }
 
 static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
@@ -223,17 +232,8 @@ static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
 				  "want program=renir|rgt, region=01..17,"
 				  " site, state, offset>=0, limit=1..1000");
 	db = gw_store_open_ro(h->gw->o.data_dir);
-	if (!db)
-		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "database unavailable");
-	rc = gw_api_db_units(db, &q, &b);
-	sqlite3_close(db);
-	if (rc < 0 && !b.err) {
-		gw_buf_free(&b);
-		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "units unavailable");
-	}
-	return send_buf(c, MHD_HTTP_OK, "application/json", &b);
+	rc = db ? gw_api_db_units(db, &q, &b) : VG_ERR_IO;
+	return send_db_doc(c, db, rc, &b, "units unavailable");
 }
 
 /* The per-site families (agent presence and health) of /metrics. */
@@ -568,14 +568,14 @@ static struct MHD_Daemon *start_daemon(struct gw_http *h,
 static int load_tls(struct gw_http *h, const struct gw_opts *o)
 {
 	if (!o->http_cert)
-		return 0;
+		return VG_OK;
 	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 		vg_log(VG_LOG_ERR, "http: this libmicrohttpd has no TLS");
-		return -1;
+		return VG_ERR_INVAL;
 	}
 	h->tls_cert = read_pem(o->http_cert, false);
 	h->tls_key = read_pem(o->http_key, true);
-	return (h->tls_cert && h->tls_key) ? 0 : -1;
+	return (h->tls_cert && h->tls_key) ? VG_OK : VG_ERR_IO;
 }
 
 static void free_http(struct gw_http *h)
@@ -597,43 +597,47 @@ int gw_http_start(struct gateway *gw)
 	struct addrinfo *ai = NULL;
 	struct gw_http *h;
 	char port[8];
+	int rc;
 
 	if (!o->http)
-		return 0;
+		return VG_OK;
 	h = calloc(1, sizeof(*h));
 	if (!h)
-		return -1;
+		return VG_ERR_NOMEM;
 	h->gw = gw;
 	h->wake = -1;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_mutex_init(&h->log_mu, NULL);
 	vg_ratelimit_init(&h->log_rl, 60000, 10);
-	if (load_tls(h, o) != 0) {
-		free_http(h);
-		return -1;
-	}
+	rc = load_tls(h, o);
+	if (rc != VG_OK)
+		goto out;
 	snprintf(port, sizeof(port), "%d", o->http_port);
 	if (getaddrinfo(o->http_host, port, &hints, &ai) != 0 || !ai) {
 		vg_log(VG_LOG_ERR, "http: cannot resolve %s", o->http_host);
-		free_http(h);
-		return -1;
+		rc = VG_ERR_INVAL;
+		goto out;
 	}
-	if (gw_http_watch_start(h) == 0)
+	rc = gw_http_watch_start(h);
+	if (rc == VG_OK)
 		h->d = start_daemon(h, ai->ai_addr, ai->ai_family);
 	freeaddrinfo(ai);
 	if (!h->d) {
 		gw_http_watch_stop(h);
 		vg_log(VG_LOG_ERR, "http: cannot listen on %s:%d", o->http_host,
 		       o->http_port);
-		free_http(h);
-		return -1;
+		rc = VG_ERR_IO;
+		goto out;
 	}
 	gw->http = h;
 	vg_log(VG_LOG_INFO, "http: dashboard at %s://%s%s%s:%d/",
 	       h->tls_cert ? "https" : "http",
 	       strchr(o->http_host, ':') ? "[" : "", o->http_host,
 	       strchr(o->http_host, ':') ? "]" : "", o->http_port);
-	return 0;
+out:
+	if (rc != VG_OK)
+		free_http(h);
+	return rc;
 }
 
 void gw_http_stop(struct gateway *gw)

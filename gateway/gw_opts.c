@@ -178,41 +178,43 @@ static const struct option longopts[] = {
 };
 
 /*
- * The options that take a bounded integer: where each goes and what to
- * say when it is out of bounds.
+ * The options that take a bounded integer and where each goes; the error
+ * message is made from the option's name and its range.
  */
+#define INT_OPT(o, lo, hi, field, unit) \
+	{ o, lo, hi, offsetof(struct gw_opts, field), unit }
 static const struct int_opt {
 	int opt;
 	int min, max;
 	size_t off; /* of the int in struct gw_opts */
-	const char *err;
+	const char *unit;
 } int_opts[] = {
-	{ O_COALESCE, 0, 60000, offsetof(struct gw_opts, coalesce_ms),
-	  "--coalesce-ms wants 0..60000" },
-	{ O_KEEPALIVE, 5, 3600, offsetof(struct gw_opts, keepalive),
-	  "--keepalive wants 5..3600 seconds" },
-	{ O_HISTORY, 1, 86400, offsetof(struct gw_opts, history_s),
-	  "--history-interval wants 1..86400" },
-	{ O_SITE_CAP, 1, 1000000, offsetof(struct gw_opts, site_cap),
-	  "--site-cap wants 1..1000000 units" },
-	{ O_HTTP_CLIENTS, 2, 10000, offsetof(struct gw_opts, http_max_clients),
-	  "--http-max-clients wants 2..10000" },
-	{ O_HTTP_PER_IP, 0, 10000, offsetof(struct gw_opts, http_max_per_ip),
-	  "--http-max-per-ip wants 0..10000" },
-	{ O_HTTP_STREAMS, 0, 9999, offsetof(struct gw_opts, http_max_streams),
-	  "--http-max-streams wants 0..9999" },
-	{ O_HTTP_HDR_TO, 1, 3600,
-	  offsetof(struct gw_opts, http_header_timeout),
-	  "--http-header-timeout wants 1..3600" },
-	{ O_HTTP_IDLE_TO, 1, 3600, offsetof(struct gw_opts, http_idle_timeout),
-	  "--http-idle-timeout wants 1..3600" },
-	{ O_PROJ_DAYS, 1, 3650, offsetof(struct gw_opts, projection_days),
-	  "--projection-days wants 1..3650" },
+	INT_OPT(O_COALESCE, 0, 60000, coalesce_ms, ""),
+	INT_OPT(O_KEEPALIVE, 5, 3600, keepalive, " seconds"),
+	INT_OPT(O_HISTORY, 1, 86400, history_s, ""),
+	INT_OPT(O_SITE_CAP, 1, 1000000, site_cap, " units"),
+	INT_OPT(O_HTTP_CLIENTS, 2, 10000, http_max_clients, ""),
+	INT_OPT(O_HTTP_PER_IP, 0, 10000, http_max_per_ip, ""),
+	INT_OPT(O_HTTP_STREAMS, 0, 9999, http_max_streams, ""),
+	INT_OPT(O_HTTP_HDR_TO, 1, 3600, http_header_timeout, ""),
+	INT_OPT(O_HTTP_IDLE_TO, 1, 3600, http_idle_timeout, ""),
+	INT_OPT(O_PROJ_DAYS, 1, 3650, projection_days, ""),
 };
 
-/* An integer option of int_opts; false when c is not one. */
+static const char *opt_name(int c)
+{
+	for (const struct option *l = longopts; l->name; l++)
+		if (l->val == c)
+			return l->name;
+	return "?";
+}
+
+/*
+ * An integer option of int_opts; false when c is not one.  *err is NULL,
+ * or "--NAME wants MIN..MAX" in msg (size bytes).
+ */
 static bool int_opt(struct gw_opts *o, int c, const char *arg,
-		    const char **err)
+		    const char **err, char *msg, size_t size)
 {
 	for (size_t i = 0; i < sizeof(int_opts) / sizeof(int_opts[0]); i++) {
 		const struct int_opt *t = &int_opts[i];
@@ -221,49 +223,61 @@ static bool int_opt(struct gw_opts *o, int c, const char *arg,
 		if (t->opt != c)
 			continue;
 		*err = NULL;
-		if (vg_int_parse(arg, t->min, t->max, &n) != VG_OK)
-			*err = t->err;
-		else
+		if (vg_int_parse(arg, t->min, t->max, &n) == VG_OK) {
 			*(int *)(void *)((char *)o + t->off) = (int)n;
+		} else {
+			snprintf(msg, size, "--%s wants %d..%d%s", opt_name(c),
+				 t->min, t->max, t->unit);
+			*err = msg;
+		}
 		return true;
 	}
 	return false;
 }
 
+/* A text option into dst when ok; otherwise why (NULL: accepted). */
+static const char *set_text(char *dst, size_t size, const char *arg, bool ok,
+			    const char *why)
+{
+	if (!ok)
+		return why;
+	vg_strlcpy(dst, arg, size);
+	return NULL;
+}
+
 /* One option; returns an error message or NULL. */
 static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 {
+	static char msg[96]; /* options are parsed once, on one thread */
 	const char *err = NULL;
 	int lvl;
 
-	if (int_opt(o, c, arg, &err))
+	if (int_opt(o, c, arg, &err, msg, sizeof(msg)))
 		return err;
 	switch (c) {
 	case O_BROKER:
 		return parse_broker(o, arg) ? "--broker wants HOST:PORT" : NULL;
 	case O_USER:
-		vg_strlcpy(o->username, arg, sizeof(o->username));
-		return NULL;
+		return set_text(o->username, sizeof(o->username), arg, true,
+				NULL);
 	case O_PWFILE:
 		return read_secret(arg, "--password-file", o->password,
 				   sizeof(o->password))
 			       ? "cannot use --password-file" : NULL;
 	case O_PW:
-		vg_strlcpy(o->password, arg, sizeof(o->password));
-		return NULL;
+		return set_text(o->password, sizeof(o->password), arg, true,
+				NULL);
 	case O_CAFILE: o->cafile = arg; return NULL;
 	case O_CERT: o->certfile = arg; return NULL;
 	case O_KEY: o->keyfile = arg; return NULL;
 	case O_ID:
-		if (!vg_ident_valid(arg, strlen(arg)))
-			return "--id must be 1-48 characters of A-Za-z0-9._-";
-		vg_strlcpy(o->id, arg, sizeof(o->id));
-		return NULL;
+		return set_text(o->id, sizeof(o->id), arg,
+				vg_ident_valid(arg, strlen(arg)),
+				"--id must be 1-48 characters of A-Za-z0-9._-");
 	case O_PREFIX:
-		if (!vg_prefix_valid(arg))
-			return "--prefix must be identifier segments split by /";
-		vg_strlcpy(o->prefix, arg, sizeof(o->prefix));
-		return NULL;
+		return set_text(o->prefix, sizeof(o->prefix), arg,
+				vg_prefix_valid(arg),
+				"--prefix must be identifier segments split by /");
 	case O_DATADIR: o->data_dir = arg; return NULL;
 	case O_TARGETS: o->targets_file = arg; return NULL;
 	case O_SITES: o->sites_file = arg; return NULL;

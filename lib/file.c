@@ -51,3 +51,16 @@ out:
 		fclose(f);
 	return rc;
 }
+
+int vg_file_load(const char *path, size_t max, vg_file_parse_fn parse,
+		 void *ctx, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t n = 0;
+	int rc = vg_file_read(path, max, &text, &n, err, errlen);
+
+	if (rc == VG_OK)
+		rc = parse(ctx, text, n, path, err, errlen);
+	free(text);
+	return rc;
+}

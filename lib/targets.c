@@ -184,15 +184,15 @@ int vg_targets_parse(struct vg_targets *tg, const char *text, size_t len,
 	return VG_OK;
 }
 
+static int parse_file(void *ctx, const char *text, size_t len,
+		      const char *path, char *err, size_t errlen)
+{
+	return vg_targets_parse(ctx, text, len, path, err, errlen);
+}
+
 int vg_targets_load(struct vg_targets *tg, const char *path, char *err,
 		    size_t errlen)
 {
-	char *buf = NULL;
-	size_t n = 0;
-	int rc = vg_file_read(path, TARGETS_FILE_MAX, &buf, &n, err, errlen);
-
-	if (rc == VG_OK)
-		rc = vg_targets_parse(tg, buf, n, path, err, errlen);
-	free(buf);
-	return rc;
+	return vg_file_load(path, TARGETS_FILE_MAX, parse_file, tg, err,
+			    errlen);
 }

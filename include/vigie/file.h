@@ -17,4 +17,14 @@
 int vg_file_read(const char *path, size_t max, char **text, size_t *len,
 		 char *err, size_t errlen);
 
+/* Parse a file's text (len bytes, NUL-terminated) into ctx; VG_ERR_*. */
+typedef int (*vg_file_parse_fn)(void *ctx, const char *text, size_t len,
+				const char *path, char *err, size_t errlen);
+/*
+ * vg_file_read, then parse on the text, which is freed after: VG_OK, the
+ * reader's error, or parse's.
+ */
+int vg_file_load(const char *path, size_t max, vg_file_parse_fn parse,
+		 void *ctx, char *err, size_t errlen);
+
 #endif
