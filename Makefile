@@ -133,9 +133,16 @@ bench: $(BENCH_BIN) $(BENCH_EXTRA)
 $(GATEWAY): $(GW_OBJ) $(LIBVG)
 	$(CC) $(LDFLAGS) -o $@ $(GW_OBJ) $(LIBVG) $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBGW) $(LIBVG)
+# the helpers the gateway's unit tests share (tests/unit/gw_kit.h)
+UT_KIT := $(BUILD)/tests/gw_kit.o
+
+$(UT_KIT): tests/unit/gw_kit.c tests/unit/gw_kit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(LIBGW) $(LIBVG) \
+	$(CC) $(ALL_CFLAGS) -Igateway -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(UT_KIT) $(LIBGW) $(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(UT_KIT) $(LIBGW) $(LIBVG) \
 	  $(shell $(PKG_CONFIG) --cflags --libs cmocka) $(LDFLAGS) $(LIBS)
 
 unit: $(UT_BIN)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gw_core.h"
+#include "gw_kit.h"
 #include "vigie/timeutil.h"
 #include "vigie/topic.h"
 
@@ -38,15 +39,6 @@ static enum vg_reject unit_msg(struct gw_core *c, const char *prog,
 		return r;
 	}
 	return gw_core_apply(c, &m);
-}
-
-static enum vg_reject raw(struct gw_core *c, const char *topic,
-			  const char *payload)
-{
-	struct gw_msg m;
-	enum vg_reject r = gw_core_decode("", topic, payload, strlen(payload),
-					  &m);
-	return r != VG_REJ_NONE ? r : gw_core_apply(c, &m);
 }
 
 static uint64_t count(struct gw_core *c, int p, int region, int state)
@@ -97,7 +89,7 @@ static void test_site_is_bound_to_its_first_region(void **s)
 	assert_int_equal(unit_msg(c, "renir", "13", "a", "u2", "migrated", 1,
 				  NULL), VG_REJ_SITE_REGION);
 	assert_int_equal(count(c, 0, 13, VG_STATE_MIGRATED), 0);
-	assert_int_equal(raw(c, "vigie/v1/agent/a",
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/agent/a",
 			     "{\"v\":1,\"site\":\"a\",\"region\":\"13\","
 			     "\"online\":true}"), VG_REJ_SITE_REGION);
 	gw_core_free(c);
@@ -108,7 +100,7 @@ static void test_removal_and_no_resurrection(void **s)
 	struct gw_core *c = gw_core_new();
 	(void)s;
 	unit_msg(c, "renir", "06", "a", "u", "pending", 5, NULL);
-	assert_int_equal(raw(c, "vigie/v1/unit/renir/06/a/u", ""), VG_REJ_NONE);
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/unit/renir/06/a/u", ""), VG_REJ_NONE);
 	assert_int_equal(count(c, 0, 6, VG_STATE_PENDING), 0);
 	assert_int_equal(gw_core_units(c), 0);
 	assert_int_equal(unit_msg(c, "renir", "06", "a", "u", "pending", 4,
@@ -129,7 +121,7 @@ static void test_stale_follows_presence_and_faults(void **s)
 		 ",\"fault\":\"timeout\"");
 	unit_msg(c, "rgt", "03", "q", "l1", "pending", 1, NULL);
 	assert_int_equal(count(c, 0, 3, -1), 1);
-	assert_int_equal(raw(c, "vigie/v1/agent/q",
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/agent/q",
 			     "{\"v\":1,\"site\":\"q\",\"region\":\"03\","
 			     "\"online\":false,\"ts\":\"2026-11-22T18:00:00Z\"}"),
 			 VG_REJ_NONE);
@@ -138,11 +130,11 @@ static void test_stale_follows_presence_and_faults(void **s)
 	/* last known states still count while stale */
 	assert_int_equal(count(c, 0, 3, VG_STATE_MIGRATED), 1);
 	/* an older presence does not undo a newer one */
-	assert_int_equal(raw(c, "vigie/v1/agent/q",
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/agent/q",
 			     "{\"v\":1,\"site\":\"q\",\"region\":\"03\","
 			     "\"online\":true,\"ts\":\"2026-11-22T17:00:00Z\"}"),
 			 VG_REJ_STALE_SEQ);
-	assert_int_equal(raw(c, "vigie/v1/agent/q",
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/agent/q",
 			     "{\"v\":1,\"site\":\"q\",\"region\":\"03\","
 			     "\"online\":true,\"ts\":\"2026-11-22T19:00:00Z\"}"),
 			 VG_REJ_NONE);

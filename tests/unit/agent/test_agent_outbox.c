@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "agent_kit.h"
 #include "outbox.h"
 #include "vigie/err.h"
 #include "vigie/log.h"
@@ -24,33 +25,20 @@
 static char dir[64];
 static struct agent_config cfg;
 
+/* Three units; U2 is an RGT unit. */
 static int setup(void **state)
 {
 	(void)state;
-	vg_log_set_level(VG_LOG_ERR);
-	strcpy(dir, "/tmp/vg-outbox-XXXXXX");
-	if (!mkdtemp(dir))
+	if (agent_kit_setup(dir, sizeof(dir), "outbox", &cfg, 3) != VG_OK)
 		return -1;
-	memset(&cfg, 0, sizeof(cfg));
-	strcpy(cfg.site, "site-1");
-	cfg.region = 3;
-	cfg.nunits = 3;
-	cfg.units = calloc(3, sizeof(*cfg.units));
-	for (int i = 0; i < 3; i++) {
-		snprintf(cfg.units[i].id, sizeof(cfg.units[i].id), "U%d", i);
-		cfg.units[i].program = i == 2 ? VG_PROG_RGT : VG_PROG_RENIR;
-	}
+	cfg.units[2].program = VG_PROG_RGT;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	free(cfg.units);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return agent_kit_teardown(dir, &cfg) == VG_OK ? 0 : -1;
 }
 
 static void record_path(char *buf, size_t size, const char *unit)
@@ -61,19 +49,8 @@ static void record_path(char *buf, size_t size, const char *unit)
 /* Publish everything queued and acknowledge it. */
 static int publish_all(struct agent_outbox *ob, int *mid)
 {
-	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
-	int cursor = 0, n = 0, unit;
-	int64_t seq;
-
 	agent_outbox_birth(ob); /* as after a connect */
-	while ((unit = agent_outbox_next(ob, &cursor, topic, sizeof(topic),
-					 payload, sizeof(payload),
-					 &seq)) >= 0) {
-		agent_outbox_sent(ob, unit, ++*mid, seq);
-		agent_outbox_acked(ob, *mid);
-		n++;
-	}
-	return n;
+	return agent_kit_send_all(ob, mid, true);
 }
 
 static void new_units_start_unknown_in_the_outbox(void **state)

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "agent_kit.h"
 #include "config.h"
 #include "health.h"
 #include "outbox.h"
@@ -28,49 +29,24 @@ static struct agent_config cfg;
 static int setup(void **state)
 {
 	(void)state;
-	vg_log_set_level(VG_LOG_ERR);
-	strcpy(dir, "/tmp/vg-trust-XXXXXX");
-	if (!mkdtemp(dir))
+	if (agent_kit_setup(dir, sizeof(dir), "trust", &cfg, 3) != VG_OK)
 		return -1;
-	memset(&cfg, 0, sizeof(cfg));
-	strcpy(cfg.site, "site-1");
-	cfg.region = 3;
 	cfg.ndevices = 1;
-	cfg.nunits = 3;
-	cfg.units = calloc(3, sizeof(*cfg.units));
-	for (int i = 0; i < 3; i++) {
-		snprintf(cfg.units[i].id, sizeof(cfg.units[i].id), "U%d", i);
-		cfg.units[i].program = VG_PROG_RENIR;
-		cfg.units[i].manual = i == 2;
-		cfg.units[i].device = i == 2 ? -1 : 0;
-	}
+	cfg.units[2].manual = true;
+	cfg.units[2].device = -1;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	free(cfg.units);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return agent_kit_teardown(dir, &cfg) == VG_OK ? 0 : -1;
 }
 
 /* Hand every queued record to a pretend broker: mids from *mid on. */
 static int send_all(struct agent_outbox *ob, int *mid)
 {
-	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
-	int cursor = 0, n = 0, unit;
-	int64_t seq;
-
-	while ((unit = agent_outbox_next(ob, &cursor, topic, sizeof(topic),
-					 payload, sizeof(payload),
-					 &seq)) >= 0) {
-		agent_outbox_sent(ob, unit, ++*mid, seq);
-		n++;
-	}
-	return n;
+	return agent_kit_send_all(ob, mid, false);
 }
 
 static void refused_records_stay_and_wait_for_a_retry(void **state)

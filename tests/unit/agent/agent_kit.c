@@ -1,0 +1,60 @@
+/*
+ * The agent unit tests' shared fixtures (agent_kit.h).
+ */
+#include "agent_kit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vigie/err.h"
+#include "vigie/log.h"
+#include "vigie/str.h"
+
+int agent_kit_setup(char *dir, size_t size, const char *tag,
+		    struct agent_config *cfg, int n)
+{
+	vg_log_set_level(VG_LOG_ERR);
+	snprintf(dir, size, "/tmp/vg-%s-XXXXXX", tag);
+	if (!mkdtemp(dir))
+		return VG_ERR_IO;
+	memset(cfg, 0, sizeof(*cfg));
+	vg_strlcpy(cfg->site, "site-1", sizeof(cfg->site));
+	cfg->region = 3;
+	cfg->nunits = n;
+	cfg->units = calloc((size_t)n, sizeof(*cfg->units));
+	if (!cfg->units)
+		return VG_ERR_NOMEM;
+	for (int i = 0; i < n; i++) {
+		snprintf(cfg->units[i].id, sizeof(cfg->units[i].id), "U%d", i);
+		cfg->units[i].program = VG_PROG_RENIR;
+	}
+	return VG_OK;
+}
+
+int agent_kit_teardown(const char *dir, struct agent_config *cfg)
+{
+	char cmd[128];
+
+	free(cfg->units);
+	cfg->units = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? VG_OK : VG_ERR_IO;
+}
+
+int agent_kit_send_all(struct agent_outbox *ob, int *mid, bool ack)
+{
+	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
+	int cursor = 0, n = 0, unit;
+	int64_t seq;
+
+	while ((unit = agent_outbox_next(ob, &cursor, topic, sizeof(topic),
+					 payload, sizeof(payload),
+					 &seq)) >= 0) {
+		agent_outbox_sent(ob, unit, ++*mid, seq);
+		if (ack)
+			agent_outbox_acked(ob, *mid);
+		n++;
+	}
+	return n;
+}

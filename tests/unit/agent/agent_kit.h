@@ -1,0 +1,30 @@
+/*
+ * Fixtures the agent's unit tests share: a temporary data directory with
+ * a small configuration, and a pretend broker that takes every queued
+ * record of an outbox.
+ */
+#ifndef AGENT_KIT_H
+#define AGENT_KIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "outbox.h"
+
+/*
+ * A new directory /tmp/vg-TAG-XXXXXX into dir (size bytes) and *cfg: site
+ * "site-1" in region 03 with n units U0..U(n-1), renir, and no device (units on index 0).
+ * VG_OK, or VG_ERR_IO / VG_ERR_NOMEM.
+ */
+int agent_kit_setup(char *dir, size_t size, const char *tag,
+		    struct agent_config *cfg, int n);
+/* Free cfg's units and remove dir: VG_OK or VG_ERR_IO. */
+int agent_kit_teardown(const char *dir, struct agent_config *cfg);
+/*
+ * Hand every queued record of ob to the pretend broker, message ids from
+ * *mid + 1 on, and acknowledge each when ack: how many were sent.
+ */
+int agent_kit_send_all(struct agent_outbox *ob, int *mid, bool ack);
+
+#endif
