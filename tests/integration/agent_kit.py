@@ -13,7 +13,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from conftest import BUILD, retained
+from conftest import BUILD, retained, stop_process
 
 AGENT = os.path.join(BUILD, "vigie-agent")
 SIM = os.path.join(BUILD, "vigie-sim")
@@ -132,13 +132,7 @@ class Agent:
         return next(u for u in st["units"] if u["unit"] == unit_id)
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig)
         self.proc = None
 
 

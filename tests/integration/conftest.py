@@ -48,6 +48,19 @@ def wait_for(pred, timeout=20.0, interval=0.1, what="condition"):
     raise TimeoutError(f"timed out waiting for {what} (last: {last!r})")
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Send sig to proc if it still runs, wait up to timeout seconds for
+    it to exit, then kill it; returns its exit status (None: no proc)."""
+    if proc and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode if proc else None
+
+
 class Broker:
     """A private mosquitto: generated config, persistence in tmp."""
 
@@ -81,13 +94,7 @@ class Broker:
         wait_port(self.port)
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig)
         self.proc = None
 
     def restart(self, sig=signal.SIGTERM):

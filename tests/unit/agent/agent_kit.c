@@ -58,3 +58,12 @@ int agent_kit_send_all(struct agent_outbox *ob, int *mid, bool ack)
 	}
 	return n;
 }
+
+int agent_kit_unacked(struct agent_outbox *ob)
+{
+	int unacked, dirty;
+	bool degraded;
+
+	agent_outbox_counts(ob, &unacked, &dirty, &degraded);
+	return unacked;
+}

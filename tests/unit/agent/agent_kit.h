@@ -26,5 +26,7 @@ int agent_kit_teardown(const char *dir, struct agent_config *cfg);
  * *mid + 1 on, and acknowledge each when ack: how many were sent.
  */
 int agent_kit_send_all(struct agent_outbox *ob, int *mid, bool ack);
+/* Records of ob not yet acknowledged by the broker. */
+int agent_kit_unacked(struct agent_outbox *ob);
 
 #endif
