@@ -11,9 +11,15 @@
 #include "vigie/log.h"
 #include "vigie/str.h"
 
+/* What the last setup made, for the teardown (tests run one at a time). */
+static const char *made_dir;
+static struct agent_config *made_cfg;
+
 int agent_kit_setup(char *dir, size_t size, const char *tag,
 		    struct agent_config *cfg, int n)
 {
+	made_dir = dir;
+	made_cfg = cfg;
 	vg_log_set_level(VG_LOG_ERR);
 	snprintf(dir, size, "/tmp/vg-%s-XXXXXX", tag);
 	if (!mkdtemp(dir))
@@ -32,14 +38,15 @@ int agent_kit_setup(char *dir, size_t size, const char *tag,
 	return VG_OK;
 }
 
-int agent_kit_teardown(const char *dir, struct agent_config *cfg)
+int agent_kit_teardown(void **state)
 {
 	char cmd[128];
 
-	free(cfg->units);
-	cfg->units = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? VG_OK : VG_ERR_IO;
+	(void)state;
+	free(made_cfg->units);
+	made_cfg->units = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", made_dir);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 int agent_kit_send_all(struct agent_outbox *ob, int *mid, bool ack)

@@ -19,8 +19,11 @@
  */
 int agent_kit_setup(char *dir, size_t size, const char *tag,
 		    struct agent_config *cfg, int n);
-/* Free cfg's units and remove dir: VG_OK or VG_ERR_IO. */
-int agent_kit_teardown(const char *dir, struct agent_config *cfg);
+/*
+ * cmocka teardown of what the last agent_kit_setup made: free the
+ * config's units and remove the directory; 0 or -1.
+ */
+int agent_kit_teardown(void **state);
 /*
  * Hand every queued record of ob to the pretend broker, message ids from
  * *mid + 1 on, and acknowledge each when ack: how many were sent.

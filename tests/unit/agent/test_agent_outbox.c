@@ -35,12 +35,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	return agent_kit_teardown(dir, &cfg) == VG_OK ? 0 : -1;
-}
-
 static void record_path(char *buf, size_t size, const char *unit)
 {
 	snprintf(buf, size, "%s/units/u.%s", dir, unit);
@@ -344,21 +338,19 @@ static void crc_matches_ieee(void **state)
 	assert_int_equal(agent_outbox_crc32(0, "123456789", 9), 0xCBF43926u);
 }
 
+/* Every test on a fresh fixture. */
+#define TEST(f) \
+	cmocka_unit_test_setup_teardown(f, setup, agent_kit_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			new_units_start_unknown_in_the_outbox, setup, teardown),
-		cmocka_unit_test_setup_teardown(changes_survive_a_restart,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			corrupt_and_torn_records_are_caught, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			refused_disk_keeps_state_in_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			removed_units_are_cleared_durably, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			refused_marks_change_nothing, setup, teardown),
+		TEST(new_units_start_unknown_in_the_outbox),
+		TEST(changes_survive_a_restart),
+		TEST(corrupt_and_torn_records_are_caught),
+		TEST(refused_disk_keeps_state_in_memory),
+		TEST(removed_units_are_cleared_durably),
+		TEST(refused_marks_change_nothing),
 		cmocka_unit_test(crc_matches_ieee),
 	};
 

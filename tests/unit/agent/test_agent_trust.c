@@ -37,12 +37,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	return agent_kit_teardown(dir, &cfg) == VG_OK ? 0 : -1;
-}
-
 /* Hand every queued record to a pretend broker: mids from *mid on. */
 static int send_all(struct agent_outbox *ob, int *mid)
 {
@@ -229,19 +223,17 @@ static void mqtt_version_is_5_or_311(void **state)
 	assert_non_null(strstr(err, "x:5: mqtt_version must be 5 or 3.1.1"));
 }
 
+/* Every test on a fresh fixture. */
+#define TEST(f) \
+	cmocka_unit_test_setup_teardown(f, setup, agent_kit_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			refused_records_stay_and_wait_for_a_retry, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(
-			a_new_record_is_not_refused_yet, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			sessions_grow_across_restarts, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			a_device_whose_units_all_fault_is_failing, setup,
-			teardown),
+		TEST(refused_records_stay_and_wait_for_a_retry),
+		TEST(a_new_record_is_not_refused_yet),
+		TEST(sessions_grow_across_restarts),
+		TEST(a_device_whose_units_all_fault_is_failing),
 		cmocka_unit_test(health_changes_only_materially),
 		cmocka_unit_test(config_hash_follows_the_bytes),
 		cmocka_unit_test(mqtt_version_is_5_or_311),
