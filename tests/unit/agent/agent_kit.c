@@ -12,17 +12,16 @@
 #include "vigie/str.h"
 
 /* What the last setup made, for the teardown (tests run one at a time). */
-static const char *made_dir;
-static struct agent_config *made_cfg;
+static struct agent_kit *made;
 
-int agent_kit_setup(char *dir, size_t size, const char *tag,
-		    struct agent_config *cfg, int n)
+int agent_kit_setup(struct agent_kit *k, const char *tag, int n)
 {
-	made_dir = dir;
-	made_cfg = cfg;
+	struct agent_config *cfg = &k->cfg;
+
+	made = k;
 	vg_log_set_level(VG_LOG_ERR);
-	snprintf(dir, size, "/tmp/vg-%s-XXXXXX", tag);
-	if (!mkdtemp(dir))
+	snprintf(k->dir, sizeof(k->dir), "/tmp/vg-%s-XXXXXX", tag);
+	if (!mkdtemp(k->dir))
 		return VG_ERR_IO;
 	memset(cfg, 0, sizeof(*cfg));
 	vg_strlcpy(cfg->site, "site-1", sizeof(cfg->site));
@@ -43,9 +42,9 @@ int agent_kit_teardown(void **state)
 	char cmd[128];
 
 	(void)state;
-	free(made_cfg->units);
-	made_cfg->units = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", made_dir);
+	free(made->cfg.units);
+	made->cfg.units = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", made->dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
 

@@ -12,13 +12,18 @@
 #include "config.h"
 #include "outbox.h"
 
+/* A test's fixture: its data directory and its configuration. */
+struct agent_kit {
+	char dir[64];
+	struct agent_config cfg;
+};
+
 /*
- * A new directory /tmp/vg-TAG-XXXXXX into dir (size bytes) and *cfg: site
- * "site-1" in region 03 with n units U0..U(n-1), renir, and no device (units on index 0).
- * VG_OK, or VG_ERR_IO / VG_ERR_NOMEM.
+ * A new directory /tmp/vg-TAG-XXXXXX and a configuration: site "site-1"
+ * in region 03 with n units U0..U(n-1), renir, and no device (the units'
+ * device index is 0).  VG_OK, or VG_ERR_IO / VG_ERR_NOMEM.
  */
-int agent_kit_setup(char *dir, size_t size, const char *tag,
-		    struct agent_config *cfg, int n);
+int agent_kit_setup(struct agent_kit *k, const char *tag, int n);
 /*
  * cmocka teardown of what the last agent_kit_setup made: free the
  * config's units and remove the directory; 0 or -1.

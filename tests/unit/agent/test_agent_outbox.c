@@ -22,22 +22,21 @@
 #include "vigie/err.h"
 #include "vigie/log.h"
 
-static char dir[64];
-static struct agent_config cfg;
+static struct agent_kit fx;
 
 /* Three units; U2 is an RGT unit. */
 static int setup(void **state)
 {
 	(void)state;
-	if (agent_kit_setup(dir, sizeof(dir), "outbox", &cfg, 3) != VG_OK)
+	if (agent_kit_setup(&fx, "outbox", 3) != VG_OK)
 		return -1;
-	cfg.units[2].program = VG_PROG_RGT;
+	fx.cfg.units[2].program = VG_PROG_RGT;
 	return 0;
 }
 
 static void record_path(char *buf, size_t size, const char *unit)
 {
-	snprintf(buf, size, "%s/units/u.%s", dir, unit);
+	snprintf(buf, size, "%s/units/u.%s", fx.dir, unit);
 }
 
 /* Publish everything queued and acknowledge it. */
@@ -54,7 +53,7 @@ static void new_units_start_unknown_in_the_outbox(void **state)
 	int dirty, mid = 0;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_kit_unacked(&ob), 3);
 	assert_int_equal(dirty, 0);
 	assert_int_equal(agent_outbox_status(&ob, 0, &st, NULL), VG_OK);
@@ -72,7 +71,7 @@ static void changes_survive_a_restart(void **state)
 	int64_t seq1, seq2, mseq;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	publish_all(&ob, &mid);
 	agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED);
 	agent_outbox_status(&ob, 0, &st, NULL);
@@ -85,7 +84,7 @@ static void changes_survive_a_restart(void **state)
 					   "removed", &mseq), VG_OK);
 	agent_outbox_close(&ob); /* nothing acknowledged: all in the outbox */
 
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_kit_unacked(&ob), 3);
 	agent_outbox_status(&ob, 0, &st, NULL);
 	assert_int_equal(st.state, VG_STATE_MIGRATED);
@@ -107,7 +106,7 @@ static void changes_survive_a_restart(void **state)
 	/* acknowledgements are durable too */
 	publish_all(&ob, &mid);
 	agent_outbox_close(&ob);
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_kit_unacked(&ob), 0);
 	agent_outbox_close(&ob);
 }
@@ -121,7 +120,7 @@ static void corrupt_and_torn_records_are_caught(void **state)
 	char c;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED);
 	agent_outbox_read_ok(&ob, 1, VG_STATE_MIGRATING);
 	agent_outbox_read_ok(&ob, 2, VG_STATE_MIGRATED);
@@ -140,7 +139,7 @@ static void corrupt_and_torn_records_are_caught(void **state)
 	record_path(path, sizeof(path), "U1");
 	assert_int_equal(truncate(path, 60), 0);
 
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	agent_outbox_status(&ob, 0, &st, NULL);
 	assert_int_equal(st.state, VG_STATE_UNKNOWN);
 	agent_outbox_status(&ob, 1, &st, NULL);
@@ -162,9 +161,9 @@ static void refused_disk_keeps_state_in_memory(void **state)
 	bool degraded;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	/* pull the directory from under the store: every write now fails */
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/units", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/units", fx.dir);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED),
 			 VG_OK);
@@ -182,7 +181,7 @@ static void refused_disk_keeps_state_in_memory(void **state)
 	assert_true(exists("u.U0") && exists("u.U1") && exists("u.U2"));
 	assert_true(exists("seq"));
 	agent_outbox_close(&ob);
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_status(&ob, 0, &st, NULL), VG_OK);
 	assert_int_equal(st.state, VG_STATE_MIGRATED);
 	agent_outbox_close(&ob);
@@ -193,7 +192,7 @@ static bool exists(const char *name)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/units/%s", fx.dir, name);
 	return access(path, F_OK) == 0;
 }
 
@@ -208,17 +207,17 @@ static void removed_units_are_cleared_durably(void **state)
 	int64_t seq;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(publish_all(&ob, &mid), 3);
 	agent_outbox_close(&ob);
 	/* U1 leaves: its record becomes a tombstone, also across a restart */
-	strcpy(cfg.units[1].id, "U9");
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	strcpy(fx.cfg.units[1].id, "U9");
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1);
 	assert_false(exists("u.U1"));
 	assert_true(exists(tomb));
 	agent_outbox_close(&ob);
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1);
 	/* published empty on the old topic; gone once acknowledged */
 	agent_outbox_birth(&ob);
@@ -237,23 +236,23 @@ static void removed_units_are_cleared_durably(void **state)
 	agent_outbox_close(&ob);
 	/* U9 leaves and comes back before the broker acknowledged: no
 	 * removal is sent after its new record */
-	strcpy(cfg.units[1].id, "U8");
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	strcpy(fx.cfg.units[1].id, "U8");
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1);
 	agent_outbox_close(&ob);
-	strcpy(cfg.units[1].id, "U9");
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	strcpy(fx.cfg.units[1].id, "U9");
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1); /* U8's, not U9's */
 	assert_false(exists("t.vigie+v1+unit+renir+03+site-1+U9"));
 	assert_true(exists("u.U9"));
 	agent_outbox_close(&ob);
 	/* a unit moving to another program clears its old topic */
-	cfg.units[0].program = VG_PROG_RGT;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	fx.cfg.units[0].program = VG_PROG_RGT;
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_true(exists("t.vigie+v1+unit+renir+03+site-1+U0"));
 	agent_outbox_close(&ob);
-	cfg.units[0].program = VG_PROG_RENIR;
-	strcpy(cfg.units[1].id, "U1");
+	fx.cfg.units[0].program = VG_PROG_RENIR;
+	strcpy(fx.cfg.units[1].id, "U1");
 }
 
 /* The whole of a file (records are small), for before/after checks. */
@@ -263,7 +262,7 @@ static size_t slurp(const char *name, char *buf, size_t size)
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/units/%s", fx.dir, name);
 	f = fopen(path, "rb");
 	assert_non_null(f);
 	n = fread(buf, 1, size, f);
@@ -298,7 +297,7 @@ static void refused_marks_change_nothing(void **state)
 	uint8_t flags;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	publish_all(&ob, &mid);
 	agent_outbox_status(&ob, 2, &st, NULL);
 	seq0 = st.seq;

@@ -22,18 +22,17 @@
 #include "vigie/err.h"
 #include "vigie/log.h"
 
-static char dir[64];
-static struct agent_config cfg;
+static struct agent_kit fx;
 
 /* Two Modbus units on device 0, one manual unit. */
 static int setup(void **state)
 {
 	(void)state;
-	if (agent_kit_setup(dir, sizeof(dir), "trust", &cfg, 3) != VG_OK)
+	if (agent_kit_setup(&fx, "trust", 3) != VG_OK)
 		return -1;
-	cfg.ndevices = 1;
-	cfg.units[2].manual = true;
-	cfg.units[2].device = -1;
+	fx.cfg.ndevices = 1;
+	fx.cfg.units[2].manual = true;
+	fx.cfg.units[2].device = -1;
 	return 0;
 }
 
@@ -49,7 +48,7 @@ static void refused_records_stay_and_wait_for_a_retry(void **state)
 	int mid = 0;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	agent_outbox_birth(&ob);
 	assert_int_equal(send_all(&ob, &mid), 3);
 	for (int m = 1; m <= 3; m++)
@@ -72,7 +71,7 @@ static void refused_records_stay_and_wait_for_a_retry(void **state)
 	agent_outbox_close(&ob);
 
 	/* a restart keeps them in the outbox */
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_kit_unacked(&ob), 2);
 	agent_outbox_close(&ob);
 }
@@ -84,7 +83,7 @@ static void a_new_record_is_not_refused_yet(void **state)
 	int mid = 0;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	agent_outbox_birth(&ob);
 	send_all(&ob, &mid);
 	agent_outbox_refused(&ob, 3, 0x87);
@@ -100,7 +99,7 @@ static void sessions_grow_across_restarts(void **state)
 	int64_t s1, s2, s3;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	s1 = agent_outbox_new_session(&ob);
 	s2 = agent_outbox_new_session(&ob);
 	assert_true(s2 > s1);
@@ -110,13 +109,13 @@ static void sessions_grow_across_restarts(void **state)
 		char path[128];
 		FILE *f;
 
-		snprintf(path, sizeof(path), "%s/units/session", dir);
+		snprintf(path, sizeof(path), "%s/units/session", fx.dir);
 		f = fopen(path, "w");
 		assert_non_null(f);
 		fprintf(f, "%lld\n", (long long)s2 + 86400000LL);
 		fclose(f);
 	}
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	s3 = agent_outbox_new_session(&ob);
 	assert_true(s3 == s2 + 86400000LL + 1);
 	agent_outbox_close(&ob);
@@ -128,7 +127,7 @@ static void a_device_whose_units_all_fault_is_failing(void **state)
 	struct vg_health h;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	agent_outbox_read_ok(&ob, 0, VG_STATE_PENDING);
 	agent_outbox_read_fault(&ob, 1, "connection refused");
 	assert_false(agent_outbox_device_failing(&ob, 0));
