@@ -182,7 +182,7 @@ def state_of(msgs, unit, program="renir"):
 def unit_states(port):
     """Units with a (non-empty) retained status on the broker, by unit id."""
     out = {}
-    for t, p in retained(port, "vigie/v1/unit/#", settle=0.7).items():
+    for t, p in retained(port, "vigie/v1/unit/#").items():
         if p:
             out[t.rsplit("/", 1)[1]] = json.loads(p)
     return out
