@@ -203,7 +203,7 @@ int vg_json_field_index(const char *const *names, const char *name)
 		if (names[i][0] == name[0] && strcmp(names[i], name) == 0)
 			return i;
 	}
-	return -1;
+	return VG_ERR_NOTFOUND;
 }
 
 bool vg_json_int(const cJSON *item, int64_t min, int64_t max, int64_t *out)

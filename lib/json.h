@@ -42,7 +42,7 @@ enum vg_reject vg_json_decode_fields(const char *payload, size_t len,
 				     unsigned required, vg_json_field_fn one,
 				     void *out);
 
-/* Index of name in a NULL-terminated table, or -1. */
+/* Index of name in a NULL-terminated table, or VG_ERR_NOTFOUND. */
 int vg_json_field_index(const char *const *names, const char *name);
 
 /* The members every payload shares: "v" (must be 1), an identifier

@@ -94,13 +94,14 @@ static const char *const event_fields[] = {
 	"percent", "migrated", "eligible", "units_needed", "ts", NULL
 };
 
+/* The event's name as a vocabulary word: 1 met, 0 lost (vg_json_enum). */
 static int parse_kind(const char *s, size_t len)
 {
 	if (len == 10 && memcmp(s, "target_met", 10) == 0)
 		return 1;
 	if (len == 11 && memcmp(s, "target_lost", 11) == 0)
 		return 0;
-	return -1;
+	return VG_ERR_INVAL;
 }
 
 static enum vg_reject event_count(const cJSON *it, uint64_t *out)

@@ -72,7 +72,7 @@ int vg_plan_current(const struct vg_plan *plan, int today_fy, bool *ended)
 {
 	*ended = false;
 	if (plan->n <= 0)
-		return -1;
+		return VG_ERR_NOTFOUND;
 	for (int i = 0; i < plan->n; i++) {
 		if (plan->t[i].fy >= today_fy)
 			return i;

@@ -17,7 +17,7 @@ struct seg {
 	size_t len;
 };
 
-/* Split at '/', at most MAX_SEGS segments; -1 when there are more. */
+/* Split at '/': the segments, at most MAX_SEGS; VG_ERR_RANGE if more. */
 static int split(const char *t, size_t len, struct seg *segs)
 {
 	int n = 0;
@@ -26,7 +26,7 @@ static int split(const char *t, size_t len, struct seg *segs)
 	for (size_t i = 0; i <= len; i++) {
 		if (i == len || t[i] == '/') {
 			if (n == MAX_SEGS)
-				return -1;
+				return VG_ERR_RANGE;
 			segs[n].s = t + start;
 			segs[n].len = i - start;
 			n++;
@@ -209,22 +209,22 @@ int vg_topic_filter(char *buf, size_t size, const char *prefix,
 	return build(buf, size, prefix, rest);
 }
 
-int vg_prefix_valid(const char *prefix)
+bool vg_prefix_valid(const char *prefix)
 {
 	struct seg g[MAX_SEGS];
 	size_t len = strlen(prefix);
 	int n;
 
 	if (len == 0)
-		return 1;
+		return true;
 	if (len > VG_PREFIX_MAX)
-		return 0;
+		return false;
 	n = split(prefix, len, g);
 	if (n < 0)
-		return 0;
+		return false;
 	for (int i = 0; i < n; i++) {
 		if (!vg_ident_valid(g[i].s, g[i].len))
-			return 0;
+			return false;
 	}
-	return 1;
+	return true;
 }

@@ -1,7 +1,16 @@
 /*
- * Error codes shared by every Vigie module.  Functions return 0 on success
- * and a negative VG_ERR_* on failure, in the style of MOSQ_ERR_*, so callers
- * can propagate without translating.
+ * Error codes shared by every Vigie module, and the one return convention:
+ *
+ * - a function that can fail returns VG_OK (0) or a negative VG_ERR_*, in
+ *   the style of MOSQ_ERR_*, so callers can propagate without translating;
+ * - one whose result is a length, a count or an index returns it (>= 0)
+ *   or a negative VG_ERR_* (a name that is not in a vocabulary:
+ *   VG_ERR_INVAL; a lookup that finds nothing: VG_ERR_NOTFOUND), so
+ *   "< 0" is the test for failure everywhere;
+ * - a predicate returns bool.
+ *
+ * Exceptions are where an outside contract decides (inih handlers, main's
+ * exit status, libFuzzer and cmocka callbacks) and say so.
  */
 #ifndef VIGIE_ERR_H
 #define VIGIE_ERR_H
