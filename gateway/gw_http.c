@@ -116,15 +116,20 @@ static bool arg_long(struct MHD_Connection *c, const char *name, long min,
 	return true;
 }
 
-/* Optional program/region/state argument: -1 when absent, -2 when bad. */
-static int arg_enum(struct MHD_Connection *c, const char *name,
-		    int (*parse)(const char *, size_t))
+/*
+ * Optional program/region/state argument into *out, -1 when absent (any);
+ * false when it is there but not a word of parse's vocabulary.
+ */
+static bool arg_enum(struct MHD_Connection *c, const char *name,
+		     int (*parse)(const char *, size_t), int *out)
 {
 	const char *v = arg(c, name);
 
+	*out = -1;
 	if (!v || !*v)
-		return -1;
-	return parse(v, strlen(v)) < 0 ? -2 : parse(v, strlen(v));
+		return true;
+	*out = parse(v, strlen(v));
+	return *out >= 0;
 }
 
 /*
@@ -189,8 +194,7 @@ static enum MHD_Result summary_one(struct gw_http *h, struct MHD_Connection *c,
 
 static enum MHD_Result history(struct gw_http *h, struct MHD_Connection *c)
 {
-	int p = arg_enum(c, "program", vg_program_parse);
-	int r = arg_enum(c, "region", vg_region_parse_or_all);
+	int p, r;
 	int64_t from = 0, to = vg_now();
 	long points = 500;
 	struct gw_buf b = { 0 };
@@ -201,7 +205,8 @@ static enum MHD_Result history(struct gw_http *h, struct MHD_Connection *c)
 		return send_error(c, MHD_HTTP_BAD_REQUEST, "from: " TIME_WANTED);
 	if (!arg_time(c, "to", &to))
 		return send_error(c, MHD_HTTP_BAD_REQUEST, "to: " TIME_WANTED);
-	if (p < 0 || r == -2 ||
+	if (!arg_enum(c, "program", vg_program_parse, &p) || p < 0 ||
+	    !arg_enum(c, "region", vg_region_parse_or_all, &r) ||
 	    !arg_long(c, "points", 2, HISTORY_POINTS_MAX, &points))
 		return send_error(c, MHD_HTTP_BAD_REQUEST,
 				  "want program=renir|rgt, region=01..17|all,"
@@ -220,11 +225,10 @@ static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
 	sqlite3 *db;
 	int rc;
 
-	q.program = arg_enum(c, "program", vg_program_parse);
-	q.region = arg_enum(c, "region", vg_region_parse);
-	q.state = arg_enum(c, "state", vg_state_parse);
 	q.site = arg(c, "site");
-	if (q.program == -2 || q.region == -2 || q.state == -2 ||
+	if (!arg_enum(c, "program", vg_program_parse, &q.program) ||
+	    !arg_enum(c, "region", vg_region_parse, &q.region) ||
+	    !arg_enum(c, "state", vg_state_parse, &q.state) ||
 	    (q.site && !vg_ident_valid(q.site, strlen(q.site))) ||
 	    !arg_long(c, "offset", 0, 1L << 30, &q.offset) ||
 	    !arg_long(c, "limit", 1, UNITS_LIMIT_MAX, &q.limit))
@@ -253,9 +257,9 @@ static enum MHD_Result sites(struct gw_http *h, struct MHD_Connection *c)
 {
 	struct gw_sites_snap ss;
 	struct gw_buf b = { 0 };
-	int region = arg_enum(c, "region", vg_region_parse);
+	int region;
 
-	if (region == -2)
+	if (!arg_enum(c, "region", vg_region_parse, &region))
 		return send_error(c, MHD_HTTP_BAD_REQUEST,
 				  "want at most region=01..17");
 	if (gw_api_sites_snapshot(h->gw, region < 0 ? 0 : region, &ss) !=

@@ -23,6 +23,7 @@
 #include "gw_report.h"
 #include "gw_store.h"
 #include "vigie/arith.h"
+#include "vigie/err.h"
 #include "vigie/region.h"
 #include "vigie/timeutil.h"
 
@@ -131,17 +132,17 @@ static int parse_args(struct report *r, int argc, char **argv)
 		err = parse_one(r, c, optarg);
 		if (err) {
 			fprintf(stderr, "vigie-gateway report: %s\n", err);
-			return -1;
+			return VG_ERR_INVAL;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "vigie-gateway report: unexpected '%s'\n",
 			argv[optind]);
-		return -1;
+		return VG_ERR_INVAL;
 	}
 	r->cutoff = local_midnight(vg_days_from_civil(r->as_of.y, r->as_of.m,
 						      r->as_of.d) + 1);
-	return 0;
+	return VG_OK;
 }
 
 /* Count every unit's state as of the cutoff from the transition log. */
@@ -158,7 +159,7 @@ static int tally(struct report *r, sqlite3 *db)
 	    SQLITE_OK) {
 		fprintf(stderr, "vigie-gateway report: %s\n",
 			sqlite3_errmsg(db));
-		return -1;
+		return VG_ERR_IO;
 	}
 	sqlite3_bind_int64(s, 1, r->cutoff);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -174,7 +175,7 @@ static int tally(struct report *r, sqlite3 *db)
 		r->counts[pi][VG_REGION_ALL].n[si]++;
 	}
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? VG_OK : VG_ERR_IO;
 }
 
 /* When the recorded data start: the first transition, if any. */
@@ -185,14 +186,14 @@ static int first_record(struct report *r, sqlite3 *db)
 
 	if (sqlite3_prepare_v2(db, "SELECT MIN(at) FROM transition", -1, &s,
 			       NULL) != SQLITE_OK)
-		return -1;
+		return VG_ERR_IO;
 	rc = sqlite3_step(s);
 	r->has_data = rc == SQLITE_ROW &&
 		      sqlite3_column_type(s, 0) != SQLITE_NULL;
 	if (r->has_data)
 		r->data_since = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return rc == SQLITE_ROW ? VG_OK : VG_ERR_IO;
 }
 
 /* 0 of 0 is met only vacuously: reports say there is nothing to judge. */
@@ -360,7 +361,7 @@ static int json_summary(const struct vg_summary *s, char *buf, size_t size)
 	size_t room;
 
 	if (len <= 0 || buf[len - 1] != '}')
-		return -1;
+		return VG_ERR_RANGE;
 	if (none)
 		for (char *m = buf; (m = strstr(m, met)) != NULL;
 		     m += sizeof(met) - 1)
@@ -369,7 +370,7 @@ static int json_summary(const struct vg_summary *s, char *buf, size_t size)
 	room = size - (size_t)len;
 	n = snprintf(buf + len, room, ",\"no_data\":%s}",
 		     none ? "true" : "false");
-	return n > 0 && (size_t)n < room ? 0 : -1;
+	return n > 0 && (size_t)n < room ? VG_OK : VG_ERR_RANGE;
 }
 
 static void emit(const struct report *r, const struct vg_targets *tg)
@@ -409,7 +410,7 @@ static void emit(const struct report *r, const struct vg_targets *tg)
 				table_row(r, &s);
 			else if (r->fmt == FMT_CSV)
 				csv_row(r, &s, fy, since);
-			else if (json_summary(&s, buf, sizeof(buf)) == 0)
+			else if (json_summary(&s, buf, sizeof(buf)) == VG_OK)
 				printf("%s%s", first ? "" : ",", buf);
 			first = false;
 		}
@@ -426,11 +427,11 @@ int gw_report_main(int argc, char **argv)
 	sqlite3 *db;
 	int rc;
 
-	if (parse_args(&r, argc, argv) != 0)
+	if (parse_args(&r, argc, argv) != VG_OK)
 		return 2;
 	vg_targets_default(&tg);
 	if (r.targets_file &&
-	    vg_targets_load(&tg, r.targets_file, err, sizeof(err)) != 0) {
+	    vg_targets_load(&tg, r.targets_file, err, sizeof(err)) != VG_OK) {
 		fprintf(stderr, "vigie-gateway report: %s\n", err);
 		return 2;
 	}
@@ -440,9 +441,11 @@ int gw_report_main(int argc, char **argv)
 			r.data_dir);
 		return 1;
 	}
-	rc = first_record(&r, db) != 0 ? -1 : tally(&r, db);
+	rc = first_record(&r, db);
+	if (rc == VG_OK)
+		rc = tally(&r, db);
 	sqlite3_close(db);
-	if (rc != 0)
+	if (rc != VG_OK)
 		return 1;
 	emit(&r, &tg);
 	return 0;
