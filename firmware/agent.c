@@ -58,7 +58,11 @@ static void notify_systemd(const char *msg)
 	close(fd);
 }
 
-/* One agent per data directory: two would fight over the records. */
+/*
+ * One agent per data directory: two would fight over the records.  The
+ * lock's descriptor, VG_ERR_BUSY when another agent holds it, or
+ * VG_ERR_IO when it cannot be opened.
+ */
 static int lock_data_dir(const struct agent_config *cfg)
 {
 	char path[AGENT_PATH_MAX + 16];
@@ -68,12 +72,12 @@ static int lock_data_dir(const struct agent_config *cfg)
 	snprintf(path, sizeof(path), "%s/agent.lock", cfg->data_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
-		return -2;
+		return VG_ERR_IO;
 	if (fchmod(fd, 0640) != 0)
 		vg_log(VG_LOG_WARN, "%s: %s", path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		close(fd);
-		return -1;
+		return VG_ERR_BUSY;
 	}
 	return fd;
 }
@@ -219,21 +223,24 @@ static void main_loop(struct agent *a)
 	}
 }
 
+/* A fresh agent with the configuration at path: VG_OK or VG_ERR_*. */
 static int load(struct agent *a, const char *path)
 {
 	char err[AGENT_ERR_MAX];
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->cfg_path = path;
 	a->ctl.fd = a->lock_fd = a->sig_fd = -1;
 	for (int k = 0; k < AGENT_CTL_CLIENTS; k++)
 		a->ctl.c[k].fd = -1;
-	if (agent_config_load(&a->cfg, path, err, sizeof(err)) != VG_OK) {
+	rc = agent_config_load(&a->cfg, path, err, sizeof(err));
+	if (rc != VG_OK) {
 		fprintf(stderr, "vigie-agent: %s\n", err);
-		return 1;
+		return rc;
 	}
 	vg_log_set_level(a->cfg.log_level);
-	return 0;
+	return VG_OK;
 }
 
 int agent_run(const char *cfg_path)
@@ -241,10 +248,10 @@ int agent_run(const char *cfg_path)
 	struct agent a;
 	int status = 1;
 
-	if (load(&a, cfg_path))
+	if (load(&a, cfg_path) != VG_OK)
 		return 1;
 	a.lock_fd = lock_data_dir(&a.cfg);
-	if (a.lock_fd == -1) {
+	if (a.lock_fd == VG_ERR_BUSY) {
 		vg_log(VG_LOG_ERR, "another vigie-agent uses %s",
 		       a.cfg.data_dir);
 		goto out;
@@ -352,7 +359,7 @@ int agent_once(const char *cfg_path, bool json, int lang)
 	bool failed;
 	int rc;
 
-	if (load(&a, cfg_path))
+	if (load(&a, cfg_path) != VG_OK)
 		return 1;
 	rc = agent_outbox_open(&a.ob, &a.cfg, NULL);
 	if (rc == VG_OK)

@@ -56,7 +56,7 @@ struct agent_device {
 	int line;                         /* where it was declared */
 };
 
-/* State a read value maps to; -1 where the value means nothing. */
+/* Entries of a unit's map: raw register value -> state. */
 #define AGENT_MAP_MAX 8
 
 struct agent_unit {
@@ -130,11 +130,11 @@ struct agent_reg_ref {
 /* qsort comparison of struct agent_reg_ref: dev, reg, address, unit. */
 int agent_reg_ref_cmp(const void *a, const void *b);
 
-/* Index of a unit by id, or -1. */
+/* Index of a unit by id, or VG_ERR_NOTFOUND. */
 int agent_config_unit_find(const struct agent_config *cfg, const char *id);
 /* "holding", "input", "coil", "discrete" */
 const char *agent_config_reg_name(enum agent_reg r);
-/* Map a raw value through a unit's table; -1 when unmapped. */
+/* Map a raw value through a unit's table; VG_ERR_NOTFOUND when unmapped. */
 int agent_config_map(const struct agent_unit *u, uint16_t value);
 
 #endif

@@ -674,7 +674,7 @@ static int view_parse(const char *w)
 		if (strcmp(w, names[k]) == 0)
 			return (int)k;
 	}
-	return -1;
+	return VG_ERR_INVAL;
 }
 
 /* "[VIEW] [LANG]" in any order; false (said to f) on anything else. */

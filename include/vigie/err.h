@@ -22,7 +22,8 @@ enum vg_err {
 	VG_ERR_IO = -3,      /* a system call failed; errno says why */
 	VG_ERR_RANGE = -4,   /* a value or buffer is out of bounds */
 	VG_ERR_PARSE = -5,   /* text could not be parsed */
-	VG_ERR_NOTFOUND = -6 /* the thing asked for does not exist */
+	VG_ERR_NOTFOUND = -6, /* the thing asked for does not exist */
+	VG_ERR_BUSY = -7      /* another holds it (a lock, a resource) */
 };
 
 /* A short English description of an error code (never NULL). */
