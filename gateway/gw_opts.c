@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "gw_opts.h"
 #include "vigie/err.h"
 #include "vigie/ident.h"
 #include "vigie/secret.h"
@@ -245,16 +246,43 @@ static const char *set_text(char *dst, size_t size, const char *arg, bool ok,
 	return NULL;
 }
 
-/* One option; returns an error message or NULL. */
-static const char *one_opt(struct gw_opts *o, int c, const char *arg)
+int gw_opts_walk(int argc, char **argv, const struct option *lo,
+		 const char *who, gw_opt_fn one, void *ctx)
+{
+	const char *err = NULL;
+	int c;
+
+	optind = 1;
+	while (!err && (c = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		err = one(ctx, c, optarg);
+	if (!err && optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", who,
+			argv[optind]);
+		return VG_ERR_INVAL;
+	}
+	if (err)
+		fprintf(stderr, "%s: %s\n", who, err);
+	return err ? VG_ERR_INVAL : VG_OK;
+}
+
+/* One option; returns an error message or NULL (exits for --help and
+ * --version). */
+static const char *one_opt(void *ctx, int c, const char *arg)
 {
 	static char msg[96]; /* options are parsed once, on one thread */
+	struct gw_opts *o = ctx;
 	const char *err = NULL;
 	int lvl;
 
 	if (int_opt(o, c, arg, &err, msg, sizeof(msg)))
 		return err;
 	switch (c) {
+	case O_HELP:
+		usage(stdout);
+		exit(0);
+	case O_VERSION:
+		printf("vigie-gateway %s\n", VG_VERSION);
+		exit(0);
 	case O_BROKER:
 		return parse_broker(o, arg) ? "--broker wants HOST:PORT" : NULL;
 	case O_USER:
@@ -310,8 +338,6 @@ static int check_http(struct gw_opts *o);
 
 int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 {
-	int c;
-
 	*o = (struct gw_opts){
 		.host = "127.0.0.1", .port = 1883, .id = "central",
 		.data_dir = ".", .coalesce_ms = 200, .store_ms = 200,
@@ -321,27 +347,9 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 		.http_max_streams = -1, /* 3/4 of the connections unless given */
 		.http_header_timeout = 10, .http_idle_timeout = 30,
 	};
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		const char *err;
-		if (c == O_HELP) {
-			usage(stdout);
-			exit(0);
-		}
-		if (c == O_VERSION) {
-			printf("vigie-gateway %s\n", VG_VERSION);
-			exit(0);
-		}
-		err = one_opt(o, c, optarg);
-		if (err) {
-			fprintf(stderr, "vigie-gateway: %s\n", err);
-			return VG_ERR_INVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "vigie-gateway: unexpected argument '%s'\n",
-			argv[optind]);
+	if (gw_opts_walk(argc, argv, longopts, "vigie-gateway", one_opt, o) !=
+	    VG_OK)
 		return VG_ERR_INVAL;
-	}
 	if ((o->certfile != NULL) != (o->keyfile != NULL)) {
 		fprintf(stderr, "vigie-gateway: --cert and --key go together\n");
 		return VG_ERR_INVAL;

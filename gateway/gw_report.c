@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "gw_opts.h"
 #include "gw_report.h"
 #include "gw_store.h"
 #include "vigie/arith.h"
@@ -79,9 +80,15 @@ static void today(struct vg_date *d)
 	d->d = tm.tm_mday;
 }
 
-static const char *parse_one(struct report *r, int c, const char *a)
+/* One option; returns an error message or NULL (exits for --help). */
+static const char *parse_one(void *ctx, int c, const char *a)
 {
+	struct report *r = ctx;
+
 	switch (c) {
+	case 'h':
+		usage(stdout);
+		exit(0);
 	case 'a':
 		return vg_date_parse(a, &r->as_of) ? "--as-of wants YYYY-MM-DD"
 						   : NULL;
@@ -116,30 +123,13 @@ static int parse_args(struct report *r, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int c;
-
 	memset(r, 0, sizeof(*r));
 	r->program = -1;
 	r->data_dir = ".";
 	today(&r->as_of);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		const char *err;
-		if (c == 'h') {
-			usage(stdout);
-			exit(0);
-		}
-		err = parse_one(r, c, optarg);
-		if (err) {
-			fprintf(stderr, "vigie-gateway report: %s\n", err);
-			return VG_ERR_INVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "vigie-gateway report: unexpected '%s'\n",
-			argv[optind]);
+	if (gw_opts_walk(argc, argv, lo, "vigie-gateway report", parse_one,
+			 r) != VG_OK)
 		return VG_ERR_INVAL;
-	}
 	r->cutoff = local_midnight(vg_days_from_civil(r->as_of.y, r->as_of.m,
 						      r->as_of.d) + 1);
 	return VG_OK;
