@@ -124,9 +124,8 @@ static void saw_header(struct parse *p, const char *line, size_t len)
 	p->new_section = true;
 	p->header_keys = 0;
 	if (n >= sizeof(p->header))
-		n = sizeof(p->header) - 1;
-	memcpy(p->header, line + 1, n);
-	p->header[n] = '\0';
+		n = sizeof(p->header) - 1; /* a long name: its start will do */
+	vg_strslice(p->header, sizeof(p->header), line + 1, n);
 	p->header_named = !strncmp(p->header, "unit ", 5) ||
 			  !strncmp(p->header, "device ", 7);
 }
@@ -169,20 +168,14 @@ static char *reader(char *str, int num, void *stream)
 		p->long_line = true;
 		fail(p, p->line, "line longer than %d characters", num - 2);
 	}
-	memcpy(str, p->pos, take);
-	str[take] = '\0';
+	vg_strslice(str, (size_t)num, p->pos, take);
 	p->pos += len;
 	return str;
 }
 
 static bool copy(char *dst, size_t size, const char *v)
 {
-	size_t n = strlen(v);
-
-	if (n >= size)
-		return false;
-	memcpy(dst, v, n + 1);
-	return true;
+	return vg_strslice(dst, size, v, strlen(v));
 }
 
 static bool parse_int(const char *v, long min, long max, int *out)
@@ -331,10 +324,8 @@ static bool device_tcp(struct parse *p, struct agent_device *d, const char *v)
 	size_t hl = colon ? (size_t)(colon - v) : strlen(v);
 
 	d->transport = AGENT_TCP;
-	if (hl == 0 || hl >= sizeof(d->host))
+	if (hl == 0 || !vg_strslice(d->host, sizeof(d->host), v, hl))
 		return fail(p, p->line, "tcp must be HOST:PORT");
-	memcpy(d->host, v, hl);
-	d->host[hl] = '\0';
 	d->port = 502;
 	if (colon && !parse_int(colon + 1, 1, 65535, &d->port))
 		return fail(p, p->line, "bad TCP port in '%s'", v);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vigie/err.h"
+#include "vigie/str.h"
 
 #define CHUNK_SHIFT 16
 #define CHUNK_SIZE (1u << CHUNK_SHIFT)
@@ -153,7 +154,7 @@ uint32_t gw_units_add(struct gw_units *u, int program, uint32_t site,
 	r->site = site;
 	r->row = GW_NONE;
 	r->flags = GW_UNIT_REMOVED;
-	strncpy(r->id, id, VG_IDENT_MAX);
+	vg_strlcpy(r->id, id, sizeof(r->id));
 	h = hash_key(program, site, id) & (u->nbuckets - 1);
 	r->next = u->buckets[h];
 	u->buckets[h] = idx;
@@ -211,7 +212,7 @@ uint32_t gw_units_site_get(struct gw_units *u, const char *id)
 	i = u->nsites++;
 	s = &u->sites[i];
 	memset(s, 0, sizeof(*s));
-	strncpy(s->id, id, VG_IDENT_MAX);
+	vg_strlcpy(s->id, id, sizeof(s->id));
 	s->online = -1;
 	vg_health_clear(&s->health);
 	h = hash_site(id) & (u->nsite_buckets - 1);

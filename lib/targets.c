@@ -14,6 +14,7 @@
 #include "vigie/arith.h"
 #include "vigie/err.h"
 #include "vigie/file.h"
+#include "vigie/str.h"
 
 #define TARGETS_FILE_MAX ((size_t)64 * 1024)
 
@@ -162,13 +163,11 @@ int vg_targets_parse(struct vg_targets *tg, const char *text, size_t len,
 		while (end < len && text[end] != '\n')
 			end++;
 		lineno++;
-		if (end - pos >= sizeof(line)) {
+		if (!vg_strslice(line, sizeof(line), text + pos, end - pos)) {
 			snprintf(err, errlen, "%s:%d: line too long", name,
 				 lineno);
 			return VG_ERR_PARSE;
 		}
-		memcpy(line, text + pos, end - pos);
-		line[end - pos] = '\0';
 		if (memchr(line, '\0', end - pos)) {
 			snprintf(err, errlen, "%s:%d: NUL byte", name, lineno);
 			return VG_ERR_PARSE;

@@ -9,6 +9,7 @@
 
 #include "vigie/err.h"
 #include "vigie/region.h"
+#include "vigie/str.h"
 
 #define MAX_SEGS 8
 
@@ -42,12 +43,12 @@ static int seg_is(const struct seg *g, const char *lit)
 	return g->len == l && memcmp(g->s, lit, l) == 0;
 }
 
+/* An identifier segment into dst (VG_IDENT_MAX + 1 bytes). */
 static int copy_ident(char *dst, const struct seg *g)
 {
-	if (!vg_ident_valid(g->s, g->len))
+	if (!vg_ident_valid(g->s, g->len) ||
+	    !vg_strslice(dst, VG_IDENT_MAX + 1, g->s, g->len))
 		return VG_ERR_INVAL;
-	memcpy(dst, g->s, g->len);
-	dst[g->len] = '\0';
 	return VG_OK;
 }
 
