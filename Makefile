@@ -115,13 +115,17 @@ $(LIBVG): $(LIB_OBJ)
 $(LIBGW): $(GW_CORE_OBJ)
 	$(BOARD_CROSS)ar rcs $@ $^
 
-$(BUILD)/bench/gateway-%: bench/gateway_%.c $(LIBGW) $(LIBVG)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(LIBGW) $(LIBVG) $(LDFLAGS) $(LIBS)
+# bench/benchkit.c: the clock and synthetic messages the benches share
+BENCHKIT := $(BUILD)/bench/benchkit.o
 
-$(BUILD)/bench/loadgen: bench/loadgen.c $(LIBVG)
+$(BUILD)/bench/gateway-%: bench/gateway_%.c $(BENCHKIT) $(LIBGW) $(LIBVG)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBVG) $(LDFLAGS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(BENCHKIT) $(LIBGW) $(LIBVG) \
+	  $(LDFLAGS) $(LIBS)
+
+$(BUILD)/bench/loadgen: bench/loadgen.c $(BENCHKIT) $(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BENCHKIT) $(LIBVG) $(LDFLAGS) $(LIBS)
 
 # make bench: the figures of docs/BENCHMARKS.md (medians, ratios to peers)
 bench: $(BENCH_BIN) $(BENCH_EXTRA)
@@ -132,9 +136,16 @@ bench: $(BENCH_BIN) $(BENCH_EXTRA)
 $(GATEWAY): $(GW_OBJ) $(LIBVG)
 	$(CC) $(LDFLAGS) -o $@ $(GW_OBJ) $(LIBVG) $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBGW) $(LIBVG)
+# the helpers the gateway's unit tests share (tests/unit/gw_kit.h)
+UT_KIT := $(BUILD)/tests/gw_kit.o
+
+$(UT_KIT): tests/unit/gw_kit.c tests/unit/gw_kit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(LIBGW) $(LIBVG) \
+	$(CC) $(ALL_CFLAGS) -Igateway -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(UT_KIT) $(LIBGW) $(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Igateway -o $@ $< $(UT_KIT) $(LIBGW) $(LIBVG) \
 	  $(shell $(PKG_CONFIG) --cflags --libs cmocka) $(LDFLAGS) $(LIBS)
 
 unit: $(UT_BIN)

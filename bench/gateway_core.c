@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "benchkit.h"
 #include "gw_core.h"
 #include "vigie/region.h"
 #include "vigie/timeutil.h"
@@ -25,37 +26,18 @@ struct msg {
 	size_t len;
 };
 
-/* Seconds on the monotonic clock (vg_mono_ms: ms is plenty for runs of
- * seconds). */
-static double now_s(void)
-{
-	return (double)vg_mono_ms() / 1e3;
-}
-
-/* Messages cycling over `units` units with rising seq and varied states. */
+/* Messages cycling over `units` units, the stamp rising every 1,000. */
 static struct msg *make_msgs(long units, long n)
 {
 	struct msg *m = malloc((size_t)n * sizeof(*m));
-	struct vg_unit_status st;
 
 	if (!m)
 		return NULL;
 	for (long i = 0; i < n; i++) {
-		long u = i % units;
-		memset(&st, 0, sizeof(st));
-		st.program = (enum vg_program)(u % 2);
-		st.region = (int)(u % VG_REGION_COUNT) + 1;
-		snprintf(st.site, sizeof(st.site), "site-%02d-%04ld", st.region,
-			 (u / 64) % 10000);
-		snprintf(st.unit, sizeof(st.unit), "unit-%07ld", u);
-		st.state = (enum vg_state)((i / units + u) % 4);
-		st.seq = 1700000000000LL + i;
-		st.ts = 1795370400 + i / 1000;
-		st.source = VG_SOURCE_MODBUS;
-		vg_topic_unit(m[i].topic, sizeof(m[i].topic), "", st.program,
-			      st.region, st.site, st.unit);
-		m[i].len = (size_t)vg_unit_status_encode(&st, m[i].payload,
-							 sizeof(m[i].payload));
+		int len = bench_unit_msg(i, units, 1795370400 + i / 1000,
+					 m[i].topic, m[i].payload,
+					 sizeof(m[i].payload));
+		m[i].len = len < 0 ? 0 : (size_t)len;
 	}
 	return m;
 }
@@ -66,7 +48,7 @@ static double run_core(const struct msg *m, long n, struct gw_core **keep)
 	struct gw_batch b = { 0 };
 	struct gw_msg gm;
 	struct vg_counts counts;
-	double t0 = now_s(), dt;
+	double t0 = bench_now_s(), dt;
 
 	for (long i = 0; i < n; i++) {
 		if (gw_core_decode("", m[i].topic, m[i].payload, m[i].len,
@@ -83,7 +65,7 @@ static double run_core(const struct msg *m, long n, struct gw_core **keep)
 			gw_batch_clear(&b);
 		}
 	}
-	dt = now_s() - t0;
+	dt = bench_now_s() - t0;
 	gw_batch_free(&b);
 	if (keep)
 		*keep = c;
@@ -94,7 +76,7 @@ static double run_core(const struct msg *m, long n, struct gw_core **keep)
 
 static double run_cjson(const struct msg *m, long n)
 {
-	double t0 = now_s();
+	double t0 = bench_now_s();
 
 	for (long i = 0; i < n; i++) {
 		cJSON *j = cJSON_ParseWithLength(m[i].payload, m[i].len);
@@ -102,7 +84,7 @@ static double run_cjson(const struct msg *m, long n)
 			exit(1);
 		cJSON_Delete(j);
 	}
-	return (double)n / (now_s() - t0);
+	return (double)n / (bench_now_s() - t0);
 }
 
 static int cmp(const void *a, const void *b)

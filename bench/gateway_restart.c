@@ -18,18 +18,12 @@
 #include <malloc.h>
 #include <sqlite3.h>
 
+#include "benchkit.h"
 #include "gw_core.h"
 #include "gw_store.h"
 #include "vigie/region.h"
 #include "vigie/timeutil.h"
 #include "vigie/topic.h"
-
-/* Seconds on the monotonic clock (vg_mono_ms: ms is plenty for runs of
- * seconds). */
-static double now_s(void)
-{
-	return (double)vg_mono_ms() / 1e3;
-}
 
 static long rss_bytes(void)
 {
@@ -81,7 +75,7 @@ static double bare_select(const char *dir)
 	char path[4096];
 	sqlite3 *db;
 	sqlite3_stmt *s;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	long n = 0;
 
 	snprintf(path, sizeof(path), "%s/vigie.db", dir);
@@ -93,7 +87,7 @@ static double bare_select(const char *dir)
 		n += sqlite3_column_bytes(s, 1) > 0;
 	sqlite3_finalize(s);
 	sqlite3_close(db);
-	return n ? now_s() - t0 : -1;
+	return n ? bench_now_s() - t0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -125,17 +119,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a = gw_core_new();
-	t0 = now_s();
+	t0 = bench_now_s();
 	fill(a, st, units);
-	printf("  store write: %.2f s (%.0f units/s, batched)\n", now_s() - t0,
-	       (double)units / (now_s() - t0));
+	printf("  store write: %.2f s (%.0f units/s, batched)\n", bench_now_s() - t0,
+	       (double)units / (bench_now_s() - t0));
 	gw_store_close(st);
 
 	b = gw_core_new();
 	st = gw_store_open(dir, err, sizeof(err));
-	t0 = now_s();
+	t0 = bench_now_s();
 	loaded = gw_store_load(st, b);
-	load_s = now_s() - t0;
+	load_s = bench_now_s() - t0;
 	gw_store_close(st);
 	peer_s = bare_select(dir);
 	for (int p = 0; p < VG_PROG_COUNT; p++) {

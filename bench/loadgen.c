@@ -16,6 +16,7 @@
 
 #include <mosquitto.h>
 
+#include "benchkit.h"
 #include "vigie/msg.h"
 #include "vigie/region.h"
 #include "vigie/timeutil.h"
@@ -29,33 +30,6 @@ static void on_publish(struct mosquitto *m, void *ud, int mid)
 	(void)ud;
 	(void)mid;
 	atomic_fetch_add(&acked, 1);
-}
-
-/* Seconds on the monotonic clock (vg_mono_ms: ms is plenty for runs of
- * seconds). */
-static double now_s(void)
-{
-	return (double)vg_mono_ms() / 1e3;
-}
-
-static void message(long i, long units, char *topic, char *payload,
-		    int *len)
-{
-	struct vg_unit_status st;
-	long u = i % units;
-
-	memset(&st, 0, sizeof(st));
-	st.program = (enum vg_program)(u % 2);
-	st.region = (int)(u % VG_REGION_COUNT) + 1;
-	snprintf(st.site, sizeof(st.site), "site-%02d-%04ld", st.region,
-		 (u / 64) % 10000);
-	snprintf(st.unit, sizeof(st.unit), "unit-%07ld", u);
-	st.state = (enum vg_state)((i / units + u) % 4);
-	st.seq = 1700000000000LL + i;
-	st.ts = 1795370400;
-	vg_topic_unit(topic, VG_TOPIC_MAX, "", st.program, st.region, st.site,
-		      st.unit);
-	*len = vg_unit_status_encode(&st, payload, 512);
 }
 
 int main(int argc, char **argv)
@@ -90,12 +64,13 @@ int main(int argc, char **argv)
 			argv[2]);
 		return 1;
 	}
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (long i = 0; i < n; i++) {
 		struct timespec pause = { 0, 100000 };
 		while (i - atomic_load(&acked) >= window)
 			nanosleep(&pause, NULL);
-		message(i, units, topic, payload, &len);
+		len = bench_unit_msg(i, units, 1795370400, topic, payload,
+				     sizeof(payload));
 		if (mosquitto_publish(m, NULL, topic, len, payload, 1,
 				      retain != 0) != MOSQ_ERR_SUCCESS) {
 			fprintf(stderr, "loadgen: publish failed at %ld\n", i);
@@ -105,13 +80,13 @@ int main(int argc, char **argv)
 	while (atomic_load(&acked) < n) {
 		struct timespec pause = { 0, 1000000 };
 		nanosleep(&pause, NULL);
-		if (now_s() - t0 > 600) {
+		if (bench_now_s() - t0 > 600) {
 			fprintf(stderr, "loadgen: PUBACKs missing\n");
 			return 1;
 		}
 	}
-	printf("published %ld in %.3f s (%.0f msg/s)\n", n, now_s() - t0,
-	       (double)n / (now_s() - t0));
+	printf("published %ld in %.3f s (%.0f msg/s)\n", n, bench_now_s() - t0,
+	       (double)n / (bench_now_s() - t0));
 	mosquitto_disconnect(m);
 	mosquitto_loop_stop(m, false);
 	mosquitto_destroy(m);

@@ -24,6 +24,7 @@
 #include <mosquitto.h>
 
 #include "ctl.h"
+#include "status.h"
 #include "view.h"
 #include "vigie/err.h"
 #include "vigie/log.h"
@@ -57,7 +58,11 @@ static void notify_systemd(const char *msg)
 	close(fd);
 }
 
-/* One agent per data directory: two would fight over the records. */
+/*
+ * One agent per data directory: two would fight over the records.  The
+ * lock's descriptor, VG_ERR_BUSY when another agent holds it, or
+ * VG_ERR_IO when it cannot be opened.
+ */
 static int lock_data_dir(const struct agent_config *cfg)
 {
 	char path[AGENT_PATH_MAX + 16];
@@ -67,12 +72,12 @@ static int lock_data_dir(const struct agent_config *cfg)
 	snprintf(path, sizeof(path), "%s/agent.lock", cfg->data_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
-		return -2;
+		return VG_ERR_IO;
 	if (fchmod(fd, 0640) != 0)
 		vg_log(VG_LOG_WARN, "%s: %s", path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		close(fd);
-		return -1;
+		return VG_ERR_BUSY;
 	}
 	return fd;
 }
@@ -218,21 +223,24 @@ static void main_loop(struct agent *a)
 	}
 }
 
+/* A fresh agent with the configuration at path: VG_OK or VG_ERR_*. */
 static int load(struct agent *a, const char *path)
 {
 	char err[AGENT_ERR_MAX];
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->cfg_path = path;
 	a->ctl.fd = a->lock_fd = a->sig_fd = -1;
 	for (int k = 0; k < AGENT_CTL_CLIENTS; k++)
 		a->ctl.c[k].fd = -1;
-	if (agent_config_load(&a->cfg, path, err, sizeof(err)) != VG_OK) {
+	rc = agent_config_load(&a->cfg, path, err, sizeof(err));
+	if (rc != VG_OK) {
 		fprintf(stderr, "vigie-agent: %s\n", err);
-		return 1;
+		return rc;
 	}
 	vg_log_set_level(a->cfg.log_level);
-	return 0;
+	return VG_OK;
 }
 
 int agent_run(const char *cfg_path)
@@ -240,10 +248,10 @@ int agent_run(const char *cfg_path)
 	struct agent a;
 	int status = 1, rc;
 
-	if (load(&a, cfg_path))
+	if (load(&a, cfg_path) != VG_OK)
 		return 1;
 	a.lock_fd = lock_data_dir(&a.cfg);
-	if (a.lock_fd == -1) {
+	if (a.lock_fd == VG_ERR_BUSY) {
 		vg_log(VG_LOG_ERR, "another vigie-agent uses %s",
 		       a.cfg.data_dir);
 		goto out;
@@ -293,26 +301,9 @@ static void print_once(struct agent *a, int i)
 }
 
 /* --once's device verdict: 0 answering, 1 failing, 2 not answering. */
-static int once_device(struct agent *a, int d)
-{
-	if (agent_modbus_dead(&a->mb, d))
-		return 2;
-	return agent_outbox_device_failing(&a->ob, d) ? 1 : 0;
-}
-
 /* --once for a person: one line per unit, then one per device. */
 static void once_table(struct agent *a, enum view_lang l)
 {
-	static const char *const en[] = {
-		"answering",
-		"FAILING (every unit has a read fault)",
-		"NOT ANSWERING"
-	};
-	static const char *const fr[] = {
-		"répond",
-		"EN ÉCHEC (chaque unité a un défaut de lecture)",
-		"NE RÉPOND PAS"
-	};
 	struct vg_unit_status st;
 
 	fputs(VW(l, "UNIT                 PROG   STATE      SOURCE  DETAIL\n",
@@ -331,12 +322,11 @@ static void once_table(struct agent *a, enum view_lang l)
 		putchar('\n');
 	}
 	for (int d = 0; d < a->cfg.ndevices; d++) {
-		int k = once_device(a, d);
-
 		printf(VW(l, "device %s: %s (%d request(s) planned, %d sent)\n",
 			  "appareil %s : %s (%d requête(s) prévue(s), %d "
 			  "envoyée(s))\n"), a->cfg.devices[d].name,
-		       VW(l, en[k], fr[k]), a->mb.plan.dev_nreq[d],
+		       agent_device_words(l, agent_device_health(a, d)),
+		       a->mb.plan.dev_nreq[d],
 		       agent_modbus_requests(&a->mb, d));
 	}
 }
@@ -363,7 +353,7 @@ static void once_json(struct agent *a)
 static bool once_all_failed(struct agent *a)
 {
 	for (int d = 0; d < a->cfg.ndevices; d++) {
-		if (once_device(a, d) == 0)
+		if (agent_device_health(a, d) == AGENT_DEV_ANSWERING)
 			return false;
 	}
 	return a->cfg.ndevices > 0;
@@ -375,7 +365,7 @@ int agent_once(const char *cfg_path, bool json, int lang)
 	bool failed;
 	int rc;
 
-	if (load(&a, cfg_path))
+	if (load(&a, cfg_path) != VG_OK)
 		return 1;
 	rc = agent_outbox_open(&a.ob, &a.cfg, NULL);
 	if (rc == VG_OK)

@@ -39,11 +39,19 @@ $(SIM): $(SIM_OBJ) $(LIBVG)
 	$(CC) $(LDFLAGS) -o $@ $(SIM_OBJ) $(LIBVG) \
 	  $(shell $(PKG_CONFIG) --libs libmodbus)
 
-$(BUILD)/tests/agent/%: tests/unit/agent/%.c $(AGENT_CORE) $(LIBVG)
+# the fixtures the agent's unit tests share (tests/unit/agent/agent_kit.h)
+AGENT_UT_KIT := $(BUILD)/tests/agent/agent_kit.o
+
+$(AGENT_UT_KIT): tests/unit/agent/agent_kit.c tests/unit/agent/agent_kit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(AGENT_CFLAGS) -Ifirmware -o $@ $< $(AGENT_CORE) \
-	  $(LIBVG) $(shell $(PKG_CONFIG) --cflags --libs cmocka) $(LDFLAGS) \
-	  $(AGENT_LIBS)
+	$(CC) $(ALL_CFLAGS) $(AGENT_CFLAGS) -Ifirmware -c $< -o $@
+
+$(BUILD)/tests/agent/%: tests/unit/agent/%.c $(AGENT_UT_KIT) $(AGENT_CORE) \
+			$(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(AGENT_CFLAGS) -Ifirmware -o $@ $< $(AGENT_UT_KIT) \
+	  $(AGENT_CORE) $(LIBVG) $(shell $(PKG_CONFIG) --cflags --libs cmocka) \
+	  $(LDFLAGS) $(AGENT_LIBS)
 
 .PHONY: agent-size
 # Stripped size of the agent, the figure docs/BENCHMARKS.md caps at 150 KiB.

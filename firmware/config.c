@@ -28,6 +28,7 @@
 #include <ini.h>
 
 #include "vigie/err.h"
+#include "vigie/file.h"
 #include "vigie/log.h"
 #include "vigie/region.h"
 #include "vigie/secret.h"
@@ -85,22 +86,22 @@ struct parse {
 };
 
 /* Record the first error only: later ones are usually its echo. */
-static int fail(struct parse *p, int line, const char *fmt, ...)
+static bool fail(struct parse *p, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int fail(struct parse *p, int line, const char *fmt, ...)
+static bool fail(struct parse *p, int line, const char *fmt, ...)
 {
 	char msg[AGENT_ERR_MAX];
 	va_list ap;
 
 	if (p->failed)
-		return 0;
+		return false;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(p->err, p->errlen, "%s:%d: %s", p->name, line, msg);
 	p->failed = true;
 	p->fail_line = line;
-	return 0;
+	return false;
 }
 
 /* The header before this one, or the last, had no key under it. */
@@ -123,9 +124,8 @@ static void saw_header(struct parse *p, const char *line, size_t len)
 	p->new_section = true;
 	p->header_keys = 0;
 	if (n >= sizeof(p->header))
-		n = sizeof(p->header) - 1;
-	memcpy(p->header, line + 1, n);
-	p->header[n] = '\0';
+		n = sizeof(p->header) - 1; /* a long name: its start will do */
+	vg_strslice(p->header, sizeof(p->header), line + 1, n);
 	p->header_named = !strncmp(p->header, "unit ", 5) ||
 			  !strncmp(p->header, "device ", 7);
 }
@@ -168,47 +168,39 @@ static char *reader(char *str, int num, void *stream)
 		p->long_line = true;
 		fail(p, p->line, "line longer than %d characters", num - 2);
 	}
-	memcpy(str, p->pos, take);
-	str[take] = '\0';
+	vg_strslice(str, (size_t)num, p->pos, take);
 	p->pos += len;
 	return str;
 }
 
 static bool copy(char *dst, size_t size, const char *v)
 {
-	size_t n = strlen(v);
-
-	if (n >= size)
-		return false;
-	memcpy(dst, v, n + 1);
-	return true;
+	return vg_strslice(dst, size, v, strlen(v));
 }
 
 static bool parse_int(const char *v, long min, long max, int *out)
 {
-	char *end;
-	long n;
+	long long n;
 
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < min || n > max)
+	if (vg_int_parse(v, min, max, &n) != VG_OK)
 		return false;
 	*out = (int)n;
 	return true;
 }
 
-static int parse_bool(const char *v)
+/* yes/true/on/1 or no/false/off/0 into *out; false for anything else. */
+static bool parse_bool(const char *v, bool *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
 	static const char *const no[] = { "no", "false", "off", "0", NULL };
 
 	for (int i = 0; yes[i]; i++) {
-		if (strcmp(v, yes[i]) == 0)
-			return 1;
-		if (strcmp(v, no[i]) == 0)
-			return 0;
+		if (strcmp(v, yes[i]) == 0 || strcmp(v, no[i]) == 0) {
+			*out = strcmp(v, yes[i]) == 0;
+			return true;
+		}
 	}
-	return -1;
+	return false;
 }
 
 #define INT_KEY(k, field, lo, hi)                                            \
@@ -216,21 +208,21 @@ static int parse_bool(const char *v)
 		if (!parse_int(v, lo, hi, &(field)))                         \
 			return fail(p, p->line, "%s must be an integer in "  \
 				    "%d..%d", k, lo, hi);                    \
-		return 1;                                                    \
+		return true;                                                 \
 	}
 #define STR_KEY(k, field)                                                    \
 	if (strcmp(key, k) == 0) {                                           \
 		if (!copy(field, sizeof(field), v))                          \
 			return fail(p, p->line, "%s is too long", k);        \
-		return 1;                                                    \
+		return true;                                                 \
 	}
 
-static int unknown(struct parse *p, const char *key)
+static bool unknown(struct parse *p, const char *key)
 {
 	return fail(p, p->line, "unknown key '%s' in [%s]", key, p->section);
 }
 
-static int site_key(struct parse *p, const char *key, const char *v)
+static bool site_key(struct parse *p, const char *key, const char *v)
 {
 	struct agent_config *c = p->cfg;
 
@@ -239,37 +231,37 @@ static int site_key(struct parse *p, const char *key, const char *v)
 			return fail(p, p->line, "site id '%s' must be 1-48 "
 				    "characters of [A-Za-z0-9._-]", v);
 		vg_strlcpy(c->site, v, sizeof(c->site));
-		return 1;
+		return true;
 	}
 	if (strcmp(key, "region") == 0) {
 		c->region = vg_region_parse(v, strlen(v));
 		if (c->region < 1)
 			return fail(p, p->line, "region must be 01..17, not "
 				    "'%s'", v);
-		return 1;
+		return true;
 	}
 	return unknown(p, key);
 }
 
-static int broker_tls(struct parse *p, const char *v)
+static bool broker_tls(struct parse *p, const char *v)
 {
-	int b = parse_bool(v);
+	bool b;
 
-	if (b < 0)
+	if (!parse_bool(v, &b))
 		return fail(p, p->line, "tls must be yes or no (on or off)");
 	p->cfg->tls = b;
 	p->tls_key = b;
 	p->tls_line = p->line;
-	return 1;
+	return true;
 }
 
 /* 5 by default; 3.1.1 only for a broker that mishandles MQTT 5. */
-static int broker_version(struct parse *p, const char *v)
+static bool broker_version(struct parse *p, const char *v)
 {
 	if (strcmp(v, "5") != 0 && strcmp(v, "3.1.1") != 0)
 		return fail(p, p->line, "mqtt_version must be 5 or 3.1.1");
 	p->cfg->mqtt_v311 = strcmp(v, "3.1.1") == 0;
-	return 1;
+	return true;
 }
 
 /*
@@ -277,7 +269,7 @@ static int broker_version(struct parse *p, const char *v)
  * order).  Ports left out are filled from port = in finish(), which may
  * come after this line.
  */
-static int broker_host(struct parse *p, const char *v)
+static bool broker_host(struct parse *p, const char *v)
 {
 	char why[AGENT_ERR_MAX / 2];
 
@@ -285,10 +277,10 @@ static int broker_host(struct parse *p, const char *v)
 	if (vg_broker_list_parse(v, p->cfg->brokers, &p->cfg->nbrokers,
 				 VG_BROKERS_MAX, why, sizeof(why)) != VG_OK)
 		return fail(p, p->line, "[broker] host: %s", why);
-	return 1;
+	return true;
 }
 
-static int broker_key(struct parse *p, const char *key, const char *v)
+static bool broker_key(struct parse *p, const char *key, const char *v)
 {
 	struct agent_config *c = p->cfg;
 
@@ -308,14 +300,14 @@ static int broker_key(struct parse *p, const char *key, const char *v)
 			return fail(p, p->line, "client_id must be 1-48 "
 				    "characters of [A-Za-z0-9._-]");
 		vg_strlcpy(c->client_id, v, sizeof(c->client_id));
-		return 1;
+		return true;
 	}
 	if (strcmp(key, "prefix") == 0) {
 		if (strlen(v) > VG_PREFIX_MAX || !vg_prefix_valid(v))
 			return fail(p, p->line, "prefix '%s' is not a valid "
 				    "topic prefix", v);
 		vg_strlcpy(c->prefix, v, sizeof(c->prefix));
-		return 1;
+		return true;
 	}
 	if (strcmp(key, "tls") == 0)
 		return broker_tls(p, v);
@@ -324,7 +316,7 @@ static int broker_key(struct parse *p, const char *key, const char *v)
 	return unknown(p, key);
 }
 
-static int agent_key(struct parse *p, const char *key, const char *v)
+static bool agent_key(struct parse *p, const char *key, const char *v)
 {
 	struct agent_config *c = p->cfg;
 
@@ -335,29 +327,27 @@ static int agent_key(struct parse *p, const char *key, const char *v)
 		if (c->log_level < 0)
 			return fail(p, p->line, "log_level must be error, "
 				    "warn, info or debug");
-		return 1;
+		return true;
 	}
 	return unknown(p, key);
 }
 
 /* "host:port" for Modbus TCP; the port defaults to 502. */
-static int device_tcp(struct parse *p, struct agent_device *d, const char *v)
+static bool device_tcp(struct parse *p, struct agent_device *d, const char *v)
 {
 	const char *colon = strrchr(v, ':');
 	size_t hl = colon ? (size_t)(colon - v) : strlen(v);
 
 	d->transport = AGENT_TCP;
-	if (hl == 0 || hl >= sizeof(d->host))
+	if (hl == 0 || !vg_strslice(d->host, sizeof(d->host), v, hl))
 		return fail(p, p->line, "tcp must be HOST:PORT");
-	memcpy(d->host, v, hl);
-	d->host[hl] = '\0';
 	d->port = 502;
 	if (colon && !parse_int(colon + 1, 1, 65535, &d->port))
 		return fail(p, p->line, "bad TCP port in '%s'", v);
-	return 1;
+	return true;
 }
 
-static int device_parity(struct parse *p, struct agent_device *d,
+static bool device_parity(struct parse *p, struct agent_device *d,
 			 const char *v)
 {
 	if (!strcmp(v, "N") || !strcmp(v, "none"))
@@ -368,13 +358,12 @@ static int device_parity(struct parse *p, struct agent_device *d,
 		d->parity = 'O';
 	else
 		return fail(p, p->line, "parity must be none, even or odd");
-	return 1;
+	return true;
 }
 
-static int device_key(struct parse *p, const char *key, const char *v)
+static bool device_key(struct parse *p, const char *key, const char *v)
 {
 	struct agent_device *d = &p->cfg->devices[p->index];
-	int b;
 
 	if (strcmp(key, "tcp") == 0)
 		return device_tcp(p, d, v);
@@ -385,10 +374,9 @@ static int device_key(struct parse *p, const char *key, const char *v)
 	if (strcmp(key, "parity") == 0)
 		return device_parity(p, d, v);
 	if (strcmp(key, "rs485") == 0) {
-		if ((b = parse_bool(v)) < 0)
+		if (!parse_bool(v, &d->rs485))
 			return fail(p, p->line, "rs485 must be yes or no");
-		d->rs485 = b;
-		return 1;
+		return true;
 	}
 	INT_KEY("baud", d->baud, 300, 4000000);
 	INT_KEY("data_bits", d->data_bits, 5, 8);
@@ -403,7 +391,7 @@ static int device_key(struct parse *p, const char *key, const char *v)
 }
 
 /* "0=pending 1=migrating 2=migrated 3=retired" */
-static int unit_map(struct parse *p, struct agent_unit *u, const char *v)
+static bool unit_map(struct parse *p, struct agent_unit *u, const char *v)
 {
 	char buf[AGENT_PATH_MAX], *save = NULL, *tok;
 	int value, st;
@@ -432,22 +420,22 @@ static int unit_map(struct parse *p, struct agent_unit *u, const char *v)
 		u->map_value[u->nmap] = (uint16_t)value;
 		u->map_state[u->nmap++] = (uint8_t)st;
 	}
-	return 1;
+	return true;
 }
 
-static int unit_reg(struct parse *p, struct agent_unit *u, const char *v)
+static bool unit_reg(struct parse *p, struct agent_unit *u, const char *v)
 {
 	for (int r = 0; r < AGENT_REG_COUNT; r++) {
 		if (strcmp(v, agent_config_reg_name(r)) == 0) {
 			u->reg = r;
-			return 1;
+			return true;
 		}
 	}
 	return fail(p, p->line, "register must be holding, input, coil or "
 		    "discrete, not '%s'", v);
 }
 
-static int unit_key(struct parse *p, const char *key, const char *v)
+static bool unit_key(struct parse *p, const char *key, const char *v)
 {
 	struct agent_unit *u = &p->cfg->units[p->index];
 	int n;
@@ -457,21 +445,21 @@ static int unit_key(struct parse *p, const char *key, const char *v)
 			return fail(p, p->line, "program must be renir or rgt,"
 				    " not '%s'", v);
 		u->program = n;
-		return 1;
+		return true;
 	}
 	if (strcmp(key, "source") == 0) {
 		if (strcmp(v, "manual") != 0 && strcmp(v, "modbus") != 0)
 			return fail(p, p->line, "source must be modbus or "
 				    "manual");
 		u->manual = strcmp(v, "manual") == 0;
-		return 1;
+		return true;
 	}
 	if (strcmp(key, "device") == 0) {
 		if (!vg_ident_valid(v, strlen(v)))
 			return fail(p, p->line, "bad device name '%s'", v);
 		vg_strlcpy(p->extra[p->index].devname, v,
 			   sizeof(p->extra[p->index].devname));
-		return 1;
+		return true;
 	}
 	if (strcmp(key, "register") == 0)
 		return unit_reg(p, u, v);
@@ -480,7 +468,7 @@ static int unit_key(struct parse *p, const char *key, const char *v)
 			return fail(p, p->line, "address must be 0..65535");
 		u->address = (uint16_t)n;
 		p->extra[p->index].address = true;
-		return 1;
+		return true;
 	}
 	if (strcmp(key, "map") == 0)
 		return unit_map(p, u, v);
@@ -504,7 +492,7 @@ static void device_defaults(struct agent_device *d, int line)
 	d->line = line;
 }
 
-static int new_device(struct parse *p, const char *name)
+static bool new_device(struct parse *p, const char *name)
 {
 	struct agent_config *c = p->cfg;
 
@@ -522,10 +510,10 @@ static int new_device(struct parse *p, const char *name)
 	device_defaults(&c->devices[p->index], p->section_line);
 	vg_strlcpy(c->devices[p->index].name, name, sizeof(c->devices[p->index].name));
 	p->kind = SEC_DEVICE;
-	return 1;
+	return true;
 }
 
-static int grow_units(struct parse *p)
+static bool grow_units(struct parse *p)
 {
 	int cap = p->cap ? p->cap * 2 : 64;
 	void *u, *d;
@@ -539,10 +527,10 @@ static int grow_units(struct parse *p)
 	if (!u || !d)
 		return fail(p, p->section_line, "out of memory");
 	p->cap = cap;
-	return 1;
+	return true;
 }
 
-static int new_unit(struct parse *p, const char *id)
+static bool new_unit(struct parse *p, const char *id)
 {
 	struct agent_config *c = p->cfg;
 	struct agent_unit *u;
@@ -557,7 +545,7 @@ static int new_unit(struct parse *p, const char *id)
 	if (c->nunits == AGENT_UNITS_MAX)
 		return fail(p, p->section_line, "more than %d units", AGENT_UNITS_MAX);
 	if (c->nunits == p->cap && !grow_units(p))
-		return 0;
+		return false;
 	p->index = c->nunits++;
 	u = &c->units[p->index];
 	memset(u, 0, sizeof(*u));
@@ -567,11 +555,11 @@ static int new_unit(struct parse *p, const char *id)
 	vg_strlcpy(u->id, id, sizeof(u->id));
 	memset(&p->extra[p->index], 0, sizeof(p->extra[p->index]));
 	p->kind = SEC_UNIT;
-	return 1;
+	return true;
 }
 
 /* [site], [broker] or [agent]: once each, or keys would merge unseen. */
-static int enter_single(struct parse *p, const char *section)
+static bool enter_single(struct parse *p, const char *section)
 {
 	static const char *const names[] = { "site", "broker", "agent" };
 
@@ -583,13 +571,13 @@ static int enter_single(struct parse *p, const char *section)
 				    "line %d", section, p->single_line[k]);
 		p->single_line[k] = p->section_line;
 		p->kind = (enum section)(SEC_SITE + k);
-		return 1;
+		return true;
 	}
 	return fail(p, p->section_line, "unknown section [%s]", section);
 }
 
 /* A new [section] header: decide its kind once. */
-static int enter_section(struct parse *p, const char *section)
+static bool enter_section(struct parse *p, const char *section)
 {
 	const char *arg = strchr(section, ' ');
 
@@ -625,39 +613,45 @@ static bool first_time(struct parse *p, const char *key)
 	return true;
 }
 
-static int handler(void *user, const char *section, const char *key,
+/* One key = value line of the current section (errors go into p). */
+static void handle(struct parse *p, const char *section, const char *key,
 		   const char *value)
 {
-	struct parse *p = user;
+	static bool (*const keys[])(struct parse *, const char *,
+				    const char *) = {
+		[SEC_SITE] = site_key, [SEC_BROKER] = broker_key,
+		[SEC_AGENT] = agent_key, [SEC_DEVICE] = device_key,
+		[SEC_UNIT] = unit_key,
+	};
 
-	if (p->failed)
-		return 1; /* keep the first error; inih would add its own */
 	p->header_keys++;
 	if (p->new_section || strcmp(section, p->section) != 0) {
 		p->new_section = false; /* "[unit A]" twice is two sections */
 		p->nkeys = 0;
 		if (!enter_section(p, section))
-			return 1;
+			return;
 	}
-	if (!first_time(p, key))
-		return 1;
-	switch (p->kind) {
-	case SEC_SITE:
-		return site_key(p, key, value), 1;
-	case SEC_BROKER:
-		return broker_key(p, key, value), 1;
-	case SEC_AGENT:
-		return agent_key(p, key, value), 1;
-	case SEC_DEVICE:
-		return device_key(p, key, value), 1;
-	case SEC_UNIT:
-		return unit_key(p, key, value), 1;
-	default:
-		return 1;
-	}
+	if (first_time(p, key) && p->kind != SEC_NONE)
+		keys[p->kind](p, key, value);
 }
 
-static int check_device(struct parse *p, const struct agent_device *d)
+/*
+ * inih's callback, whose contract is nonzero to go on: it always goes on.
+ * The first error is kept in p (later ones are mostly its echo), and a
+ * syntax error inih finds further down is weighed against it by line in
+ * agent_config_parse.
+ */
+static int handler(void *user, const char *section, const char *key,
+		   const char *value)
+{
+	struct parse *p = user;
+
+	if (!p->failed)
+		handle(p, section, key, value);
+	return 1;
+}
+
+static bool check_device(struct parse *p, const struct agent_device *d)
 {
 	if ((int)d->transport < 0)
 		return fail(p, d->line, "device '%s' needs tcp = HOST:PORT or "
@@ -665,10 +659,10 @@ static int check_device(struct parse *p, const struct agent_device *d)
 	if (d->transport == AGENT_RTU && (d->slave < 1 || d->slave > 247))
 		return fail(p, d->line, "device '%s': an RTU slave id is "
 			    "1..247", d->name);
-	return 1;
+	return true;
 }
 
-static int resolve_unit(struct parse *p, int i)
+static bool resolve_unit(struct parse *p, int i)
 {
 	struct agent_config *c = p->cfg;
 	struct agent_unit *u = &c->units[i];
@@ -677,7 +671,7 @@ static int resolve_unit(struct parse *p, int i)
 		return fail(p, u->line, "unit '%s' needs a program (renir or "
 			    "rgt)", u->id);
 	if (u->manual)
-		return 1;
+		return true;
 	for (int d = 0; d < c->ndevices; d++) {
 		if (strcmp(c->devices[d].name, p->extra[i].devname) == 0)
 			u->device = d;
@@ -705,7 +699,7 @@ static int resolve_unit(struct parse *p, int i)
 			u->map_state[k] = bit && k ? VG_STATE_MIGRATED : reg[k];
 		}
 	}
-	return 1;
+	return true;
 }
 
 /* 127.0.0.0/8, ::1 (also v4-mapped) or "localhost": no resolver asked. */
@@ -729,7 +723,7 @@ static bool host_is_loopback(const char *host)
  * tls = off in so many words: a lost ca_file line must not quietly send
  * credentials and states across the network in clear.
  */
-static int check_plaintext(struct parse *p)
+static bool check_plaintext(struct parse *p)
 {
 	struct agent_config *c = p->cfg;
 
@@ -738,7 +732,7 @@ static int check_plaintext(struct parse *p)
 		return fail(p, p->tls_line, "tls = off, yet ca_file, ca_path "
 			    "or cert_file is set: say which is meant");
 	if (c->tls || p->tls_key == 0)
-		return 1;
+		return true;
 	for (int i = 0; i < c->nbrokers; i++) {
 		if (!host_is_loopback(c->brokers[i].host))
 			return fail(p, p->host_line ? p->host_line : p->line,
@@ -747,11 +741,11 @@ static int check_plaintext(struct parse *p)
 				    "off to send in clear on purpose",
 				    c->brokers[i].host);
 	}
-	return 1;
+	return true;
 }
 
 /* No host line: this machine's broker.  Then ports, then repeats. */
-static int finish_brokers(struct parse *p)
+static bool finish_brokers(struct parse *p)
 {
 	struct agent_config *c = p->cfg;
 	char why[AGENT_ERR_MAX / 2];
@@ -764,17 +758,17 @@ static int finish_brokers(struct parse *p)
 	if (vg_broker_list_finish(c->brokers, c->nbrokers, c->port, why,
 				  sizeof(why)) != VG_OK)
 		return fail(p, p->host_line, "[broker] host: %s", why);
-	return 1;
+	return true;
 }
 
-static int check_tls(struct parse *p)
+static bool check_tls(struct parse *p)
 {
 	struct agent_config *c = p->cfg;
 
 	if (c->ca_file[0] || c->ca_path[0] || c->cert_file[0])
 		c->tls = true;
 	if (!check_plaintext(p))
-		return 0;
+		return false;
 	if (c->tls && !c->ca_file[0] && !c->ca_path[0])
 		return fail(p, p->line, "[broker] tls needs ca_file or "
 			    "ca_path: the broker is always verified");
@@ -784,46 +778,32 @@ static int check_tls(struct parse *p)
 	if (c->password[0] && c->password_file[0])
 		return fail(p, p->line, "[broker] password and password_file:"
 			    " give one or the other");
-	return 1;
+	return true;
 }
 
-/* Where a unit is read: devices on one endpoint and slave are one. */
-struct reg_ref {
-	int dev;          /* first device with the same endpoint and slave */
-	int reg;
-	int address;
-	int unit;
-};
-
-static bool same_slave(const struct agent_device *a,
-		       const struct agent_device *b)
+bool agent_device_same_bus(const struct agent_device *a,
+			   const struct agent_device *b)
 {
-	if (a->transport != b->transport || a->slave != b->slave)
+	if (a->transport != b->transport)
 		return false;
 	if (a->transport == AGENT_TCP)
 		return a->port == b->port && strcmp(a->host, b->host) == 0;
 	return strcmp(a->serial, b->serial) == 0;
 }
 
-static int reg_ref_cmp(const void *x, const void *y)
+static bool same_slave(const struct agent_device *a,
+		       const struct agent_device *b)
 {
-	const struct reg_ref *a = x, *b = y;
-
-	if (a->dev != b->dev)
-		return a->dev < b->dev ? -1 : 1;
-	if (a->reg != b->reg)
-		return a->reg < b->reg ? -1 : 1;
-	if (a->address != b->address)
-		return a->address < b->address ? -1 : 1;
-	return a->unit < b->unit ? -1 : a->unit > b->unit;
+	return a->slave == b->slave && agent_device_same_bus(a, b);
 }
 
 /* Two units on one register would always agree: a copy-paste slip. */
-static int check_registers(struct parse *p)
+static bool check_registers(struct parse *p)
 {
 	const struct agent_config *c = p->cfg;
-	struct reg_ref *r = calloc((size_t)c->nunits + 1, sizeof(*r));
-	int n = 0, rc = 1;
+	struct agent_reg_ref *r = calloc((size_t)c->nunits + 1, sizeof(*r));
+	bool ok = true;
+	int n = 0;
 
 	if (!r)
 		return fail(p, p->line, "out of memory");
@@ -835,27 +815,28 @@ static int check_registers(struct parse *p)
 			continue;
 		while (!same_slave(&c->devices[d], &c->devices[u->device]))
 			d++; /* ends at u->device at the latest */
-		r[n++] = (struct reg_ref){ d, (int)u->reg, u->address, i };
+		/* devices on one endpoint and slave are one */
+		r[n++] = (struct agent_reg_ref){ d, (int)u->reg, u->address, i };
 	}
-	qsort(r, (size_t)n, sizeof(*r), reg_ref_cmp);
-	for (int k = 1; k < n && rc; k++) {
+	qsort(r, (size_t)n, sizeof(*r), agent_reg_ref_cmp);
+	for (int k = 1; k < n && ok; k++) {
 		const struct agent_unit *a = &c->units[r[k - 1].unit];
 		const struct agent_unit *b = &c->units[r[k].unit];
 
 		if (r[k - 1].dev == r[k].dev && r[k - 1].reg == r[k].reg &&
 		    r[k - 1].address == r[k].address)
-			rc = fail(p, b->line, "unit '%s' reads the same %s "
+			ok = fail(p, b->line, "unit '%s' reads the same %s "
 				  "register %d of slave %d as unit '%s' (line "
 				  "%d)", b->id, agent_config_reg_name(b->reg),
 				  b->address, c->devices[b->device].slave,
 				  a->id, a->line);
 	}
 	free(r);
-	return rc;
+	return ok;
 }
 
 /* Whole-file checks and defaults, once every section is known. */
-static int finish(struct parse *p)
+static bool finish(struct parse *p)
 {
 	struct agent_config *c = p->cfg;
 
@@ -865,17 +846,17 @@ static int finish(struct parse *p)
 	if (!c->region)
 		return fail(p, p->line, "[site] region is missing");
 	if (!finish_brokers(p) || !check_tls(p))
-		return 0;
+		return false;
 	for (int i = 0; i < c->ndevices; i++) {
 		if (!check_device(p, &c->devices[i]))
-			return 0;
+			return false;
 	}
 	for (int i = 0; i < c->nunits; i++) {
 		if (!resolve_unit(p, i))
-			return 0;
+			return false;
 	}
 	if (!check_registers(p))
-		return 0;
+		return false;
 	/* brokers bind identity to the user name (use_username_as_clientid):
 	 * say the client id they will use */
 	if (!c->client_id[0] && c->username[0])
@@ -887,7 +868,7 @@ static int finish(struct parse *p)
 	    snprintf(c->control, sizeof(c->control), "%s/agent.sock",
 		     c->data_dir) >= (int)sizeof(c->control))
 		return fail(p, p->line, "data_dir is too long");
-	return 1;
+	return true;
 }
 
 static void defaults(struct agent_config *c)
@@ -960,52 +941,36 @@ static int check_secrets(struct agent_config *c, const char *path,
 	return rc;
 }
 
+static int parse_file(void *ctx, const char *text, size_t len,
+		      const char *path, char *err, size_t errlen)
+{
+	/* inih reads a C string: a NUL byte would hide the rest */
+	if (strlen(text) != len) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		return VG_ERR_PARSE;
+	}
+	return agent_config_parse(ctx, text, path, err, errlen);
+}
+
 int agent_config_load(struct agent_config *cfg, const char *path, char *err,
 		      size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char *text = NULL;
-	size_t n = 0;
-	int rc = VG_ERR_IO;
+	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return VG_ERR_IO;
-	}
-	text = malloc(CONFIG_FILE_MAX + 1);
-	if (!text) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	n = fread(text, 1, CONFIG_FILE_MAX + 1, f);
-	if (ferror(f) || n > CONFIG_FILE_MAX) {
-		snprintf(err, errlen, "%s: %s", path, ferror(f) ?
-			 strerror(errno) : "file too large");
-		goto out;
-	}
-	text[n] = '\0';
-	if (strlen(text) != n) {
-		snprintf(err, errlen, "%s: contains a NUL byte", path);
-		goto out;
-	}
-	rc = agent_config_parse(cfg, text, path, err, errlen);
+	rc = vg_file_load(path, CONFIG_FILE_MAX, parse_file, cfg, err, errlen);
 	if (rc == VG_OK) {
 		rc = check_secrets(cfg, path, err, errlen);
 		if (rc != VG_OK)
 			agent_config_free(cfg);
 	}
-out:
-	free(text);
-	fclose(f);
 	return rc;
 }
 
 void agent_config_free(struct agent_config *cfg)
 {
 	free(cfg->units);
-	cfg->units = NULL;
-	cfg->nunits = 0;
+	memset(cfg, 0, sizeof(*cfg)); /* empty, as after a refused load */
 }
 
 int agent_config_unit_find(const struct agent_config *cfg, const char *id)
@@ -1014,7 +979,20 @@ int agent_config_unit_find(const struct agent_config *cfg, const char *id)
 		if (strcmp(cfg->units[i].id, id) == 0)
 			return i;
 	}
-	return -1;
+	return VG_ERR_NOTFOUND;
+}
+
+int agent_reg_ref_cmp(const void *x, const void *y)
+{
+	const struct agent_reg_ref *a = x, *b = y;
+
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->reg != b->reg)
+		return a->reg < b->reg ? -1 : 1;
+	if (a->address != b->address)
+		return a->address < b->address ? -1 : 1;
+	return a->unit < b->unit ? -1 : a->unit > b->unit;
 }
 
 const char *agent_config_reg_name(enum agent_reg r)
@@ -1031,5 +1009,5 @@ int agent_config_map(const struct agent_unit *u, uint16_t value)
 		if (u->map_value[i] == value)
 			return u->map_state[i];
 	}
-	return -1;
+	return VG_ERR_NOTFOUND;
 }

@@ -57,7 +57,7 @@ struct agent_device {
 	int line;                         /* where it was declared */
 };
 
-/* State a read value maps to; -1 where the value means nothing. */
+/* Entries of a unit's map: raw register value -> state. */
 #define AGENT_MAP_MAX 8
 
 struct agent_unit {
@@ -117,11 +117,26 @@ int agent_config_parse(struct agent_config *cfg, const char *text,
 		       const char *name, char *err, size_t errlen);
 void agent_config_free(struct agent_config *cfg);
 
-/* Index of a unit by id, or -1. */
+/* a and b are on one bus: the same TCP endpoint or serial line. */
+bool agent_device_same_bus(const struct agent_device *a,
+			   const struct agent_device *b);
+
+/* Where a unit is read, in the order the poll reads registers. */
+struct agent_reg_ref {
+	int dev;     /* device index */
+	int reg;     /* enum agent_reg */
+	int address;
+	int unit;    /* unit index: the last key, so the order is total */
+};
+
+/* qsort comparison of struct agent_reg_ref: dev, reg, address, unit. */
+int agent_reg_ref_cmp(const void *a, const void *b);
+
+/* Index of a unit by id, or VG_ERR_NOTFOUND. */
 int agent_config_unit_find(const struct agent_config *cfg, const char *id);
 /* "holding", "input", "coil", "discrete" */
 const char *agent_config_reg_name(enum agent_reg r);
-/* Map a raw value through a unit's table; -1 when unmapped. */
+/* Map a raw value through a unit's table; VG_ERR_NOTFOUND when unmapped. */
 int agent_config_map(const struct agent_unit *u, uint16_t value);
 
 #endif

@@ -40,6 +40,7 @@ static int make_addr(const char *path, struct sockaddr_un *sa)
 	return VG_OK;
 }
 
+/* A connected socket to the agent at path, or VG_ERR_IO (errno says). */
 static int connect_to(const char *path)
 {
 	struct sockaddr_un sa;
@@ -47,17 +48,17 @@ static int connect_to(const char *path)
 
 	if (make_addr(path, &sa) != VG_OK) {
 		errno = ENAMETOOLONG;
-		return -1;
+		return VG_ERR_IO;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -1;
+		return VG_ERR_IO;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		int e = errno;
 
 		close(fd);
 		errno = e;
-		return -1;
+		return VG_ERR_IO;
 	}
 	return fd;
 }
@@ -142,9 +143,9 @@ static bool note_refused(FILE *f, const char *note)
 }
 
 /*
- * Why "mark" must be refused, written to f, or -1 if it may go ahead; on
- * success *unit is the unit's index and *st the state.  Every check runs
- * before the store is touched: a refused mark leaves no trace.
+ * Whether "mark" may go ahead: the unit's index (and its state in *st),
+ * or VG_ERR_INVAL with the reason written to f.  Every check runs before
+ * the store is touched: a refused mark leaves no trace.
  */
 static int mark_refused(FILE *f, struct agent *a, const char *unit,
 			const char *state, const char *tech, const char *note,
@@ -154,25 +155,25 @@ static int mark_refused(FILE *f, struct agent *a, const char *unit,
 
 	if ((i = agent_config_unit_find(&a->cfg, unit)) < 0) {
 		fprintf(f, "error: unknown unit '%s'", unit);
-		return -1;
+		return VG_ERR_INVAL;
 	}
 	*st = vg_state_parse(state, strlen(state));
 	if (*st < 0 || *st == VG_STATE_UNKNOWN) {
 		fprintf(f, "error: bad state '%s' (pending, migrating, "
 			"migrated or retired)", state);
-		return -1;
+		return VG_ERR_INVAL;
 	}
 	if (!vg_ident_valid(tech, strlen(tech))) {
 		fprintf(f, "error: bad technician id '%s' (1-48 characters of "
 			"[A-Za-z0-9._-])", tech);
-		return -1;
+		return VG_ERR_INVAL;
 	}
 	if (note && note_refused(f, note))
-		return -1;
+		return VG_ERR_INVAL;
 	if (!a->cfg.units[i].manual) {
 		fprintf(f, "error: unit '%s' is read over Modbus; only units "
 			"with source = manual can be marked", unit);
-		return -1;
+		return VG_ERR_INVAL;
 	}
 	return i;
 }
@@ -471,7 +472,7 @@ static ssize_t exchange(int fd, const char *request, FILE *mem)
 	ssize_t n;
 
 	if (write(fd, request, strlen(request)) < 0 || write(fd, "\n", 1) < 0)
-		return -1;
+		return VG_ERR_IO;
 	shutdown(fd, SHUT_WR);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		fwrite(buf, 1, (size_t)n, mem);
@@ -507,7 +508,8 @@ static int fetch(const char *path, const char *request, char **out)
 }
 
 /*
- * The NOC's receipt seq in a "status json" answer; -1 when none.  The
+ * The NOC's receipt seq in a "status json" answer; VG_ERR_NOTFOUND when
+ * none.  The
  * document is the agent's own, fixed in shape: a key search is enough.
  */
 static int64_t receipt_seq(const char *status)
@@ -516,7 +518,7 @@ static int64_t receipt_seq(const char *status)
 	const char *seq = noc ? strstr(noc, "\"seq\":") : NULL;
 
 	if (!seq || seq[6] < '0' || seq[6] > '9')
-		return -1;
+		return VG_ERR_NOTFOUND;
 	return strtoll(seq + 6, NULL, 10);
 }
 

@@ -11,7 +11,9 @@
 #include "config.h"
 #include "ctl.h"
 #include "view.h"
+#include "vigie/err.h"
 #include "vigie/log.h"
+#include "vigie/str.h"
 
 #ifndef AGENT_CONFIG_PATH
 #define AGENT_CONFIG_PATH "/etc/vigie/vigie-agent.conf"
@@ -104,7 +106,7 @@ static int client(const struct opts *o, const char *request)
 		fprintf(stderr, "vigie-agent: %s (use -s SOCKET)\n", err);
 		return 2;
 	}
-	snprintf(path, sizeof(path), "%s", cfg.control);
+	vg_strlcpy(path, cfg.control, sizeof(path));
 	agent_config_free(&cfg);
 	rc = ask(o, path, request);
 	return rc;
@@ -151,10 +153,9 @@ static int status(const struct opts *o)
 /* 1..3600 seconds for mark --wait. */
 static int wait_seconds(const char *v)
 {
-	char *end;
-	long n = strtol(v, &end, 10);
+	long long n;
 
-	if (end == v || *end || n < 1 || n > 3600) {
+	if (vg_int_parse(v, 1, 3600, &n) != VG_OK) {
 		fprintf(stderr, "vigie-agent: --wait takes 1..3600 seconds, "
 			"not '%s'\n", v);
 		exit(2);

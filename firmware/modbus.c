@@ -36,16 +36,6 @@ struct agent_modbus_bus {
 	struct vg_ratelimit rl;
 };
 
-static bool same_bus(const struct agent_device *a,
-		     const struct agent_device *b)
-{
-	if (a->transport != b->transport)
-		return false;
-	if (a->transport == AGENT_TCP)
-		return a->port == b->port && strcmp(a->host, b->host) == 0;
-	return strcmp(a->serial, b->serial) == 0;
-}
-
 static void group_buses(struct agent_modbus *m)
 {
 	const struct agent_config *c = m->cfg;
@@ -54,7 +44,7 @@ static void group_buses(struct agent_modbus *m)
 		int b = 0;
 
 		while (b < m->nbus &&
-		       !same_bus(&c->devices[m->bus[b].dev[0]],
+		       !agent_device_same_bus(&c->devices[m->bus[b].dev[0]],
 				 &c->devices[d]))
 			b++;
 		if (b == m->nbus) {

@@ -5,26 +5,11 @@
  */
 #include "plan.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vigie/err.h"
-
-static const struct agent_config *sort_cfg; /* qsort has no context arg */
-
-static int cmp_units(const void *a, const void *b)
-{
-	const struct agent_unit *x = &sort_cfg->units[*(const int *)a];
-	const struct agent_unit *y = &sort_cfg->units[*(const int *)b];
-
-	if (x->device != y->device)
-		return x->device < y->device ? -1 : 1;
-	if (x->reg != y->reg)
-		return x->reg < y->reg ? -1 : 1;
-	if (x->address != y->address)
-		return x->address < y->address ? -1 : 1;
-	return *(const int *)a < *(const int *)b ? -1 : 1;
-}
 
 static unsigned reg_limit(enum agent_reg r)
 {
@@ -33,15 +18,15 @@ static unsigned reg_limit(enum agent_reg r)
 }
 
 /* Does unit u extend request q without a gap and within the limit? */
-static int extends(const struct agent_modbus_req *q,
-		   const struct agent_unit *u)
+static bool extends(const struct agent_modbus_req *q,
+		    const struct agent_unit *u)
 {
 	unsigned end = (unsigned)q->addr + q->count; /* one past */
 
 	if (u->device != q->device || u->reg != q->reg)
-		return 0;
+		return false;
 	if (u->address < end)
-		return 1;                  /* same register as another unit */
+		return true;               /* same register as another unit */
 	return u->address == end && q->count < reg_limit(q->reg);
 }
 
@@ -71,22 +56,29 @@ static void split(struct agent_modbus_plan *plan,
 int agent_modbus_plan_build(struct agent_modbus_plan *plan,
 			    const struct agent_config *cfg)
 {
+	struct agent_reg_ref *ref;
 	int n = 0;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->order = malloc(sizeof(int) * (size_t)(cfg->nunits + 1));
 	plan->req = malloc(sizeof(*plan->req) * (size_t)(cfg->nunits + 1));
-	if (!plan->order || !plan->req) {
+	ref = malloc(sizeof(*ref) * (size_t)(cfg->nunits + 1));
+	if (!plan->order || !plan->req || !ref) {
+		free(ref);
 		agent_modbus_plan_free(plan);
 		return VG_ERR_NOMEM;
 	}
 	for (int i = 0; i < cfg->nunits; i++) {
-		if (!cfg->units[i].manual && cfg->units[i].device >= 0)
-			plan->order[n++] = i;
+		const struct agent_unit *u = &cfg->units[i];
+
+		if (!u->manual && u->device >= 0)
+			ref[n++] = (struct agent_reg_ref){ u->device,
+				(int)u->reg, u->address, i };
 	}
-	sort_cfg = cfg;
-	qsort(plan->order, (size_t)n, sizeof(int), cmp_units);
-	sort_cfg = NULL;
+	qsort(ref, (size_t)n, sizeof(*ref), agent_reg_ref_cmp);
+	for (int k = 0; k < n; k++)
+		plan->order[k] = ref[k].unit;
+	free(ref);
 	split(plan, cfg, n);
 	return VG_OK;
 }

@@ -97,13 +97,36 @@ static void snap_take(struct snap *s, struct agent *a, enum view_lang l)
 	}
 }
 
-/* Device d as "answering", "failing" or "not_answering". */
-static const char *device_code(struct agent *a, int d)
+enum agent_dev_health agent_device_health(struct agent *a, int d)
 {
 	if (agent_modbus_dead(&a->mb, d))
-		return "not_answering";
-	return agent_outbox_device_failing(&a->ob, d) ? "failing" :
-	       "answering";
+		return AGENT_DEV_NOT_ANSWERING;
+	return agent_outbox_device_failing(&a->ob, d) ? AGENT_DEV_FAILING
+						      : AGENT_DEV_ANSWERING;
+}
+
+const char *agent_device_code(enum agent_dev_health h)
+{
+	static const char *const code[] = { "answering", "failing",
+					     "not_answering" };
+
+	return code[h];
+}
+
+const char *agent_device_words(enum view_lang l, enum agent_dev_health h)
+{
+	static const char *const en[] = {
+		"answering",
+		"FAILING (every unit has a read fault)",
+		"NOT ANSWERING"
+	};
+	static const char *const fr[] = {
+		"répond",
+		"EN ÉCHEC (chaque unité a un défaut de lecture)",
+		"NE RÉPOND PAS"
+	};
+
+	return VW(l, en[h], fr[h]);
 }
 
 /* The broker of the current or last attempt, as "host:port". */
@@ -209,7 +232,7 @@ static void sum_devices(FILE *f, const struct snap *s)
 	int ok = 0, bad = 0, shown = 0;
 
 	for (int d = 0; d < a->cfg.ndevices; d++) {
-		if (strcmp(device_code(a, d), "answering") == 0)
+		if (agent_device_health(a, d) == AGENT_DEV_ANSWERING)
 			ok++;
 		else
 			bad++;
@@ -222,7 +245,7 @@ static void sum_devices(FILE *f, const struct snap *s)
 	fprintf(f, VW(s->l, "devices  %d answering, %d failing",
 		      "appareils %d répond(ent), %d en échec"), ok, bad);
 	for (int d = 0; d < a->cfg.ndevices && bad; d++) {
-		if (strcmp(device_code(a, d), "answering") == 0)
+		if (agent_device_health(a, d) == AGENT_DEV_ANSWERING)
 			continue;
 		if (shown++ == 4) {
 			fputs(", ...", f);
@@ -391,21 +414,10 @@ static void detail_trust(FILE *f, const struct snap *s)
 static void detail_devices(FILE *f, const struct snap *s)
 {
 	struct agent *a = s->a;
-	static const char *const fr[] = {
-		"répond",
-		"EN ÉCHEC (chaque unité a un défaut de lecture)",
-		"NE RÉPOND PAS"
-	};
-	static const char *const en[] = {
-		"answering",
-		"FAILING (every unit has a read fault)",
-		"NOT ANSWERING"
-	};
 
 	for (int d = 0; d < a->cfg.ndevices; d++) {
 		const struct agent_device *dev = &a->cfg.devices[d];
-		const char *code = device_code(a, d);
-		int k = code[0] == 'a' ? 0 : code[0] == 'f' ? 1 : 2;
+		enum agent_dev_health k = agent_device_health(a, d);
 
 		fprintf(f, VW(s->l, "device  %s ", "appareil %s "), dev->name);
 		if (dev->transport == AGENT_TCP)
@@ -416,7 +428,8 @@ static void detail_devices(FILE *f, const struct snap *s)
 			      "poll, %d in the last, %s\n", " esclave %d : %d "
 			      "requête(s) prévue(s) par cycle, %d au dernier, "
 			      "%s\n"), dev->slave, a->mb.plan.dev_nreq[d],
-			agent_modbus_requests(&a->mb, d), VW(s->l, en[k], fr[k]));
+			agent_modbus_requests(&a->mb, d),
+			agent_device_words(s->l, k));
 	}
 }
 
@@ -626,7 +639,7 @@ static void j_devices(FILE *f, const struct snap *s)
 			"\"requests\":%d,\"state\":\"%s\"}",
 			dev->transport == AGENT_TCP ? dev->port : 0, dev->slave,
 			a->mb.plan.dev_nreq[d], agent_modbus_requests(&a->mb, d),
-			device_code(a, d));
+			agent_device_code(agent_device_health(a, d)));
 	}
 	fputc(']', f);
 }
@@ -717,7 +730,7 @@ static int view_parse(const char *w)
 		if (strcmp(w, names[k]) == 0)
 			return (int)k;
 	}
-	return -1;
+	return VG_ERR_INVAL;
 }
 
 /* "[VIEW] [LANG]" in any order; false (said to f) on anything else. */

@@ -15,7 +15,22 @@
 
 #include <stdio.h>
 
+#include "view.h"
+
 struct agent;
+
+/* How a device answers, for the status views and agent --once. */
+enum agent_dev_health {
+	AGENT_DEV_ANSWERING,
+	AGENT_DEV_FAILING,       /* it answers, but every unit has a fault */
+	AGENT_DEV_NOT_ANSWERING
+};
+
+enum agent_dev_health agent_device_health(struct agent *a, int d);
+/* "answering", "failing" or "not_answering": the JSON forms. */
+const char *agent_device_code(enum agent_dev_health h);
+/* The same for a person, in language l. */
+const char *agent_device_words(enum view_lang l, enum agent_dev_health h);
 
 /* "ok\n" and the answer to f, or "error: ...\n"; args is after "status". */
 void agent_status_answer(FILE *f, struct agent *a, const char *args);

@@ -1,3 +1,7 @@
+/*
+ * Text for people (view.h): the language from the locale, local times,
+ * ages and state words.
+ */
 #include "view.h"
 
 #include <stdlib.h>
@@ -5,6 +9,7 @@
 #include <time.h>
 
 #include "vigie/domain.h"
+#include "vigie/err.h"
 
 enum view_lang view_lang_env(void)
 {
@@ -30,7 +35,7 @@ int view_lang_parse(const char *s)
 		return VIEW_FR;
 	if (strcmp(s, "en") == 0)
 		return VIEW_EN;
-	return -1;
+	return VG_ERR_INVAL;
 }
 
 void view_time(FILE *f, int64_t t)

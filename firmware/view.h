@@ -23,7 +23,7 @@ enum view_lang { VIEW_FR = 0, VIEW_EN = 1 };
 enum view_lang view_lang_env(void);
 /* "fr" or "en", as the control socket's status request carries it. */
 const char *view_lang_code(enum view_lang l);
-/* Parse "fr"/"en"; -1 otherwise. */
+/* Parse "fr"/"en"; VG_ERR_INVAL otherwise. */
 int view_lang_parse(const char *s);
 
 /* Unix seconds as "2026-11-30 11:02:03" in local time ("?" if not). */

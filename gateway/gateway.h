@@ -165,7 +165,8 @@ int gw_today_fy(struct gateway *gw);
 int gw_summary_json(const struct vg_summary *s, const struct gw_projection *pj,
 		    char *buf, size_t size);
 
-/* gw_http.c: start the HTTP server (--http) and stop it. */
+/* gw_http.c: start the HTTP server (--http; VG_OK without it, or a
+ * VG_ERR_*, logged) and stop it. */
 int gw_http_start(struct gateway *gw);
 void gw_http_stop(struct gateway *gw);
 /* The summaries' generation moved: wake the event streams. */

@@ -36,7 +36,7 @@ void gw_buf_printf(struct gw_buf *b, const char *fmt, ...)
 /* A JSON string literal (quotes, backslashes and controls escaped). */
 void gw_buf_json(struct gw_buf *b, const char *s);
 void gw_buf_free(struct gw_buf *b);
-/* Mark b failed (a value could not be formatted); always returns -1. */
+/* Mark b failed (a value could not be formatted); returns VG_ERR_RANGE. */
 int gw_buf_fail(struct gw_buf *b);
 
 #define GW_NREG (VG_REGION_COUNT + 1)
@@ -100,10 +100,11 @@ struct gw_unit_query {
 	long offset, limit;
 };
 
-/* {"units":[...],"offset","limit","next_offset"} into b; <0 on error. */
+/* {"units":[...],"offset","limit","next_offset"} into b; VG_OK or VG_ERR_*. */
 int gw_api_db_units(sqlite3 *db, const struct gw_unit_query *q,
 		    struct gw_buf *b);
-/* {"program","region","points":[...]} for /api/v1/history. */
+/* {"program","region","points":[...]} for /api/v1/history; VG_OK or
+ * VG_ERR_*. */
 int gw_api_history_json(sqlite3 *db, int program, int region, int64_t from,
 			int64_t to, long max_points, struct gw_buf *b);
 

@@ -87,7 +87,7 @@ void gw_buf_json(struct gw_buf *b, const char *s)
 int gw_buf_fail(struct gw_buf *b)
 {
 	b->err = true;
-	return -1;
+	return VG_ERR_RANGE;
 }
 
 void gw_buf_free(struct gw_buf *b)

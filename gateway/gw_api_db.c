@@ -7,6 +7,7 @@
 
 #include "gw_api.h"
 #include "vigie/arith.h"
+#include "vigie/err.h"
 #include "vigie/region.h"
 #include "vigie/timeutil.h"
 
@@ -40,7 +41,7 @@ static int hist_json(void *arg, int64_t at, const struct vg_counts *c)
 		      (unsigned long long)eligible,
 		      (unsigned long long)c->n[VG_STATE_MIGRATED], pct,
 		      (unsigned long long)c->stale);
-	return 0;
+	return VG_OK;
 }
 
 int gw_api_history_json(sqlite3 *db, int program, int region, int64_t from,
@@ -57,9 +58,9 @@ int gw_api_history_json(sqlite3 *db, int program, int region, int64_t from,
 		      vg_region_code(region), f, t);
 	if (gw_store_history_read(db, program, region, from, to, max_points, false,
 			      hist_json, b) < 0)
-		return -1;
+		return VG_ERR_IO;
 	gw_buf_str(b, "]}");
-	return b->err ? -1 : 0;
+	return b->err ? VG_ERR_RANGE : VG_OK;
 }
 
 /* One unit row as a JSON object; text columns may be NULL. */
@@ -110,7 +111,7 @@ int gw_api_db_units(sqlite3 *db, const struct gw_unit_query *q,
 		" u.state = ?3) AND (?6 IS NULL OR u.site = ?6)"
 		" ORDER BY u.program, u.site, u.unit"
 		" LIMIT ?4 OFFSET ?5", -1, &s, NULL) != SQLITE_OK)
-		return -1;
+		return VG_ERR_IO;
 	if (q->site)
 		sqlite3_bind_text(s, 6, q->site, -1, SQLITE_STATIC);
 	if (q->program >= 0)
@@ -131,11 +132,11 @@ int gw_api_db_units(sqlite3 *db, const struct gw_unit_query *q,
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE)
-		return -1;
+		return VG_ERR_IO;
 	gw_buf_printf(b, "],\"offset\":%ld,\"limit\":%ld,\"next_offset\":", q->offset, q->limit);
 	if (n == q->limit)
 		gw_buf_printf(b, "%ld}", q->offset + n);
 	else
 		gw_buf_str(b, "null}");
-	return b->err ? -1 : 0;
+	return b->err ? VG_ERR_RANGE : VG_OK;
 }

@@ -11,21 +11,21 @@
  * Bearer token (--http-token-file; browsers may give it as the Basic-auth
  * password) and TLS (--http-cert/--http-key).
  */
-#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gw_api.h"
 #include "gw_http.h"
 #include "vigie/err.h"
+#include "vigie/file.h"
 #include "vigie/ident.h"
 #include "vigie/log.h"
 #include "vigie/region.h"
 #include "vigie/secret.h"
+#include "vigie/str.h"
 #include "vigie/timeutil.h"
 
 /* Our own request size limits, well inside the memory pool, so that
@@ -35,6 +35,7 @@
 #define CONN_MEMORY ((intptr_t)128 * 1024)
 #define UNITS_LIMIT_MAX 1000
 #define HISTORY_POINTS_MAX 5000
+#define PEM_MAX ((size_t)1 << 20) /* a certificate chain, or a key */
 #define TIME_WANTED "want RFC 3339 UTC, YYYY-MM-DD or Unix seconds," \
 		    " in the years 0000..9999"
 
@@ -105,28 +106,30 @@ static bool arg_long(struct MHD_Connection *c, const char *name, long min,
 		     long max, long *out)
 {
 	const char *v = arg(c, name);
-	char *end = NULL;
-	long n;
+	long long n;
 
 	if (!v)
 		return true;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (!*v || *end || errno || n < min || n > max)
+	if (vg_int_parse(v, min, max, &n) != VG_OK)
 		return false;
-	*out = n;
+	*out = (long)n;
 	return true;
 }
 
-/* Optional program/region/state argument: -1 when absent, -2 when bad. */
-static int arg_enum(struct MHD_Connection *c, const char *name,
-		    int (*parse)(const char *, size_t))
+/*
+ * Optional program/region/state argument into *out, -1 when absent (any);
+ * false when it is there but not a word of parse's vocabulary.
+ */
+static bool arg_enum(struct MHD_Connection *c, const char *name,
+		     int (*parse)(const char *, size_t), int *out)
 {
 	const char *v = arg(c, name);
 
+	*out = -1;
 	if (!v || !*v)
-		return -1;
-	return parse(v, strlen(v)) < 0 ? -2 : parse(v, strlen(v));
+		return true;
+	*out = parse(v, strlen(v));
+	return *out >= 0;
 }
 
 /*
@@ -137,23 +140,37 @@ static bool arg_time(struct MHD_Connection *c, const char *name, int64_t *t)
 {
 	const char *v = arg(c, name);
 	struct vg_date d;
-	char *end = NULL;
 	long long n;
 
 	if (!v)
 		return true;
-	if (vg_time_parse(v, strlen(v), t) == 0)
+	if (vg_time_parse(v, strlen(v), t) == VG_OK)
 		return true;
-	if (vg_date_parse(v, &d) == 0) {
+	if (vg_date_parse(v, &d) == VG_OK) {
 		*t = vg_days_from_civil(d.y, d.m, d.d) * 86400;
 		return true;
 	}
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (!*v || *end || errno || n < VG_TIME_MIN || n > VG_TIME_MAX)
+	if (vg_int_parse(v, VG_TIME_MIN, VG_TIME_MAX, &n) != VG_OK)
 		return false;
 	*t = n;
 	return true;
+}
+
+/*
+ * A document read from the store over db (closed here; NULL: it could not
+ * be opened) with rc the reader's result: a 503 when the database failed,
+ * saying `what` if it failed mid-read, else b (a 500 if b itself failed).
+ */
+static enum MHD_Result send_db_doc(struct MHD_Connection *c, sqlite3 *db,
+				   int rc, struct gw_buf *b, const char *what)
+{
+	sqlite3_close(db);
+	if (rc != VG_OK && !b->err) {
+		gw_buf_free(b);
+		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  db ? what : "database unavailable");
+	}
+	return send_buf(c, MHD_HTTP_OK, "application/json", b);
 }
 
 static enum MHD_Result summary_one(struct gw_http *h, struct MHD_Connection *c,
@@ -177,8 +194,7 @@ static enum MHD_Result summary_one(struct gw_http *h, struct MHD_Connection *c,
 
 static enum MHD_Result history(struct gw_http *h, struct MHD_Connection *c)
 {
-	int p = arg_enum(c, "program", vg_program_parse);
-	int r = arg_enum(c, "region", vg_region_parse_or_all);
+	int p, r;
 	int64_t from = 0, to = vg_now();
 	long points = 500;
 	struct gw_buf b = { 0 };
@@ -189,24 +205,17 @@ static enum MHD_Result history(struct gw_http *h, struct MHD_Connection *c)
 		return send_error(c, MHD_HTTP_BAD_REQUEST, "from: " TIME_WANTED);
 	if (!arg_time(c, "to", &to))
 		return send_error(c, MHD_HTTP_BAD_REQUEST, "to: " TIME_WANTED);
-	if (p < 0 || r == -2 ||
+	if (!arg_enum(c, "program", vg_program_parse, &p) || p < 0 ||
+	    !arg_enum(c, "region", vg_region_parse_or_all, &r) ||
 	    !arg_long(c, "points", 2, HISTORY_POINTS_MAX, &points))
 		return send_error(c, MHD_HTTP_BAD_REQUEST,
 				  "want program=renir|rgt, region=01..17|all,"
 				  " points=2..5000");
 	db = gw_store_open_ro(h->gw->o.data_dir);
-	if (!db)
-		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "database unavailable");
-	rc = gw_api_history_json(db, p, r < 0 ? VG_REGION_ALL : r, from, to,
-				 points, &b);
-	sqlite3_close(db);
-	if (rc < 0 && !b.err) {
-		gw_buf_free(&b);
-		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "history unavailable");
-	}
-	return send_buf(c, MHD_HTTP_OK, "application/json", &b);
+	rc = db ? gw_api_history_json(db, p, r < 0 ? VG_REGION_ALL : r, from,
+				      to, points, &b)
+		: VG_ERR_IO;
+	return send_db_doc(c, db, rc, &b, "history unavailable");
 }
 
 static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
@@ -216,11 +225,10 @@ static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
 	sqlite3 *db;
 	int rc;
 
-	q.program = arg_enum(c, "program", vg_program_parse);
-	q.region = arg_enum(c, "region", vg_region_parse);
-	q.state = arg_enum(c, "state", vg_state_parse);
 	q.site = arg(c, "site");
-	if (q.program == -2 || q.region == -2 || q.state == -2 ||
+	if (!arg_enum(c, "program", vg_program_parse, &q.program) ||
+	    !arg_enum(c, "region", vg_region_parse, &q.region) ||
+	    !arg_enum(c, "state", vg_state_parse, &q.state) ||
 	    (q.site && !vg_ident_valid(q.site, strlen(q.site))) ||
 	    !arg_long(c, "offset", 0, 1L << 30, &q.offset) ||
 	    !arg_long(c, "limit", 1, UNITS_LIMIT_MAX, &q.limit))
@@ -228,17 +236,8 @@ static enum MHD_Result units(struct gw_http *h, struct MHD_Connection *c)
 				  "want program=renir|rgt, region=01..17,"
 				  " site, state, offset>=0, limit=1..1000");
 	db = gw_store_open_ro(h->gw->o.data_dir);
-	if (!db)
-		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "database unavailable");
-	rc = gw_api_db_units(db, &q, &b);
-	sqlite3_close(db);
-	if (rc < 0 && !b.err) {
-		gw_buf_free(&b);
-		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "units unavailable");
-	}
-	return send_buf(c, MHD_HTTP_OK, "application/json", &b);
+	rc = db ? gw_api_db_units(db, &q, &b) : VG_ERR_IO;
+	return send_db_doc(c, db, rc, &b, "units unavailable");
 }
 
 /* The per-site families (agent presence and health) of /metrics. */
@@ -258,9 +257,9 @@ static enum MHD_Result sites(struct gw_http *h, struct MHD_Connection *c)
 {
 	struct gw_sites_snap ss;
 	struct gw_buf b = { 0 };
-	int region = arg_enum(c, "region", vg_region_parse);
+	int region;
 
-	if (region == -2)
+	if (!arg_enum(c, "region", vg_region_parse, &region))
 		return send_error(c, MHD_HTTP_BAD_REQUEST,
 				  "want at most region=01..17");
 	if (gw_api_sites_snapshot(h->gw, region < 0 ? 0 : region, &ss) !=
@@ -360,7 +359,7 @@ static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind,
 	for (const char *const *a = u->allowed; *a; a++)
 		if (strcmp(*a, key) == 0)
 			return MHD_YES;
-	snprintf(u->first, sizeof(u->first), "%s", key);
+	vg_strlcpy(u->first, key, sizeof(u->first));
 	return MHD_NO;
 }
 
@@ -518,27 +517,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 static char *read_pem(const char *path, bool secret)
 {
 	char err[512];
-	struct stat sb;
 	char *buf = NULL;
-	FILE *f = fopen(path, "rb");
+	size_t n = 0;
 
-	if (!f || fstat(fileno(f), &sb) != 0 || sb.st_size > (1 << 20)) {
-		vg_log(VG_LOG_ERR, "http: %s: cannot read", path);
-		goto out;
-	}
-	if (secret && vg_secret_check(path, "--http-key", err,
-				      sizeof(err)) != VG_OK) {
+	int rc = secret ? vg_secret_check(path, "--http-key", err,
+					  sizeof(err))
+			: VG_OK;
+
+	if (rc == VG_OK)
+		rc = vg_file_read(path, PEM_MAX, &buf, &n, err, sizeof(err));
+	if (rc != VG_OK)
 		vg_log(VG_LOG_ERR, "http: %s", err);
-		goto out;
-	}
-	buf = calloc(1, (size_t)sb.st_size + 1);
-	if (buf && fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size) {
-		free(buf);
-		buf = NULL;
-	}
-out:
-	if (f)
-		fclose(f);
 	return buf;
 }
 
@@ -583,14 +572,14 @@ static struct MHD_Daemon *start_daemon(struct gw_http *h,
 static int load_tls(struct gw_http *h, const struct gw_opts *o)
 {
 	if (!o->http_cert)
-		return 0;
+		return VG_OK;
 	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 		vg_log(VG_LOG_ERR, "http: this libmicrohttpd has no TLS");
-		return -1;
+		return VG_ERR_INVAL;
 	}
 	h->tls_cert = read_pem(o->http_cert, false);
 	h->tls_key = read_pem(o->http_key, true);
-	return (h->tls_cert && h->tls_key) ? 0 : -1;
+	return (h->tls_cert && h->tls_key) ? VG_OK : VG_ERR_IO;
 }
 
 static void free_http(struct gw_http *h)
@@ -612,43 +601,47 @@ int gw_http_start(struct gateway *gw)
 	struct addrinfo *ai = NULL;
 	struct gw_http *h;
 	char port[8];
+	int rc;
 
 	if (!o->http)
-		return 0;
+		return VG_OK;
 	h = calloc(1, sizeof(*h));
 	if (!h)
-		return -1;
+		return VG_ERR_NOMEM;
 	h->gw = gw;
 	h->wake = -1;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_mutex_init(&h->log_mu, NULL);
 	vg_ratelimit_init(&h->log_rl, 60000, 10);
-	if (load_tls(h, o) != 0) {
-		free_http(h);
-		return -1;
-	}
+	rc = load_tls(h, o);
+	if (rc != VG_OK)
+		goto out;
 	snprintf(port, sizeof(port), "%d", o->http_port);
 	if (getaddrinfo(o->http_host, port, &hints, &ai) != 0 || !ai) {
 		vg_log(VG_LOG_ERR, "http: cannot resolve %s", o->http_host);
-		free_http(h);
-		return -1;
+		rc = VG_ERR_INVAL;
+		goto out;
 	}
-	if (gw_http_watch_start(h) == 0)
+	rc = gw_http_watch_start(h);
+	if (rc == VG_OK)
 		h->d = start_daemon(h, ai->ai_addr, ai->ai_family);
 	freeaddrinfo(ai);
 	if (!h->d) {
 		gw_http_watch_stop(h);
 		vg_log(VG_LOG_ERR, "http: cannot listen on %s:%d", o->http_host,
 		       o->http_port);
-		free_http(h);
-		return -1;
+		rc = VG_ERR_IO;
+		goto out;
 	}
 	gw->http = h;
 	vg_log(VG_LOG_INFO, "http: dashboard at %s://%s%s%s:%d/",
 	       h->tls_cert ? "https" : "http",
 	       strchr(o->http_host, ':') ? "[" : "", o->http_host,
 	       strchr(o->http_host, ':') ? "]" : "", o->http_port);
-	return 0;
+out:
+	if (rc != VG_OK)
+		free_http(h);
+	return rc;
 }
 
 void gw_http_stop(struct gateway *gw)

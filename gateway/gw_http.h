@@ -97,6 +97,7 @@ void gw_http_wake(struct gw_http *h);
  * connections would write a line each). */
 void gw_http_log(void *cls, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+/* Start the thread that watches event streams: VG_OK or VG_ERR_IO. */
 int gw_http_watch_start(struct gw_http *h);
 void gw_http_watch_stop(struct gw_http *h);
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "gw_http.h"
+#include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/timeutil.h"
 
@@ -254,9 +255,9 @@ int gw_http_watch_start(struct gw_http *h)
 {
 	h->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (h->wake < 0 || pthread_create(&h->watcher, NULL, watch, h) != 0)
-		return -1;
+		return VG_ERR_IO;
 	h->watching = true;
-	return 0;
+	return VG_OK;
 }
 
 /* Stop the watcher, then resume every waiting stream (they end: the

@@ -18,6 +18,14 @@ static void family(struct gw_buf *b, const char *name, const char *type,
 		      type);
 }
 
+/* A family of one unlabelled sample. */
+static void single(struct gw_buf *b, const char *name, const char *type,
+		   const char *help, unsigned long long v)
+{
+	family(b, name, type, help);
+	gw_buf_printf(b, "%s %llu\n", name, v);
+}
+
 static void pr_sample(struct gw_buf *b, const char *name, int p, int r,
 		      const char *value)
 {
@@ -151,28 +159,23 @@ static void ingest(const struct gw_api_snap *s, struct gw_buf *b)
 {
 	const struct gw_stats *st = &s->stats;
 
-	family(b, "vigie_messages_total", "counter",
-	       "MQTT messages received on unit and agent topics.");
-	gw_buf_printf(b, "vigie_messages_total %llu\n",
-		      (unsigned long long)st->messages);
-	family(b, "vigie_messages_applied_total", "counter",
-	       "Messages that changed a unit or a site.");
-	gw_buf_printf(b, "vigie_messages_applied_total %llu\n",
-		      (unsigned long long)st->applied);
-	family(b, "vigie_messages_duplicate_total", "counter",
-	       "Harmless duplicates (same seq, QoS 1 redelivery).");
-	gw_buf_printf(b, "vigie_messages_duplicate_total %llu\n",
-		      (unsigned long long)st->duplicates);
+	single(b, "vigie_messages_total", "counter",
+	       "MQTT messages received on unit and agent topics.",
+	       st->messages);
+	single(b, "vigie_messages_applied_total", "counter",
+	       "Messages that changed a unit or a site.", st->applied);
+	single(b, "vigie_messages_duplicate_total", "counter",
+	       "Harmless duplicates (same seq, QoS 1 redelivery).",
+	       st->duplicates);
 	family(b, "vigie_messages_rejected_total", "counter",
 	       "Messages rejected, by reason (docs/protocol.md).");
 	for (int i = 1; i < VG_REJ_COUNT; i++)
 		gw_buf_printf(b, "vigie_messages_rejected_total{reason=\"%s\"} %llu\n",
 			      vg_reject_name((enum vg_reject)i),
 			      (unsigned long long)st->rejected[i]);
-	family(b, "vigie_store_dropped_total", "counter",
-	       "Rows that could not be queued for SQLite (out of memory).");
-	gw_buf_printf(b, "vigie_store_dropped_total %llu\n",
-		      (unsigned long long)st->store_dropped);
+	single(b, "vigie_store_dropped_total", "counter",
+	       "Rows that could not be queued for SQLite (out of memory).",
+	       st->store_dropped);
 }
 
 static void agents(const struct gw_api_snap *s, struct gw_buf *b)
@@ -198,54 +201,56 @@ static void health(const struct gw_api_snap *s, struct gw_buf *b)
 	       "Always 1; the labels say which build runs.");
 	gw_buf_printf(b, "vigie_build_info{version=\"%s\",board=\"%s\"} 1\n",
 		      VG_VERSION, VG_BOARD);
-	family(b, "vigie_broker_connected", "gauge",
-	       "1 while the gateway is connected to its MQTT broker.");
-	gw_buf_printf(b, "vigie_broker_connected %d\n", s->connected);
-	family(b, "vigie_broker_index", "gauge",
+	single(b, "vigie_broker_connected", "gauge",
+	       "1 while the gateway is connected to its MQTT broker.",
+	       s->connected);
+	single(b, "vigie_broker_index", "gauge",
 	       "Which --broker address is in use or being tried (0: the "
-	       "first); /healthz names it.");
-	gw_buf_printf(b, "vigie_broker_index %d\n", s->broker);
-	family(b, "vigie_broker_failovers_total", "counter",
-	       "Moves to another --broker address since start.");
-	gw_buf_printf(b, "vigie_broker_failovers_total %u\n", s->failovers);
-	family(b, "vigie_synced", "gauge",
-	       "1 once the retained replay after the last connect is whole.");
-	gw_buf_printf(b, "vigie_synced %d\n", s->synced);
-	family(b, "vigie_database_writable", "gauge",
-	       "1 while the last SQLite write or check succeeded.");
-	gw_buf_printf(b, "vigie_database_writable %d\n", s->db_ok);
-	family(b, "vigie_units_live", "gauge", "Units held in memory.");
-	gw_buf_printf(b, "vigie_units_live %u\n", s->units);
+	       "first); /healthz names it.", (unsigned long long)s->broker);
+	single(b, "vigie_broker_failovers_total", "counter",
+	       "Moves to another --broker address since start.",
+	       s->failovers);
+	single(b, "vigie_synced", "gauge",
+	       "1 once the retained replay after the last connect is whole.",
+	       s->synced);
+	single(b, "vigie_database_writable", "gauge",
+	       "1 while the last SQLite write or check succeeded.", s->db_ok);
+	single(b, "vigie_units_live", "gauge", "Units held in memory.",
+	       s->units);
 }
+
+/* The per-region gauges, in the order they are exported. */
+static const struct {
+	const char *name, *help;
+	pr_value value;
+} region_gauges[] = {
+	{ "vigie_eligible", "Eligible units (known - retired).", v_eligible },
+	{ "vigie_migrated", "Migrated units.", v_migrated },
+	{ "vigie_percent",
+	  "Percent migrated (absent when nothing is eligible).", v_percent },
+	{ "vigie_target_percent", "Current target, percent.", v_target },
+	{ "vigie_target_met", "1 when the current target is met.", v_met },
+	{ "vigie_units_needed",
+	  "Units still to migrate to meet the current target.", v_needed },
+	{ "vigie_stale",
+	  "Units whose agent is offline or whose last read faulted.",
+	  v_stale },
+	{ "vigie_projected_percent",
+	  "Projected percent at the current target's due date.", v_proj },
+	{ "vigie_on_track",
+	  "1 when the projection reaches the current target.", v_track },
+	{ "vigie_pace_units_per_week",
+	  "Once the plan has ended: units migrated per week, fitted over "
+	  "the projection window.", v_pace },
+};
 
 void gw_metrics_text(const struct gw_api_snap *s, struct gw_buf *b)
 {
 	health(s, b);
-	per_region(s, b, "vigie_eligible", "Eligible units (known - retired).",
-		   v_eligible);
-	per_region(s, b, "vigie_migrated", "Migrated units.", v_migrated);
-	per_region(s, b, "vigie_percent",
-		   "Percent migrated (absent when nothing is eligible).",
-		   v_percent);
-	per_region(s, b, "vigie_target_percent",
-		   "Current target, percent.", v_target);
-	per_region(s, b, "vigie_target_met",
-		   "1 when the current target is met.", v_met);
-	per_region(s, b, "vigie_units_needed",
-		   "Units still to migrate to meet the current target.",
-		   v_needed);
-	per_region(s, b, "vigie_stale",
-		   "Units whose agent is offline or whose last read faulted.",
-		   v_stale);
-	per_region(s, b, "vigie_projected_percent",
-		   "Projected percent at the current target's due date.",
-		   v_proj);
-	per_region(s, b, "vigie_on_track",
-		   "1 when the projection reaches the current target.",
-		   v_track);
-	per_region(s, b, "vigie_pace_units_per_week",
-		   "Once the plan has ended: units migrated per week, fitted "
-		   "over the projection window.", v_pace);
+	for (size_t i = 0; i < sizeof(region_gauges) / sizeof(region_gauges[0]);
+	     i++)
+		per_region(s, b, region_gauges[i].name, region_gauges[i].help,
+			   region_gauges[i].value);
 	states(s, b);
 	ingest(s, b);
 	agents(s, b);

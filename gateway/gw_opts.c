@@ -4,16 +4,19 @@
  * readable by others.
  */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "gateway.h"
+#include "gw_opts.h"
 #include "vigie/err.h"
 #include "vigie/ident.h"
 #include "vigie/qcdate.h"
 #include "vigie/secret.h"
+#include "vigie/str.h"
 
 static void usage(FILE *f)
 {
@@ -143,8 +146,8 @@ static int check_brokers(struct gw_opts *o)
 	int rc;
 
 	if (o->nbrokers == 0) {
-		snprintf(o->brokers[0].host, sizeof(o->brokers[0].host),
-			 "127.0.0.1");
+		vg_strlcpy(o->brokers[0].host, "127.0.0.1",
+			   sizeof(o->brokers[0].host));
 		o->brokers[0].port = 1883;
 		o->nbrokers = 1;
 	}
@@ -155,14 +158,23 @@ static int check_brokers(struct gw_opts *o)
 	return rc == VG_OK ? VG_OK : VG_ERR_INVAL;
 }
 
+/* A TCP port, 1..65535. */
+static int parse_port(const char *arg, int *port)
+{
+	long long n;
+	int rc = vg_int_parse(arg, 1, 65535, &n);
+
+	if (rc == VG_OK)
+		*port = (int)n;
+	return rc;
+}
+
 /* "[ADDR:]PORT"; ADDR may be an IPv6 literal in brackets. */
 static int parse_http(struct gw_opts *o, const char *arg)
 {
 	const char *colon = strrchr(arg, ':');
 	const char *host = "127.0.0.1", *port = arg;
 	size_t hl = strlen(host);
-	char *end = NULL;
-	long n;
 
 	if (colon) {
 		host = arg;
@@ -173,25 +185,10 @@ static int parse_http(struct gw_opts *o, const char *arg)
 			hl -= 2;
 		}
 	}
-	n = strtol(port, &end, 10);
-	if (!*port || *end || n < 1 || n > 65535 || hl == 0 ||
-	    hl >= sizeof(o->http_host))
+	if (hl == 0 || parse_port(port, &o->http_port) != VG_OK ||
+	    !vg_strslice(o->http_host, sizeof(o->http_host), host, hl))
 		return VG_ERR_INVAL;
-	memcpy(o->http_host, host, hl);
-	o->http_host[hl] = '\0';
-	o->http_port = (int)n;
 	o->http = true;
-	return VG_OK;
-}
-
-static int parse_int(const char *arg, int min, int max, int *out)
-{
-	char *end = NULL;
-	long v = strtol(arg, &end, 10);
-
-	if (!*arg || *end || v < min || v > max)
-		return VG_ERR_INVAL;
-	*out = (int)v;
 	return VG_OK;
 }
 
@@ -252,49 +249,137 @@ static const char *parse_today(const char *arg, struct vg_date *d)
 		       : "--today: cannot read the time zone " VG_QC_ZONE;
 }
 
-/* One option; returns an error message or NULL. */
-static const char *one_opt(struct gw_opts *o, int c, const char *arg)
+/*
+ * The options that take a bounded integer and where each goes; the error
+ * message is made from the option's name and its range.
+ */
+#define INT_OPT(o, lo, hi, field, unit) \
+	{ o, lo, hi, offsetof(struct gw_opts, field), unit }
+static const struct int_opt {
+	int opt;
+	int min, max;
+	size_t off; /* of the int in struct gw_opts */
+	const char *unit;
+} int_opts[] = {
+	INT_OPT(O_COALESCE, 0, 60000, coalesce_ms, ""),
+	INT_OPT(O_KEEPALIVE, 5, 3600, keepalive, " seconds"),
+	INT_OPT(O_HISTORY, 1, 86400, history_s, ""),
+	INT_OPT(O_SITE_CAP, 1, 1000000, site_cap, " units"),
+	INT_OPT(O_HTTP_CLIENTS, 2, 10000, http_max_clients, ""),
+	INT_OPT(O_HTTP_PER_IP, 0, 10000, http_max_per_ip, ""),
+	INT_OPT(O_HTTP_STREAMS, 0, 9999, http_max_streams, ""),
+	INT_OPT(O_HTTP_HDR_TO, 1, 3600, http_header_timeout, ""),
+	INT_OPT(O_HTTP_IDLE_TO, 1, 3600, http_idle_timeout, ""),
+	INT_OPT(O_PROJ_DAYS, 1, 3650, projection_days, ""),
+};
+
+static const char *opt_name(int c)
 {
+	for (const struct option *l = longopts; l->name; l++)
+		if (l->val == c)
+			return l->name;
+	return "?";
+}
+
+/*
+ * An integer option of int_opts; false when c is not one.  *err is NULL,
+ * or "--NAME wants MIN..MAX" in msg (size bytes).
+ */
+static bool int_opt(struct gw_opts *o, int c, const char *arg,
+		    const char **err, char *msg, size_t size)
+{
+	for (size_t i = 0; i < sizeof(int_opts) / sizeof(int_opts[0]); i++) {
+		const struct int_opt *t = &int_opts[i];
+		long long n;
+
+		if (t->opt != c)
+			continue;
+		*err = NULL;
+		if (vg_int_parse(arg, t->min, t->max, &n) == VG_OK) {
+			*(int *)(void *)((char *)o + t->off) = (int)n;
+		} else {
+			snprintf(msg, size, "--%s wants %d..%d%s", opt_name(c),
+				 t->min, t->max, t->unit);
+			*err = msg;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* A text option into dst when ok; otherwise why (NULL: accepted). */
+static const char *set_text(char *dst, size_t size, const char *arg, bool ok,
+			    const char *why)
+{
+	if (!ok)
+		return why;
+	vg_strlcpy(dst, arg, size);
+	return NULL;
+}
+
+int gw_opts_walk(int argc, char **argv, const struct option *lo,
+		 const char *who, gw_opt_fn one, void *ctx)
+{
+	const char *err = NULL;
+	int c;
+
+	optind = 1;
+	while (!err && (c = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		err = one(ctx, c, optarg);
+	if (!err && optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", who,
+			argv[optind]);
+		return VG_ERR_INVAL;
+	}
+	if (err)
+		fprintf(stderr, "%s: %s\n", who, err);
+	return err ? VG_ERR_INVAL : VG_OK;
+}
+
+/* One option; returns an error message or NULL (exits for --help and
+ * --version). */
+static const char *one_opt(void *ctx, int c, const char *arg)
+{
+	static char msg[96]; /* options are parsed once, on one thread */
+	struct gw_opts *o = ctx;
+	const char *err = NULL;
 	int lvl;
 
+	if (int_opt(o, c, arg, &err, msg, sizeof(msg)))
+		return err;
 	switch (c) {
+	case O_HELP:
+		usage(stdout);
+		exit(0);
+	case O_VERSION:
+		printf("vigie-gateway %s\n", VG_VERSION);
+		exit(0);
 	case O_BROKER:
 		return parse_broker(o, arg);
 	case O_USER:
-		snprintf(o->username, sizeof(o->username), "%s", arg);
-		return NULL;
+		return set_text(o->username, sizeof(o->username), arg, true,
+				NULL);
 	case O_PWFILE:
 		return read_secret(arg, "--password-file", o->password,
 				   sizeof(o->password))
 			       ? "cannot use --password-file" : NULL;
 	case O_PW:
-		snprintf(o->password, sizeof(o->password), "%s", arg);
-		return NULL;
+		return set_text(o->password, sizeof(o->password), arg, true,
+				NULL);
 	case O_CAFILE: o->cafile = arg; return NULL;
 	case O_CERT: o->certfile = arg; return NULL;
 	case O_KEY: o->keyfile = arg; return NULL;
 	case O_ID:
-		if (!vg_ident_valid(arg, strlen(arg)))
-			return "--id must be 1-48 characters of A-Za-z0-9._-";
-		snprintf(o->id, sizeof(o->id), "%s", arg);
-		return NULL;
+		return set_text(o->id, sizeof(o->id), arg,
+				vg_ident_valid(arg, strlen(arg)),
+				"--id must be 1-48 characters of A-Za-z0-9._-");
 	case O_PREFIX:
-		if (!vg_prefix_valid(arg))
-			return "--prefix must be identifier segments split by /";
-		snprintf(o->prefix, sizeof(o->prefix), "%s", arg);
-		return NULL;
+		return set_text(o->prefix, sizeof(o->prefix), arg,
+				vg_prefix_valid(arg),
+				"--prefix must be identifier segments split by /");
 	case O_DATADIR: o->data_dir = arg; return NULL;
 	case O_TARGETS: o->targets_file = arg; return NULL;
 	case O_SITES: o->sites_file = arg; return NULL;
-	case O_COALESCE:
-		return parse_int(arg, 0, 60000, &o->coalesce_ms)
-			       ? "--coalesce-ms wants 0..60000" : NULL;
-	case O_KEEPALIVE:
-		return parse_int(arg, 5, 3600, &o->keepalive)
-			       ? "--keepalive wants 5..3600 seconds" : NULL;
-	case O_HISTORY:
-		return parse_int(arg, 1, 86400, &o->history_s)
-			       ? "--history-interval wants 1..86400" : NULL;
 	case O_TODAY:
 		o->has_today = true;
 		return parse_today(arg, &o->today);
@@ -308,27 +393,6 @@ static const char *one_opt(struct gw_opts *o, int c, const char *arg)
 		return o->http_token[0] ? NULL : "--http-token-file is empty";
 	case O_HTTP_CERT: o->http_cert = arg; return NULL;
 	case O_HTTP_KEY: o->http_key = arg; return NULL;
-	case O_SITE_CAP:
-		return parse_int(arg, 1, 1000000, &o->site_cap)
-			       ? "--site-cap wants 1..1000000 units" : NULL;
-	case O_HTTP_CLIENTS:
-		return parse_int(arg, 2, 10000, &o->http_max_clients)
-			       ? "--http-max-clients wants 2..10000" : NULL;
-	case O_HTTP_PER_IP:
-		return parse_int(arg, 0, 10000, &o->http_max_per_ip)
-			       ? "--http-max-per-ip wants 0..10000" : NULL;
-	case O_HTTP_STREAMS:
-		return parse_int(arg, 0, 9999, &o->http_max_streams)
-			       ? "--http-max-streams wants 0..9999" : NULL;
-	case O_HTTP_HDR_TO:
-		return parse_int(arg, 1, 3600, &o->http_header_timeout)
-			       ? "--http-header-timeout wants 1..3600" : NULL;
-	case O_HTTP_IDLE_TO:
-		return parse_int(arg, 1, 3600, &o->http_idle_timeout)
-			       ? "--http-idle-timeout wants 1..3600" : NULL;
-	case O_PROJ_DAYS:
-		return parse_int(arg, 1, 3650, &o->projection_days)
-			       ? "--projection-days wants 1..3650" : NULL;
 	case O_LOGLEVEL:
 		lvl = vg_log_level_parse(arg);
 		if (lvl < 0)
@@ -344,44 +408,18 @@ static int check_http(struct gw_opts *o);
 
 int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 {
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	snprintf(o->id, sizeof(o->id), "central");
-	o->data_dir = ".";
-	o->coalesce_ms = 200;
-	o->store_ms = 200;
-	o->history_s = 300;
-	o->sync_timeout_ms = 10000;
-	o->keepalive = 30;
-	o->projection_days = 30;
-	o->site_cap = GW_SITE_CAP_DEFAULT;
-	o->http_max_clients = 256;
-	o->http_max_per_ip = 16;
-	o->http_max_streams = -1; /* 3/4 of the connections unless given */
-	o->http_header_timeout = 10;
-	o->http_idle_timeout = 30;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		const char *err;
-		if (c == O_HELP) {
-			usage(stdout);
-			exit(0);
-		}
-		if (c == O_VERSION) {
-			printf("vigie-gateway %s\n", VG_VERSION);
-			exit(0);
-		}
-		err = one_opt(o, c, optarg);
-		if (err) {
-			fprintf(stderr, "vigie-gateway: %s\n", err);
-			return VG_ERR_INVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "vigie-gateway: unexpected argument '%s'\n",
-			argv[optind]);
+	*o = (struct gw_opts){
+		.id = "central",
+		.data_dir = ".", .coalesce_ms = 200, .store_ms = 200,
+		.history_s = 300, .sync_timeout_ms = 10000, .keepalive = 30,
+		.projection_days = 30, .site_cap = GW_SITE_CAP_DEFAULT,
+		.http_max_clients = 256, .http_max_per_ip = 16,
+		.http_max_streams = -1, /* 3/4 of the connections unless given */
+		.http_header_timeout = 10, .http_idle_timeout = 30,
+	};
+	if (gw_opts_walk(argc, argv, longopts, "vigie-gateway", one_opt, o) !=
+	    VG_OK)
 		return VG_ERR_INVAL;
-	}
 	if ((o->certfile != NULL) != (o->keyfile != NULL)) {
 		fprintf(stderr, "vigie-gateway: --cert and --key go together\n");
 		return VG_ERR_INVAL;

@@ -152,7 +152,7 @@ static int pace_json(const struct gw_projection *pj, char *buf, size_t size)
 	if (vg_fy_format(pj->fy, fy, sizeof(fy)) < 0 ||
 	    vg_bp_format(pj->target_bp, tgt, sizeof(tgt)) < 0 ||
 	    vg_time_format(pj->from, from, sizeof(from)) < 0)
-		return -1;
+		return VG_ERR_RANGE;
 	n = snprintf(buf, size,
 		     ",\"pace\":{\"method\":\"least_squares\","
 		     "\"window_days\":%d,\"from\":\"%s\",\"samples\":%d,"
@@ -160,7 +160,7 @@ static int pace_json(const struct gw_projection *pj, char *buf, size_t size)
 		     "\"target\":%s,\"units_needed\":%lld,\"reached_by\":%s}",
 		     pj->window_days, from, pj->samples, pj->units_day * 7.0, fy,
 		     tgt, (long long)pj->needed, by);
-	return (n < 0 || (size_t)n >= size) ? -1 : n;
+	return (n < 0 || (size_t)n >= size) ? VG_ERR_RANGE : n;
 }
 
 int gw_project_json(const struct gw_projection *pj, char *buf, size_t size)

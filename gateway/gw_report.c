@@ -21,6 +21,7 @@
 
 #include <sqlite3.h>
 
+#include "gw_opts.h"
 #include "gw_report.h"
 #include "gw_store.h"
 #include "vigie/arith.h"
@@ -63,7 +64,7 @@ static int no_calendar(void)
 	fprintf(stderr, "vigie-gateway report: cannot read the time zone "
 		VG_QC_ZONE " (Debian package tzdata): %s\n",
 		vg_strerror(vg_qc_load()));
-	return -1;
+	return VG_ERR_IO;
 }
 
 /* The end of DATE in Quebec: midnight there, the day after. */
@@ -76,9 +77,15 @@ static int quebec_cutoff(struct report *r)
 	return vg_qc_unix(&next, 0, 0, 0, &r->cutoff);
 }
 
-static const char *parse_one(struct report *r, int c, const char *a)
+/* One option; returns an error message or NULL (exits for --help). */
+static const char *parse_one(void *ctx, int c, const char *a)
 {
+	struct report *r = ctx;
+
 	switch (c) {
+	case 'h':
+		usage(stdout);
+		exit(0);
 	case 'a':
 		return vg_date_parse(a, &r->as_of) ? "--as-of wants YYYY-MM-DD"
 						   : NULL;
@@ -113,32 +120,15 @@ static int parse_args(struct report *r, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int c;
-
 	memset(r, 0, sizeof(*r));
 	r->program = -1;
 	r->data_dir = ".";
 	if (vg_qc_date_of(vg_now(), &r->as_of) != VG_OK)
 		return no_calendar();
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		const char *err;
-		if (c == 'h') {
-			usage(stdout);
-			exit(0);
-		}
-		err = parse_one(r, c, optarg);
-		if (err) {
-			fprintf(stderr, "vigie-gateway report: %s\n", err);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "vigie-gateway report: unexpected '%s'\n",
-			argv[optind]);
-		return -1;
-	}
-	return quebec_cutoff(r) == VG_OK ? 0 : no_calendar();
+	if (gw_opts_walk(argc, argv, lo, "vigie-gateway report", parse_one,
+			 r) != VG_OK)
+		return VG_ERR_INVAL;
+	return quebec_cutoff(r) == VG_OK ? VG_OK : no_calendar();
 }
 
 /* Count every unit's state as of the cutoff from the transition log. */
@@ -155,7 +145,7 @@ static int tally(struct report *r, sqlite3 *db)
 	    SQLITE_OK) {
 		fprintf(stderr, "vigie-gateway report: %s\n",
 			sqlite3_errmsg(db));
-		return -1;
+		return VG_ERR_IO;
 	}
 	sqlite3_bind_int64(s, 1, r->cutoff);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -171,7 +161,7 @@ static int tally(struct report *r, sqlite3 *db)
 		r->counts[pi][VG_REGION_ALL].n[si]++;
 	}
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? VG_OK : VG_ERR_IO;
 }
 
 /* When the recorded data start: the first transition, if any. */
@@ -182,14 +172,14 @@ static int first_record(struct report *r, sqlite3 *db)
 
 	if (sqlite3_prepare_v2(db, "SELECT MIN(at) FROM transition", -1, &s,
 			       NULL) != SQLITE_OK)
-		return -1;
+		return VG_ERR_IO;
 	rc = sqlite3_step(s);
 	r->has_data = rc == SQLITE_ROW &&
 		      sqlite3_column_type(s, 0) != SQLITE_NULL;
 	if (r->has_data)
 		r->data_since = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return rc == SQLITE_ROW ? VG_OK : VG_ERR_IO;
 }
 
 /* 0 of 0 is met only vacuously: reports say there is nothing to judge. */
@@ -358,7 +348,7 @@ static int json_summary(const struct vg_summary *s, char *buf, size_t size)
 	size_t room;
 
 	if (len <= 0 || buf[len - 1] != '}')
-		return -1;
+		return VG_ERR_RANGE;
 	if (none)
 		for (char *m = buf; (m = strstr(m, met)) != NULL;
 		     m += sizeof(met) - 1)
@@ -367,7 +357,7 @@ static int json_summary(const struct vg_summary *s, char *buf, size_t size)
 	room = size - (size_t)len;
 	n = snprintf(buf + len, room, ",\"no_data\":%s}",
 		     none ? "true" : "false");
-	return n > 0 && (size_t)n < room ? 0 : -1;
+	return n > 0 && (size_t)n < room ? VG_OK : VG_ERR_RANGE;
 }
 
 static void emit(const struct report *r, const struct vg_targets *tg)
@@ -407,7 +397,7 @@ static void emit(const struct report *r, const struct vg_targets *tg)
 				table_row(r, &s);
 			else if (r->fmt == FMT_CSV)
 				csv_row(r, &s, fy, since);
-			else if (json_summary(&s, buf, sizeof(buf)) == 0)
+			else if (json_summary(&s, buf, sizeof(buf)) == VG_OK)
 				printf("%s%s", first ? "" : ",", buf);
 			first = false;
 		}
@@ -424,11 +414,11 @@ int gw_report_main(int argc, char **argv)
 	sqlite3 *db;
 	int rc;
 
-	if (parse_args(&r, argc, argv) != 0)
+	if (parse_args(&r, argc, argv) != VG_OK)
 		return 2;
 	vg_targets_default(&tg);
 	if (r.targets_file &&
-	    vg_targets_load(&tg, r.targets_file, err, sizeof(err)) != 0) {
+	    vg_targets_load(&tg, r.targets_file, err, sizeof(err)) != VG_OK) {
 		fprintf(stderr, "vigie-gateway report: %s\n", err);
 		return 2;
 	}
@@ -438,9 +428,11 @@ int gw_report_main(int argc, char **argv)
 			r.data_dir);
 		return 1;
 	}
-	rc = first_record(&r, db) != 0 ? -1 : tally(&r, db);
+	rc = first_record(&r, db);
+	if (rc == VG_OK)
+		rc = tally(&r, db);
 	sqlite3_close(db);
-	if (rc != 0)
+	if (rc != VG_OK)
 		return 1;
 	emit(&r, &tg);
 	return 0;

@@ -65,44 +65,55 @@ static bool ident_ok(const char *s)
 
 static const char *parse_cap(char **tok, int n, struct entry *e)
 {
-	char *end;
-	unsigned long v;
+	long long v;
 
 	if (n != 2 || strcmp(tok[0], "max") != 0)
 		return "expected: site SITE REGION [max N]";
-	errno = 0;
-	v = strtoul(tok[1], &end, 10);
-	if (errno || *end || tok[1][0] == '-' || v < 1 || v > CAP_MAX)
+	if (vg_int_parse(tok[1], 1, CAP_MAX, &v) != VG_OK)
 		return "max must be 1..1000000 units";
 	e->cap = (uint32_t)v;
+	return NULL;
+}
+
+/*
+ * What every line starts with: a SITE (copied into e) and a word of a
+ * vocabulary (region or program) that parse maps to *out, at least lo.
+ * Returns NULL or why the line is refused.
+ */
+static const char *parse_head(char **tok, struct entry *e,
+			      int (*parse)(const char *, size_t), int lo,
+			      const char *bad, int *out)
+{
+	if (!ident_ok(tok[0]))
+		return "site must be 1-48 characters of A-Za-z0-9._-";
+	*out = parse(tok[1], strlen(tok[1]));
+	if (*out < lo)
+		return bad;
+	vg_strlcpy(e->site, tok[0], sizeof(e->site));
 	return NULL;
 }
 
 /* "site SITE REGION [max N]" or the short "SITE REGION". */
 static const char *parse_site(char **tok, int n, struct entry *e)
 {
-	if (n < 2)
-		return "expected: site SITE REGION [max N]";
-	if (!ident_ok(tok[0]))
-		return "site must be 1-48 characters of A-Za-z0-9._-";
-	e->region = vg_region_parse(tok[1], strlen(tok[1]));
-	if (e->region < 1)
-		return "region must be 01..17";
-	vg_strlcpy(e->site, tok[0], sizeof(e->site));
-	return n > 2 ? parse_cap(tok + 2, n - 2, e) : NULL;
+	const char *why = n < 2 ? "expected: site SITE REGION [max N]"
+				: parse_head(tok, e, vg_region_parse, 1,
+					     "region must be 01..17",
+					     &e->region);
+
+	return (why || n == 2) ? why : parse_cap(tok + 2, n - 2, e);
 }
 
 /* "unit SITE PROGRAM UNIT...": copies the ids into e. */
 static const char *parse_units(char **tok, int n, struct entry *e)
 {
-	if (n < 3)
-		return "expected: unit SITE PROGRAM UNIT...";
-	if (!ident_ok(tok[0]))
-		return "site must be 1-48 characters of A-Za-z0-9._-";
-	e->program = vg_program_parse(tok[1], strlen(tok[1]));
-	if (e->program < 0)
-		return "program must be renir or rgt";
-	vg_strlcpy(e->site, tok[0], sizeof(e->site));
+	const char *why = n < 3 ? "expected: unit SITE PROGRAM UNIT..."
+				: parse_head(tok, e, vg_program_parse, 0,
+					     "program must be renir or rgt",
+					     &e->program);
+
+	if (why)
+		return why;
 	e->unit_line = true;
 	e->units = calloc((size_t)(n - 2), sizeof(char *));
 	if (!e->units)

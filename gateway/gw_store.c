@@ -16,6 +16,7 @@
 #include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/region.h"
+#include "vigie/str.h"
 
 static const char *const schema =
 	"PRAGMA journal_mode=WAL;"
@@ -44,7 +45,7 @@ static const char *const schema =
 	"INSERT OR IGNORE INTO meta VALUES('schema', '2');";
 
 static const char *const sql_unit =
-	"INSERT INTO unit(program, site, unit, region, state, seq, since, ts,"
+	"INSERT INTO unit(program, region, site, unit, state, seq, since, ts,"
 	" source, tech, fault, removed, note)"
 	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"
 	" ON CONFLICT(program, site, unit) DO UPDATE SET"
@@ -161,20 +162,33 @@ static int step(struct gw_store *st, sqlite3_stmt *s)
 	return VG_OK;
 }
 
+/* The unit a row is about: parameters 1..4 of both unit and transition. */
+static void bind_key(sqlite3_stmt *s, int program, int region,
+		     const char *site, const char *unit)
+{
+	bind_text(s, 1, vg_program_name((enum vg_program)program));
+	bind_text(s, 2, vg_region_code(region));
+	bind_text(s, 3, site);
+	bind_text(s, 4, unit);
+}
+
+/* Who set a state: parameters 9 and 10 of both unit and transition. */
+static void bind_origin(sqlite3_stmt *s, int source, const char *tech)
+{
+	bind_text(s, 9, vg_source_name((enum vg_source)source));
+	bind_text(s, 10, tech);
+}
+
 static int write_row(struct gw_store *st, const struct gw_row *r)
 {
 	sqlite3_stmt *s = st->unit;
 
-	bind_text(s, 1, vg_program_name(r->program));
-	bind_text(s, 2, r->site);
-	bind_text(s, 3, r->unit);
-	bind_text(s, 4, vg_region_code(r->region));
+	bind_key(s, r->program, r->region, r->site, r->unit);
 	bind_text(s, 5, vg_state_name(r->state));
 	sqlite3_bind_int64(s, 6, r->seq);
 	sqlite3_bind_int64(s, 7, r->since);
 	sqlite3_bind_int64(s, 8, r->ts);
-	bind_text(s, 9, vg_source_name(r->source));
-	bind_text(s, 10, r->tech);
+	bind_origin(s, r->source, r->tech);
 	bind_text(s, 11, r->fault);
 	sqlite3_bind_int(s, 12, r->removed);
 	bind_text(s, 13, r->note);
@@ -185,16 +199,12 @@ static int write_trans(struct gw_store *st, const struct gw_transition *t)
 {
 	sqlite3_stmt *s = st->trans;
 
-	bind_text(s, 1, vg_program_name(t->program));
-	bind_text(s, 2, vg_region_code(t->region));
-	bind_text(s, 3, t->site);
-	bind_text(s, 4, t->unit);
+	bind_key(s, t->program, t->region, t->site, t->unit);
 	bind_text(s, 5, t->from >= 0 ? vg_state_name(t->from) : NULL);
 	bind_text(s, 6, t->to >= 0 ? vg_state_name(t->to) : NULL);
 	sqlite3_bind_int64(s, 7, t->at);
 	sqlite3_bind_int64(s, 8, t->seq);
-	bind_text(s, 9, vg_source_name(t->source));
-	bind_text(s, 10, t->tech);
+	bind_origin(s, t->source, t->tech);
 	return step(st, s);
 }
 
@@ -251,7 +261,7 @@ static void col_text(sqlite3_stmt *s, int i, char *dst, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
 
-	snprintf(dst, size, "%s", t ? (const char *)t : "");
+	vg_strlcpy(dst, t ? (const char *)t : "", size);
 }
 
 static int parse_enum(sqlite3_stmt *s, int i, int (*parse)(const char *,
@@ -333,7 +343,7 @@ long gw_store_load(struct gw_store *st, struct gw_core *core)
 	return n;
 }
 
-int gw_store_ping(struct gw_store *st)
+bool gw_store_ping(struct gw_store *st)
 {
 	return exec(st, "BEGIN IMMEDIATE; UPDATE meta SET value=value"
 			" WHERE key='schema'; COMMIT") == VG_OK;

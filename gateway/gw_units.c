@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigie/err.h"
+#include "vigie/str.h"
+
 #define CHUNK_SHIFT 16
 #define CHUNK_SIZE (1u << CHUNK_SHIFT)
 #define MAX_CHUNKS 1024 /* 64 Mi units */
@@ -116,7 +119,7 @@ static int grow_buckets(struct gw_units *u)
 	uint32_t *b = new_buckets(n);
 
 	if (!b)
-		return -1;
+		return VG_ERR_NOMEM;
 	for (uint32_t i = 0; i < u->count; i++) {
 		struct gw_unit *r = gw_units_at(u, i);
 		uint32_t h = hash_key(r->program, r->site, r->id) & (n - 1);
@@ -126,7 +129,7 @@ static int grow_buckets(struct gw_units *u)
 	free(u->buckets);
 	u->buckets = b;
 	u->nbuckets = n;
-	return 0;
+	return VG_OK;
 }
 
 uint32_t gw_units_add(struct gw_units *u, int program, uint32_t site,
@@ -143,7 +146,7 @@ uint32_t gw_units_add(struct gw_units *u, int program, uint32_t site,
 		if (!u->chunks[idx >> CHUNK_SHIFT])
 			return GW_NONE;
 	}
-	if (u->count >= u->nbuckets && grow_buckets(u) != 0)
+	if (u->count >= u->nbuckets && grow_buckets(u) != VG_OK)
 		return GW_NONE;
 	r = gw_units_at(u, idx);
 	memset(r, 0, sizeof(*r));
@@ -151,7 +154,7 @@ uint32_t gw_units_add(struct gw_units *u, int program, uint32_t site,
 	r->site = site;
 	r->row = GW_NONE;
 	r->flags = GW_UNIT_REMOVED;
-	strncpy(r->id, id, VG_IDENT_MAX);
+	vg_strlcpy(r->id, id, sizeof(r->id));
 	h = hash_key(program, site, id) & (u->nbuckets - 1);
 	r->next = u->buckets[h];
 	u->buckets[h] = idx;
@@ -177,14 +180,14 @@ static int grow_sites(struct gw_units *u)
 	struct gw_site *s = realloc(u->sites, (size_t)cap * sizeof(*s));
 
 	if (!s)
-		return -1;
+		return VG_ERR_NOMEM;
 	u->sites = s;
 	u->sites_cap = cap;
 	if (u->nsites >= u->nsite_buckets) {
 		uint32_t n = u->nsite_buckets * 2;
 		uint32_t *b = new_buckets(n);
 		if (!b)
-			return -1;
+			return VG_ERR_NOMEM;
 		for (uint32_t i = 0; i < u->nsites; i++) {
 			uint32_t h = hash_site(u->sites[i].id) & (n - 1);
 			u->sites[i].next = b[h];
@@ -194,7 +197,7 @@ static int grow_sites(struct gw_units *u)
 		u->site_buckets = b;
 		u->nsite_buckets = n;
 	}
-	return 0;
+	return VG_OK;
 }
 
 uint32_t gw_units_site_get(struct gw_units *u, const char *id)
@@ -204,12 +207,12 @@ uint32_t gw_units_site_get(struct gw_units *u, const char *id)
 
 	if (i != GW_NONE)
 		return i;
-	if (u->nsites == u->sites_cap && grow_sites(u) != 0)
+	if (u->nsites == u->sites_cap && grow_sites(u) != VG_OK)
 		return GW_NONE;
 	i = u->nsites++;
 	s = &u->sites[i];
 	memset(s, 0, sizeof(*s));
-	strncpy(s->id, id, VG_IDENT_MAX);
+	vg_strlcpy(s->id, id, sizeof(s->id));
 	s->online = -1;
 	vg_health_clear(&s->health);
 	h = hash_site(id) & (u->nsite_buckets - 1);

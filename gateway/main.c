@@ -234,7 +234,7 @@ static void main_loop(struct gateway *gw)
 			t.hist = now;
 		}
 		if (now - t.ping >= DB_PING_MS) {
-			atomic_store(&gw->db_ok, gw_store_ping(gw->store) != 0);
+			atomic_store(&gw->db_ok, gw_store_ping(gw->store));
 			t.ping = now;
 		}
 		wait_for_work(gw, &t, vg_mono_ms());

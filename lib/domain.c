@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "vigie/domain.h"
+#include "vigie/err.h"
 
 static const char *const program_names[VG_PROG_COUNT] = { "renir", "rgt" };
 static const char *const state_names[VG_STATE_COUNT] = {
@@ -17,7 +18,7 @@ static int lookup(const char *const *table, int n, const char *s, size_t len)
 		    memcmp(table[i], s, len) == 0)
 			return i;
 	}
-	return -1;
+	return VG_ERR_INVAL;
 }
 
 const char *vg_program_name(enum vg_program p)

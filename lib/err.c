@@ -11,6 +11,7 @@ const char *vg_strerror(int err)
 	case VG_ERR_RANGE: return "value out of range";
 	case VG_ERR_PARSE: return "parse error";
 	case VG_ERR_NOTFOUND: return "not found";
+	case VG_ERR_BUSY: return "in use by another";
 	default: return "unknown error";
 	}
 }

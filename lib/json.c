@@ -185,6 +185,8 @@ enum vg_reject vg_json_decode_fields(const char *payload, size_t len,
 			continue;
 		if (seen & (1u << f))
 			r = VG_REJ_MALFORMED; /* duplicate key */
+		else if (f == 0)
+			r = vg_json_version(it);
 		else
 			r = one(f, it, out);
 		seen |= 1u << f;
@@ -201,7 +203,7 @@ int vg_json_field_index(const char *const *names, const char *name)
 		if (names[i][0] == name[0] && strcmp(names[i], name) == 0)
 			return i;
 	}
-	return -1;
+	return VG_ERR_NOTFOUND;
 }
 
 bool vg_json_int(const cJSON *item, int64_t min, int64_t max, int64_t *out)
@@ -218,47 +220,6 @@ bool vg_json_int(const cJSON *item, int64_t min, int64_t max, int64_t *out)
 	return true;
 }
 
-bool vg_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned c = p[i];
-		size_t n;
-		unsigned cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			n = 1;
-			cp = c & 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			n = 2;
-			cp = c & 0x0F;
-		} else if ((c & 0xF8) == 0xF0) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (i + n >= len)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + k] & 0x3F);
-		}
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-		    (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
 bool vg_json_text(const cJSON *item, char *dst, size_t size)
 {
 	size_t n;
@@ -266,10 +227,8 @@ bool vg_json_text(const cJSON *item, char *dst, size_t size)
 	if (!cJSON_IsString(item) || !item->valuestring)
 		return false;
 	n = strlen(item->valuestring);
-	if (n >= size || !vg_utf8_valid(item->valuestring, n))
-		return false;
-	memcpy(dst, item->valuestring, n + 1);
-	return true;
+	return vg_utf8_valid(item->valuestring, n) &&
+	       vg_strslice(dst, size, item->valuestring, n);
 }
 
 void vg_jw_init(struct vg_jw *w, char *buf, size_t size)
@@ -384,5 +343,27 @@ enum vg_reject vg_json_time(const cJSON *it, int64_t *out)
 		return VG_REJ_TYPE;
 	if (vg_time_parse(it->valuestring, strlen(it->valuestring), out))
 		return VG_REJ_TIME;
+	return VG_REJ_NONE;
+}
+
+enum vg_reject vg_json_bool(const cJSON *it, bool *out)
+{
+	if (!cJSON_IsBool(it))
+		return VG_REJ_TYPE;
+	*out = cJSON_IsTrue(it);
+	return VG_REJ_NONE;
+}
+
+enum vg_reject vg_json_range(const cJSON *it, int64_t min, int64_t max,
+			     int64_t *out)
+{
+	return vg_json_int(it, min, max, out) ? VG_REJ_NONE : VG_REJ_TYPE;
+}
+
+enum vg_reject vg_json_topic_site(const struct vg_topic *topic,
+				  enum vg_topic_kind kind, const char *site)
+{
+	if (topic && (topic->kind != kind || strcmp(topic->site, site) != 0))
+		return VG_REJ_MISMATCH;
 	return VG_REJ_NONE;
 }

@@ -32,15 +32,17 @@ typedef enum vg_reject (*vg_json_field_fn)(int f, const cJSON *item,
 /*
  * Parse a flat object and hand each known member to one(): unknown members
  * are skipped (forward compatibility), a duplicate key is malformed, and
- * every field whose bit is in `required` must be present.  The tree is
- * released before returning; what one() copied into out stays.
+ * every field whose bit is in `required` must be present.  names[0] is
+ * "v", the version every payload carries: it is checked here (it must be
+ * 1) and never handed to one().  The tree is released before returning;
+ * what one() copied into out stays.
  */
 enum vg_reject vg_json_decode_fields(const char *payload, size_t len,
 				     const char *const *names,
 				     unsigned required, vg_json_field_fn one,
 				     void *out);
 
-/* Index of name in a NULL-terminated table, or -1. */
+/* Index of name in a NULL-terminated table, or VG_ERR_NOTFOUND. */
 int vg_json_field_index(const char *const *names, const char *name);
 
 /* The members every payload shares: "v" (must be 1), an identifier
@@ -52,6 +54,17 @@ enum vg_reject vg_json_enum(const cJSON *item,
 			    int (*parse)(const char *, size_t),
 			    enum vg_reject bad, int *out);
 enum vg_reject vg_json_time(const cJSON *item, int64_t *out);
+/* A JSON boolean. */
+enum vg_reject vg_json_bool(const cJSON *item, bool *out);
+/* vg_json_int as a member: VG_REJ_TYPE when not an integer in range. */
+enum vg_reject vg_json_range(const cJSON *item, int64_t min, int64_t max,
+			     int64_t *out);
+/*
+ * A decoded payload against the topic it came on (NULL: not checked): the
+ * topic must be of kind `kind` and name the payload's site.
+ */
+enum vg_reject vg_json_topic_site(const struct vg_topic *topic,
+				  enum vg_topic_kind kind, const char *site);
 
 /* Integral JSON number in [min, max]. */
 bool vg_json_int(const cJSON *item, int64_t min, int64_t max, int64_t *out);

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vigie/err.h"
+
 static enum vg_log_level current = VG_LOG_INFO;
 static const char *ident = "vigie";
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -29,7 +31,7 @@ int vg_log_level_parse(const char *s)
 		if (strcmp(s, level_names[i]) == 0)
 			return i;
 	}
-	return -1;
+	return VG_ERR_INVAL;
 }
 
 void vg_log_set_ident(const char *name)

@@ -147,23 +147,23 @@ static const char *const event_fields[] = {
 	"percent", "migrated", "eligible", "units_needed", "ts", "id", NULL
 };
 
+/* The event's name as a vocabulary word: 1 met, 0 lost (vg_json_enum). */
 static int parse_kind(const char *s, size_t len)
 {
 	if (len == 10 && memcmp(s, "target_met", 10) == 0)
 		return 1;
 	if (len == 11 && memcmp(s, "target_lost", 11) == 0)
 		return 0;
-	return -1;
+	return VG_ERR_INVAL;
 }
 
 static enum vg_reject event_count(const cJSON *it, uint64_t *out)
 {
-	int64_t n;
+	int64_t n = 0;
+	enum vg_reject r = vg_json_range(it, 0, COUNT_MAX, &n);
 
-	if (!vg_json_int(it, 0, COUNT_MAX, &n))
-		return VG_REJ_TYPE;
 	*out = (uint64_t)n;
-	return VG_REJ_NONE;
+	return r;
 }
 
 /* The string members: program, region, event, due, ts. */
@@ -194,13 +194,12 @@ static enum vg_reject event_text(int f, const cJSON *it, struct vg_event *o)
 	}
 }
 
+/* "v" is checked by vg_json_decode_fields. */
 static enum vg_reject event_field(int f, const cJSON *it, void *out)
 {
 	struct vg_event *o = out;
 
 	switch (f) {
-	case E_V:
-		return vg_json_version(it);
 	case E_FY:
 		if (!cJSON_IsString(it))
 			return VG_REJ_TYPE;
@@ -259,26 +258,19 @@ static const char *const gw_fields[] = {
 	"v", "id", "online", "version", "ts", NULL
 };
 
+/* "v" is checked by vg_json_decode_fields. */
 static enum vg_reject gw_field(int f, const cJSON *it, void *out)
 {
 	struct vg_gw_presence *o = out;
 
-	switch (f) {
-	case P_V:
-		return vg_json_version(it);
-	case P_ID:
+	if (f == P_ID)
 		return vg_json_ident(it, o->id, sizeof(o->id));
-	case P_ONLINE:
-		if (!cJSON_IsBool(it))
-			return VG_REJ_TYPE;
-		o->online = cJSON_IsTrue(it);
-		return VG_REJ_NONE;
-	case P_VERSION:
+	if (f == P_ONLINE)
+		return vg_json_bool(it, &o->online);
+	if (f == P_VERSION)
 		return vg_json_text(it, o->version, sizeof(o->version))
 			       ? VG_REJ_NONE : VG_REJ_TYPE;
-	default:
-		return vg_json_time(it, &o->ts);
-	}
+	return vg_json_time(it, &o->ts);
 }
 
 enum vg_reject vg_gw_presence_decode(const char *payload, size_t len,

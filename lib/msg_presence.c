@@ -60,8 +60,7 @@ static enum vg_reject health_field(int f, const cJSON *it,
 			return VG_REJ_TYPE;
 		return hex_ok(h->config_hash) ? VG_REJ_NONE : VG_REJ_TYPE;
 	}
-	return vg_json_int(it, 0, COUNT_MAX, dst[f]) ? VG_REJ_NONE
-						       : VG_REJ_TYPE;
+	return vg_json_range(it, 0, COUNT_MAX, dst[f]);
 }
 
 static enum vg_reject text_field(const cJSON *it, char *dst, size_t size)
@@ -69,38 +68,29 @@ static enum vg_reject text_field(const cJSON *it, char *dst, size_t size)
 	return vg_json_text(it, dst, size) ? VG_REJ_NONE : VG_REJ_TYPE;
 }
 
+/* "v" is checked by vg_json_decode_fields. */
 static enum vg_reject one_field(int f, const cJSON *it, void *out)
 {
 	struct vg_presence *o = out;
 
 	switch (f) {
-	case F_V:
-		return vg_json_version(it);
 	case F_SITE:
 		return vg_json_ident(it, o->site, sizeof(o->site));
 	case F_REGION:
-		if (!cJSON_IsString(it))
-			return VG_REJ_TYPE;
-		o->region = vg_region_parse(it->valuestring,
-					    strlen(it->valuestring));
-		return o->region < 0 ? VG_REJ_REGION : VG_REJ_NONE;
+		return vg_json_enum(it, vg_region_parse, VG_REJ_REGION,
+				    &o->region);
 	case F_ONLINE:
-		if (!cJSON_IsBool(it))
-			return VG_REJ_TYPE;
-		o->online = cJSON_IsTrue(it);
-		return VG_REJ_NONE;
+		return vg_json_bool(it, &o->online);
 	case F_VERSION:
 		return text_field(it, o->version, sizeof(o->version));
 	case F_BOARD:
 		return text_field(it, o->board, sizeof(o->board));
 	case F_UNITS:
-		return vg_json_int(it, 0, UNITS_MAX, &o->units) ? VG_REJ_NONE
-							      : VG_REJ_TYPE;
+		return vg_json_range(it, 0, UNITS_MAX, &o->units);
 	case F_TS:
 		return vg_json_time(it, &o->ts);
 	case F_SESSION:
-		return vg_json_int(it, 1, VG_SEQ_MAX, &o->session)
-			       ? VG_REJ_NONE : VG_REJ_TYPE;
+		return vg_json_range(it, 1, VG_SEQ_MAX, &o->session);
 	default:
 		return health_field(f, it, &o->health);
 	}
@@ -116,11 +106,8 @@ enum vg_reject vg_presence_decode(const char *payload, size_t len,
 	vg_health_clear(&out->health);
 	r = vg_json_decode_fields(payload, len, fields, REQUIRED, one_field,
 				  out);
-	if (r == VG_REJ_NONE && topic &&
-	    (topic->kind != VG_TOPIC_AGENT ||
-	     strcmp(topic->site, out->site) != 0))
-		r = VG_REJ_MISMATCH;
-	return r;
+	return r != VG_REJ_NONE ? r
+		: vg_json_topic_site(topic, VG_TOPIC_AGENT, out->site);
 }
 
 static bool health_valid(const struct vg_health *h)

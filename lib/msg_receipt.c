@@ -17,23 +17,16 @@ static const char *const fields[] = { "v", "site", "seq", "ts", NULL };
 #define REQUIRED ((1u << F_V) | (1u << F_SITE) | (1u << F_SEQ) | \
 		  (1u << F_TS))
 
+/* "v" is checked by vg_json_decode_fields. */
 static enum vg_reject one_field(int f, const cJSON *it, void *out)
 {
 	struct vg_receipt *o = out;
 
-	switch (f) {
-	case F_V:
-		return vg_json_version(it);
-	case F_SITE:
+	if (f == F_SITE)
 		return vg_json_ident(it, o->site, sizeof(o->site));
-	case F_SEQ:
-		return vg_json_int(it, 0, VG_SEQ_MAX, &o->seq) ? VG_REJ_NONE
-							       : VG_REJ_TYPE;
-	case F_TS:
-		return vg_json_time(it, &o->ts);
-	default:
-		return VG_REJ_NONE;
-	}
+	if (f == F_SEQ)
+		return vg_json_range(it, 0, VG_SEQ_MAX, &o->seq);
+	return vg_json_time(it, &o->ts);
 }
 
 enum vg_reject vg_receipt_decode(const char *payload, size_t len,
@@ -45,11 +38,8 @@ enum vg_reject vg_receipt_decode(const char *payload, size_t len,
 	memset(out, 0, sizeof(*out));
 	r = vg_json_decode_fields(payload, len, fields, REQUIRED, one_field,
 				  out);
-	if (r == VG_REJ_NONE && topic &&
-	    (topic->kind != VG_TOPIC_RECEIPT ||
-	     strcmp(topic->site, out->site) != 0))
-		r = VG_REJ_MISMATCH;
-	return r;
+	return r != VG_REJ_NONE ? r
+		: vg_json_topic_site(topic, VG_TOPIC_RECEIPT, out->site);
 }
 
 int vg_receipt_encode(const struct vg_receipt *rc, char *buf, size_t size)

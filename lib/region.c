@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "vigie/err.h"
+
 static const char *const codes[VG_REGION_COUNT + 1] = {
 	"all", "01", "02", "03", "04", "05", "06", "07", "08", "09",
 	"10", "11", "12", "13", "14", "15", "16", "17"
@@ -53,9 +55,9 @@ const char *vg_region_name_en(int region)
 int vg_region_parse(const char *s, size_t len)
 {
 	if (len != 2 || s[0] < '0' || s[0] > '1' || s[1] < '0' || s[1] > '9')
-		return -1;
+		return VG_ERR_INVAL;
 	int r = (s[0] - '0') * 10 + (s[1] - '0');
-	return (r >= 1 && r <= VG_REGION_COUNT) ? r : -1;
+	return (r >= 1 && r <= VG_REGION_COUNT) ? r : VG_ERR_INVAL;
 }
 
 int vg_region_parse_or_all(const char *s, size_t len)

@@ -31,6 +31,8 @@ void vg_summary_compute(struct vg_summary *s, enum vg_program p, int region,
 				       &s->percent_bp);
 	s->baseline_bp = plan->baseline_bp;
 	s->current = vg_plan_current(plan, today_fy, &s->plan_ended);
+	if (s->current < 0)
+		s->current = -1; /* the field's "none", as decoded */
 	s->ntargets = plan->n;
 	for (int i = 0; i < plan->n; i++) {
 		struct vg_summary_target *t = &s->targets[i];

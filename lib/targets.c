@@ -13,6 +13,8 @@
 
 #include "vigie/arith.h"
 #include "vigie/err.h"
+#include "vigie/file.h"
+#include "vigie/str.h"
 
 #define TARGETS_FILE_MAX ((size_t)64 * 1024)
 
@@ -71,7 +73,7 @@ int vg_plan_current(const struct vg_plan *plan, int today_fy, bool *ended)
 {
 	*ended = false;
 	if (plan->n <= 0)
-		return -1;
+		return VG_ERR_NOTFOUND;
 	for (int i = 0; i < plan->n; i++) {
 		if (plan->t[i].fy >= today_fy)
 			return i;
@@ -161,13 +163,11 @@ int vg_targets_parse(struct vg_targets *tg, const char *text, size_t len,
 		while (end < len && text[end] != '\n')
 			end++;
 		lineno++;
-		if (end - pos >= sizeof(line)) {
+		if (!vg_strslice(line, sizeof(line), text + pos, end - pos)) {
 			snprintf(err, errlen, "%s:%d: line too long", name,
 				 lineno);
 			return VG_ERR_PARSE;
 		}
-		memcpy(line, text + pos, end - pos);
-		line[end - pos] = '\0';
 		if (memchr(line, '\0', end - pos)) {
 			snprintf(err, errlen, "%s:%d: NUL byte", name, lineno);
 			return VG_ERR_PARSE;
@@ -183,38 +183,15 @@ int vg_targets_parse(struct vg_targets *tg, const char *text, size_t len,
 	return VG_OK;
 }
 
+static int parse_file(void *ctx, const char *text, size_t len,
+		      const char *path, char *err, size_t errlen)
+{
+	return vg_targets_parse(ctx, text, len, path, err, errlen);
+}
+
 int vg_targets_load(struct vg_targets *tg, const char *path, char *err,
 		    size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t n;
-	int rc = VG_ERR_IO;
-
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return VG_ERR_IO;
-	}
-	buf = malloc(TARGETS_FILE_MAX + 1);
-	if (!buf) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		rc = VG_ERR_NOMEM;
-		goto out;
-	}
-	n = fread(buf, 1, TARGETS_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (n > TARGETS_FILE_MAX) {
-		snprintf(err, errlen, "%s: larger than %zu bytes", path,
-			 TARGETS_FILE_MAX);
-		rc = VG_ERR_RANGE;
-		goto out;
-	}
-	rc = vg_targets_parse(tg, buf, n, path, err, errlen);
-out:
-	free(buf);
-	fclose(f);
-	return rc;
+	return vg_file_load(path, TARGETS_FILE_MAX, parse_file, tg, err,
+			    errlen);
 }

@@ -5,6 +5,7 @@
  */
 #include "vigie/timeutil.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -64,23 +65,25 @@ int vg_time_format(int64_t t, char *buf, size_t size)
 	return VG_TIME_LEN - 1;
 }
 
-/* Read exactly n decimal digits at s; -1 when any is not a digit. */
-static int digits(const char *s, int n)
+/* Exactly n decimal digits at s into *v; false when one is not a digit. */
+static bool digits(const char *s, int n, int *v)
 {
-	int v = 0;
+	*v = 0;
 	for (int i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
+			return false;
+		*v = *v * 10 + (s[i] - '0');
 	}
-	return v;
+	return true;
 }
 
 static int date_fields(const char *s, struct vg_date *out)
 {
-	int y = digits(s, 4), m = digits(s + 5, 2), d = digits(s + 8, 2);
+	int y, m, d;
 
-	if (y < 0 || m < 1 || m > 12 || d < 1 || s[4] != '-' || s[7] != '-')
+	if (!digits(s, 4, &y) || !digits(s + 5, 2, &m) ||
+	    !digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1 ||
+	    s[4] != '-' || s[7] != '-')
 		return VG_ERR_PARSE;
 	if (d > days_in_month(y, m))
 		return VG_ERR_PARSE;
@@ -94,14 +97,18 @@ int vg_time_parse(const char *s, size_t len, int64_t *t)
 {
 	struct vg_date d;
 	size_t i = 19;
+	int hh, mm, ss;
 
 	if (len < 20 || len > 40 || date_fields(s, &d) != VG_OK)
 		return VG_ERR_PARSE;
 	if (s[10] != 'T' || s[13] != ':' || s[16] != ':')
 		return VG_ERR_PARSE;
-	int hh = digits(s + 11, 2), mm = digits(s + 14, 2),
-	    ss = digits(s + 17, 2);
-	if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60)
+	if (!digits(s + 11, 2, &hh) || !digits(s + 14, 2, &mm) ||
+	    !digits(s + 17, 2, &ss) || hh > 23 || mm > 59 || ss > 60)
+		return VG_ERR_PARSE;
+	/* a leap second is inserted only as 23:59:60 UTC, at a month's end */
+	if (ss == 60 && (hh != 23 || mm != 59 ||
+			 d.d != days_in_month(d.y, d.m)))
 		return VG_ERR_PARSE;
 	if (s[i] == '.') {
 		i++;
@@ -113,7 +120,7 @@ int vg_time_parse(const char *s, size_t len, int64_t *t)
 	}
 	if (i != len - 1 || s[i] != 'Z')
 		return VG_ERR_PARSE;
-	if (ss == 60) /* a leap second is held at :59, as POSIX time has no :60 */
+	if (ss == 60) /* held at :59, as POSIX time has no :60 */
 		ss = 59;
 	*t = vg_days_from_civil(d.y, d.m, d.d) * 86400 + (int64_t)hh * 3600 +
 	     (int64_t)mm * 60 + ss;

@@ -9,6 +9,7 @@
 
 #include "vigie/err.h"
 #include "vigie/region.h"
+#include "vigie/str.h"
 
 #define MAX_SEGS 8
 
@@ -17,7 +18,7 @@ struct seg {
 	size_t len;
 };
 
-/* Split at '/', at most MAX_SEGS segments; -1 when there are more. */
+/* Split at '/': the segments, at most MAX_SEGS; VG_ERR_RANGE if more. */
 static int split(const char *t, size_t len, struct seg *segs)
 {
 	int n = 0;
@@ -26,7 +27,7 @@ static int split(const char *t, size_t len, struct seg *segs)
 	for (size_t i = 0; i <= len; i++) {
 		if (i == len || t[i] == '/') {
 			if (n == MAX_SEGS)
-				return -1;
+				return VG_ERR_RANGE;
 			segs[n].s = t + start;
 			segs[n].len = i - start;
 			n++;
@@ -42,12 +43,12 @@ static int seg_is(const struct seg *g, const char *lit)
 	return g->len == l && memcmp(g->s, lit, l) == 0;
 }
 
+/* An identifier segment into dst (VG_IDENT_MAX + 1 bytes). */
 static int copy_ident(char *dst, const struct seg *g)
 {
-	if (!vg_ident_valid(g->s, g->len))
+	if (!vg_ident_valid(g->s, g->len) ||
+	    !vg_strslice(dst, VG_IDENT_MAX + 1, g->s, g->len))
 		return VG_ERR_INVAL;
-	memcpy(dst, g->s, g->len);
-	dst[g->len] = '\0';
 	return VG_OK;
 }
 
@@ -209,22 +210,22 @@ int vg_topic_filter(char *buf, size_t size, const char *prefix,
 	return build(buf, size, prefix, rest);
 }
 
-int vg_prefix_valid(const char *prefix)
+bool vg_prefix_valid(const char *prefix)
 {
 	struct seg g[MAX_SEGS];
 	size_t len = strlen(prefix);
 	int n;
 
 	if (len == 0)
-		return 1;
+		return true;
 	if (len > VG_PREFIX_MAX)
-		return 0;
+		return false;
 	n = split(prefix, len, g);
 	if (n < 0)
-		return 0;
+		return false;
 	for (int i = 0; i < n; i++) {
 		if (!vg_ident_valid(g[i].s, g[i].len))
-			return 0;
+			return false;
 	}
-	return 1;
+	return true;
 }

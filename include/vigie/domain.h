@@ -33,7 +33,7 @@ enum vg_source {
 
 /* Wire name ("renir"), or NULL for an out-of-range value. */
 const char *vg_program_name(enum vg_program p);
-/* Parse a wire name of exactly len bytes; -1 when unknown. */
+/* Parse a wire name of exactly len bytes; VG_ERR_INVAL when unknown. */
 int vg_program_parse(const char *s, size_t len);
 
 const char *vg_state_name(enum vg_state s);

@@ -18,7 +18,7 @@ enum vg_log_level {
 
 void vg_log_set_level(enum vg_log_level level);
 enum vg_log_level vg_log_get_level(void);
-/* "error", "warn", "info", "debug"; -1 when unknown. */
+/* "error", "warn", "info", "debug"; VG_ERR_INVAL when unknown. */
 int vg_log_level_parse(const char *s);
 /* Prefix every line with this program name (not copied: keep it alive). */
 void vg_log_set_ident(const char *ident);

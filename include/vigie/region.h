@@ -17,7 +17,7 @@ const char *vg_region_code(int region);
 const char *vg_region_name(int region);
 /* English label for the province total, names otherwise unchanged. */
 const char *vg_region_name_en(int region);
-/* Parse exactly "01".."17" (len bytes); -1 otherwise. */
+/* Parse exactly "01".."17" (len bytes); VG_ERR_INVAL otherwise. */
 int vg_region_parse(const char *s, size_t len);
 /* As vg_region_parse, but also accepts "all" (returns VG_REGION_ALL). */
 int vg_region_parse_or_all(const char *s, size_t len);

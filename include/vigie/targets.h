@@ -60,7 +60,7 @@ void vg_fy_due(int fy, struct vg_date *out);
 /*
  * Index in plan->t of the target in force in fiscal year today_fy: that
  * year's, else the next one to come, else the last (then *ended is true).
- * Returns -1 when the plan has no target.
+ * Returns VG_ERR_NOTFOUND when the plan has no target.
  */
 int vg_plan_current(const struct vg_plan *plan, int today_fy, bool *ended);
 

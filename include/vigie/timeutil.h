@@ -35,7 +35,8 @@ void vg_date_of_time(int64_t t, struct vg_date *out);
 int vg_time_format(int64_t t, char *buf, size_t size);
 /*
  * Parse a strict RFC 3339 UTC timestamp "YYYY-MM-DDTHH:MM:SS[.frac]Z" of
- * exactly len bytes into Unix seconds (the fraction is dropped).
+ * exactly len bytes into Unix seconds (the fraction is dropped).  A leap
+ * second, 23:59:60 on a month's last day, is read as 23:59:59.
  */
 int vg_time_parse(const char *s, size_t len, int64_t *t);
 /* Parse "YYYY-MM-DD" (whole string) and check the day exists. */

@@ -11,6 +11,7 @@
 #ifndef VIGIE_TOPIC_H
 #define VIGIE_TOPIC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vigie/domain.h"
@@ -63,6 +64,6 @@ int vg_topic_gateway(char *buf, size_t size, const char *prefix,
 int vg_topic_filter(char *buf, size_t size, const char *prefix,
 		    const char *kind);
 /* A prefix is valid when empty or made of identifier segments split by '/'. */
-int vg_prefix_valid(const char *prefix);
+bool vg_prefix_valid(const char *prefix);
 
 #endif

@@ -29,6 +29,7 @@ Broker, client, free_port, publish_all = (_it.Broker, _it.client,
                                           _it.free_port, _it.publish_all)
 retained, summaries, wait_for, wait_port = (_it.retained, _it.summaries,
                                             _it.wait_for, _it.wait_port)
+stop_process = _it.stop_process
 
 import fault_kit  # noqa: E402  (needs the names above)
 

@@ -24,7 +24,8 @@ DEBS += libclang-rt-14-dev
 CHECK_EXTRA += fuzz-smoke
 
 .SECONDEXPANSION:
-$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $$(FUZZ_EXTRA_$$*)
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/roundtrip.h $(LIB_SRC) \
+		$$(FUZZ_EXTRA_$$*)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(FUZZ_EXTRA_$*) $(FUZZ_LIBS)
 

@@ -13,7 +13,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from conftest import BUILD, retained
+from conftest import BUILD, retained, stop_process
 
 AGENT = os.path.join(BUILD, "vigie-agent")
 SIM = os.path.join(BUILD, "vigie-sim")
@@ -132,13 +132,7 @@ class Agent:
         return next(u for u in st["units"] if u["unit"] == unit_id)
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig)
         self.proc = None
 
 
@@ -190,7 +184,7 @@ def unit_states(port):
     retained payload nor a "removed" status (a removal, see
     docs/protocol.md) counts."""
     out = {}
-    for t, p in retained(port, "vigie/v1/unit/#", settle=0.7).items():
+    for t, p in retained(port, "vigie/v1/unit/#").items():
         if p and json.loads(p)["state"] != "removed":
             out[t.rsplit("/", 1)[1]] = json.loads(p)
     return out

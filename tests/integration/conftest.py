@@ -9,7 +9,9 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -48,6 +50,19 @@ def wait_for(pred, timeout=20.0, interval=0.1, what="condition"):
     raise TimeoutError(f"timed out waiting for {what} (last: {last!r})")
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Send sig to proc if it still runs, wait up to timeout seconds for
+    it to exit, then kill it; returns its exit status (None: no proc)."""
+    if proc and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode if proc else None
+
+
 class Broker:
     """A private mosquitto: generated config, persistence in tmp."""
 
@@ -81,14 +96,16 @@ class Broker:
         wait_port(self.port)
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig)
         self.proc = None
+
+    def saved_since(self, t):
+        """The broker has written its persistence file since time t (a
+        snapshot holds everything it had received by then)."""
+        try:
+            return os.stat(os.path.join(self.dir, "mosquitto.db")).st_mtime > t
+        except FileNotFoundError:
+            return False
 
     def restart(self, sig=signal.SIGTERM):
         self.stop(sig)
@@ -135,29 +152,36 @@ def publish_all(port, msgs, qos=1):
         c.disconnect()
 
 
-def retained(port, topic_filter, settle=0.5, timeout=20.0):
+def retained(port, topic_filter, timeout=20.0):
     """Every retained message under topic_filter, as {topic: payload}.
 
-    Collects until no new message arrives for `settle` seconds."""
+    A barrier, not a quiet period, says when they are all in: once the
+    broker has acknowledged the subscription it has queued every retained
+    message for it, so a message this client then publishes to itself on
+    a private topic arrives after them all (one connection's messages are
+    delivered in order)."""
     got = {}
-    last = [time.monotonic()]
+    subscribed, done = threading.Event(), threading.Event()
+    barrier = f"vigie-test/barrier/{uuid.uuid4().hex}"
 
     def on_message(_c, _u, m):
-        if m.retain:
+        if m.topic == barrier:
+            done.set()
+        elif m.retain:
             got[m.topic] = m.payload
-            last[0] = time.monotonic()
 
     c = mqtt.Client(clean_session=True)
     c.on_message = on_message
+    c.on_subscribe = lambda *_a: subscribed.set()
     c.connect("127.0.0.1", port, keepalive=30)
-    c.subscribe(topic_filter, qos=1)
     c.loop_start()
-    deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-            if time.monotonic() - last[0] > settle:
-                break
+        c.subscribe([(topic_filter, 1), (barrier, 1)])
+        if not subscribed.wait(timeout):
+            raise TimeoutError(f"no SUBACK for {topic_filter}")
+        c.publish(barrier, b"", qos=1)
+        if not done.wait(timeout):
+            raise TimeoutError(f"retained {topic_filter}: barrier lost")
     finally:
         c.loop_stop()
         c.disconnect()

@@ -80,7 +80,8 @@ def refused_count(out):
 
 def acl_broker(tmp_path):
     """Password file and ACL as deployed: a site's account writes only its
-    own topics.  Anonymous clients (the test's watchers) only read."""
+    own topics.  Anonymous clients (the test's watchers) only read, but
+    for conftest.retained's barrier topic, outside vigie/."""
     d = os.path.join(str(tmp_path), "broker")
     os.makedirs(d, exist_ok=True)
     pw = os.path.join(d, "passwd")
@@ -91,7 +92,8 @@ def acl_broker(tmp_path):
                        check=True, capture_output=True, timeout=10)
     acl = os.path.join(d, "acl")
     with open(acl, "w") as f:
-        f.write("topic read vigie/v1/#\n")
+        f.write("topic read vigie/v1/#\n"
+                "topic readwrite vigie-test/barrier/#\n")
         for user in (SITE, "other"):
             f.write(f"user {user}\n"
                     f"topic write vigie/v1/unit/+/+/{user}/+\n"

@@ -12,6 +12,7 @@ leaves the demo running with the site shown offline and its units stale
 the table says loading before its first figures; --help documents every
 option.
 """
+import contextlib
 import importlib.util
 import json
 import os
@@ -188,6 +189,19 @@ def run_demo(tmp_path, *args):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@contextlib.contextmanager
+def demo_running(tmp_path, *args):
+    """run_demo, and the demo killed on the way out if it still runs,
+    whatever the test's outcome."""
+    p = run_demo(tmp_path, *args)
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def leftovers(path, but=None):
     """Processes whose command line names path (the demo's folder)."""
     found = []
@@ -221,13 +235,9 @@ def wait_line(p, want, timeout):
 
 @pytest.mark.parametrize("mode", [[], ["--secure"]], ids=["plain", "secure"])
 def test_demo_duration_mode_checks_out_and_exits_0(tmp_path, mode):
-    p = run_demo(tmp_path, "--duration", "6", "--tick-ms", "200", *mode)
-    try:
+    with demo_running(tmp_path, "--duration", "6", "--tick-ms", "200",
+                      *mode) as p:
         out, _ = p.communicate(timeout=90)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     assert p.returncode == 0, out
     assert "ground truth" in out and "SIMULATED" in out, out
     assert "Montréal" in out and "Nord-du-Québec" in out
@@ -239,17 +249,12 @@ def test_demo_duration_mode_checks_out_and_exits_0(tmp_path, mode):
 
 
 def test_demo_sigint_leaves_no_process(tmp_path):
-    p = run_demo(tmp_path)
-    try:
+    with demo_running(tmp_path) as p:
         assert wait_line(p, "ready", timeout=60), "demo not ready"
         # broker, 4 simulators, 4 agents, gateway
         assert len(leftovers(str(tmp_path / "demo"), but=p.pid)) == 10
         p.send_signal(signal.SIGINT)
         p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     assert p.returncode == 0
     assert leftovers(str(tmp_path / "demo")) == []
 
@@ -287,20 +292,15 @@ def test_demo_goes_on_when_an_agent_dies_and_says_so(tmp_path):
     loading before its first figures, and repeats where to look."""
     site = "sim-06-1"
     conf = str(tmp_path / "demo" / "sites" / site / "agent.conf")
-    p = run_demo(tmp_path, "--duration", "20", "--tick-ms", "200",
-                 "--refresh", "1")
     seen = [""]
-    try:
+    with demo_running(tmp_path, "--duration", "20", "--tick-ms", "200",
+                      "--refresh", "1") as p:
         assert read_until(p, seen, lambda s: "\nready\n" in s, 60), seen[0]
         # the first figures: the province's line of a table
         assert read_until(p, seen, lambda s: "\nall " in after_ready(s),
                           60), seen[0]
         os.kill(pid_of(conf), signal.SIGKILL)
         rest, _ = p.communicate(timeout=120)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     out = seen[0] + rest
     assert p.returncode == 0, out
     after = after_ready(out)
@@ -335,17 +335,12 @@ def test_demo_goes_on_when_an_agent_dies_and_says_so(tmp_path):
 
 
 def test_demo_ends_clearly_when_the_gateway_dies(tmp_path):
-    p = run_demo(tmp_path)
     seen = [""]
-    try:
+    with demo_running(tmp_path) as p:
         assert read_until(p, seen, lambda s: "\nready\n" in s, 60), seen[0]
         gw = pid_of(os.path.join(str(tmp_path / "demo"), "gateway") + "\0")
         os.kill(gw, signal.SIGKILL)
         rest, _ = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     out = seen[0] + rest
     assert p.returncode == 1, out
     assert "vigie-demo: the gateway exited (SIGKILL): the demo cannot go " \

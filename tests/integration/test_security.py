@@ -4,9 +4,9 @@ Each asserts the denial and that no summary changed."""
 import importlib.util
 import json
 import os
-import re
 import ssl
 import subprocess
+import threading
 import time
 from importlib.machinery import SourceFileLoader
 
@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import MOSQUITTO, ROOT, free_port, wait_for, wait_port
-from vigie import Gateway, Truth, comparable, unit_payload, unit_topic
+from vigie import REGIONS, Gateway, comparable, unit_payload, unit_topic
 
 _loader = SourceFileLoader("vigie_demo", os.path.join(ROOT, "tools",
                                                        "vigie-demo"))
@@ -24,6 +24,9 @@ _loader.exec_module(demo)
 
 FY = 2024
 SITES = "mtl-042 06\nqc-1 03\n"
+# every summary the gateway publishes (it publishes them all at start)
+ALL_SUMMARIES = frozenset((p, r) for p in ("renir", "rgt")
+                          for r in REGIONS + ["all"])
 
 
 def make_pki(tmp, name="pki"):
@@ -108,13 +111,24 @@ def publish(c, topic, payload, retain=True):
     info.wait_for_publish(timeout=5)
 
 
+def round_trip(c, topic):
+    """Subscribe c to topic and wait for the SUBACK: the broker answers in
+    order, so everything it queued to c before (messages routed to it)
+    has reached c by then."""
+    acked = threading.Event()
+    c.on_subscribe = lambda *_a: acked.set()
+    c.subscribe(topic, qos=1)
+    assert acked.wait(10), f"no SUBACK for {topic}"
+
+
 def watch(secure, user, topic):
-    """A subscriber with `user`'s rights; returns (client, received dict)."""
+    """A subscriber with `user`'s rights, subscribed (SUBACK in) when it
+    returns; returns (client, received dict)."""
     got = {}
     c = connect(secure.ports[1883], user, password(secure.pki, user))
     assert not isinstance(c, (int, Exception)), c
     c.on_message = lambda _c, _u, m: got.__setitem__(m.topic, m.payload)
-    c.subscribe(topic, qos=1)
+    round_trip(c, topic)
     return c, got
 
 
@@ -127,11 +141,18 @@ def gw(tmp_path, secure):
     g.stop()
 
 
-def summaries_as(secure, user="vigie-dashboard"):
+def summaries_as(secure, user="vigie-dashboard", want=ALL_SUMMARIES):
+    """The retained summaries `user` reads, {(program, region): summary},
+    once every one of `want` has arrived: the broker sends all of them on
+    subscribe, so no quiet period is needed to know the set is whole."""
     c, got = watch(secure, user, "vigie/v1/summary/#")
-    time.sleep(0.7)
-    c.loop_stop()
-    c.disconnect()
+    keys = lambda: {tuple(t.split("/")[-2:]) for t, p in list(got.items())
+                    if p}
+    try:
+        wait_for(lambda: want <= keys(), what=f"{user}'s summaries")
+    finally:
+        c.loop_stop()
+        c.disconnect()
     return {tuple(t.split("/")[-2:]): comparable(json.loads(p))
             for t, p in got.items() if p}
 
@@ -144,8 +165,39 @@ def baseline(secure, gw):
                 unit_payload("renir", region, site, "u1", "migrated", 1))
         c.loop_stop()
         c.disconnect()
-    wait_for(lambda: len(summaries_as(secure)) >= 6, what="summaries")
+    wait_for(lambda: summaries_as(secure)[("renir", "all")]["migrated"] == 2,
+             what="both sites' units in the summaries")
     return summaries_as(secure)
+
+
+def retire_marker(secure):
+    """qc-1 adds a retired unit of its own, a legitimate change that only
+    moves counts.retired of renir/03 and renir/all, and waits until
+    renir/03 shows it.  Published after an attempt's PUBACKs, it reaches
+    the gateway after whatever the attempt got through (broker and
+    gateway handle messages in order), and the gateway publishes each
+    pass's summaries province first: once renir/03 shows the marker,
+    renir/all counts whatever the attempt could have moved."""
+    before = summaries_as(secure)[("renir", "03")]["counts"]["retired"]
+    c = site_client(secure, "qc-1")
+    unit = f"mark-{time.time_ns()}"
+    publish(c, unit_topic("renir", "03", "qc-1", unit),
+            unit_payload("renir", "03", "qc-1", unit, "retired", 1))
+    c.loop_stop()
+    c.disconnect()
+    wait_for(lambda: summaries_as(secure)[("renir", "03")]["counts"]
+             ["retired"] == before + 1, what="the marker in renir/03")
+
+
+def assert_unchanged_since(secure, before):
+    """Whatever was tried since `before` moved no summary: after the
+    marker, every summary equals `before` but for the marker itself."""
+    retire_marker(secure)
+    want = dict(before)
+    for k in (("renir", "03"), ("renir", "all")):
+        want[k] = dict(before[k], counts=dict(before[k]["counts"]))
+        want[k]["counts"]["retired"] += 1
+    assert summaries_as(secure) == want
 
 
 def test_anonymous_is_refused_on_every_listener(secure):
@@ -171,8 +223,7 @@ def test_agent_cannot_write_another_sites_topics(secure, gw):
     publish(c, "vigie/v1/summary/renir/06", b"{}")
     c.loop_stop()
     c.disconnect()
-    time.sleep(0.5)
-    assert summaries_as(secure) == before
+    assert_unchanged_since(secure, before)
     assert "rejected" not in gw.logtext()  # the broker stopped it first
 
 
@@ -186,8 +237,7 @@ def test_agent_cannot_move_numbers_into_another_region(secure, gw):
     publish(c, t, unit_payload("renir", "06", "qc-1", "u9", "migrated", 5))
     c.loop_stop()
     c.disconnect()
-    time.sleep(0.5)
-    assert summaries_as(secure) == before
+    assert_unchanged_since(secure, before)
     assert t not in gw.logtext()
 
 
@@ -200,8 +250,7 @@ def test_dashboard_user_cannot_publish(secure, gw):
             unit_payload("renir", "06", "mtl-042", "u2", "migrated", 1))
     c.loop_stop()
     c.disconnect()
-    time.sleep(0.5)
-    assert summaries_as(secure) == before
+    assert_unchanged_since(secure, before)
 
 
 def test_certificate_from_another_ca_is_refused(tmp_path, secure):
@@ -260,10 +309,21 @@ def test_agent_refuses_a_broker_it_cannot_verify(tmp_path, secure):
 def test_agent_wildcard_subscription_sees_nothing(secure, gw):
     baseline(secure, gw)
     c, got = watch(secure, "qc-1", "#")
+    receipt = "vigie/v1/receipt/mtl-042"
+    rc, receipts = watch(secure, "mtl-042", receipt)
     other = site_client(secure, "mtl-042")
     publish(other, unit_topic("renir", "06", "mtl-042", "u3"),
             unit_payload("renir", "06", "mtl-042", "u3", "pending", 1))
-    time.sleep(1.0)
+    # what the gateway answers with: the summaries and mtl-042's receipt
+    wait_for(lambda: summaries_as(secure)[("renir", "06")]["counts"]
+             ["pending"] == 1, what="the unit in the summaries")
+    wait_for(lambda: receipt in receipts and
+             json.loads(receipts[receipt])["seq"] >= 1,
+             what="mtl-042's receipt")
+    rc.loop_stop()
+    rc.disconnect()
+    # all of it went through the broker before this SUBACK comes back
+    round_trip(c, "vigie/v1/receipt/qc-1")
     c.loop_stop()
     c.disconnect()
     other.loop_stop()
@@ -285,9 +345,9 @@ def test_sites_file_binds_regions_before_first_sight(tmp_path, secure):
         publish(c, t, unit_payload("renir", "06", "qc-1", "u1", "migrated", 1))
         c.loop_stop()
         c.disconnect()
-        time.sleep(0.5)
-        got = wait_for(lambda: (lambda d: d if len(d) == 36 else None)(
-            summaries_as(secure)), what="all 36 summaries")
+        # a retired unit: counted, never eligible, published after the claim
+        retire_marker(secure)
+        got = summaries_as(secure)
         assert all(s["eligible"] == 0 for s in got.values()), got
     finally:
         g.stop()

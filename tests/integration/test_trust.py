@@ -10,8 +10,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import Broker, publish_all, wait_for
-from test_security import (SecureBroker, baseline, connect, make_pki,
-                           password, publish, site_client, summaries_as)
+from test_security import (SecureBroker, assert_unchanged_since, baseline,
+                           connect, make_pki, password, publish, round_trip,
+                           site_client, summaries_as)
 from vigie import Gateway, unit_payload, unit_topic
 
 SEQ_MAX = 2**53 - 1
@@ -57,7 +58,16 @@ def test_no_credential_takes_another_clients_session(tmp_path, secure):
             wait_for(c.is_connected, what=f"attacker as {cid}")
             c.loop_stop()
             c.disconnect()
-        time.sleep(1.0)  # a kicked client would have noticed by now
+        # Each attacker was connected (CONNACK in) before the next, so a
+        # takeover had closed the victim's connection by then.  A round
+        # trip on that connection (no SUBACK from a closed one), then a
+        # unit through the gateway (a kicked gateway logs it before it
+        # reconnects to receive anything) show that nothing was.
+        round_trip(victim, "vigie/v1/receipt/mtl-042")
+        publish(victim, unit_topic("renir", "06", "mtl-042", "u1"),
+                unit_payload("renir", "06", "mtl-042", "u1", "pending", 1))
+        wait_for(lambda: summaries_as(secure)[("renir", "06")]["counts"]
+                 ["pending"] == 1, what="the victim's unit counted")
         assert drops == [], "the site's session was taken over"
         assert "lost the broker connection" not in g.logtext()
         victim.loop_stop()
@@ -80,8 +90,7 @@ def test_service_account_cannot_publish_units_under_its_own_name(
                                    "migrated", now_ms()))
         c.loop_stop()
         c.disconnect()
-        time.sleep(0.5)
-        assert summaries_as(secure) == before
+        assert_unchanged_since(secure, before)
         assert t not in g.logtext()  # the broker stopped it first
     finally:
         g.stop()

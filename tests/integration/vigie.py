@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 
-from conftest import BUILD, wait_for, summaries
+from conftest import BUILD, stop_process, wait_for, summaries
 
 STATES = ("pending", "migrating", "migrated", "retired", "unknown")
 REGIONS = [f"{i:02d}" for i in range(1, 18)]
@@ -56,14 +56,7 @@ class Gateway:
         wait_for(ready, timeout=timeout, what="gateway subscribed")
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode if self.proc else None
+        rc = stop_process(self.proc, sig, timeout=15)
         self.proc = None
         self.log.close()
         return rc

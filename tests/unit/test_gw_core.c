@@ -14,6 +14,7 @@
 
 #include "gw_core.h"
 #include "vigie/err.h"
+#include "gw_kit.h"
 #include "vigie/timeutil.h"
 #include "vigie/topic.h"
 
@@ -39,15 +40,6 @@ static enum vg_reject unit_msg(struct gw_core *c, const char *prog,
 		return r;
 	}
 	return gw_core_apply(c, &m);
-}
-
-static enum vg_reject raw(struct gw_core *c, const char *topic,
-			  const char *payload)
-{
-	struct gw_msg m;
-	enum vg_reject r = gw_core_decode("", topic, payload, strlen(payload),
-					  &m);
-	return r != VG_REJ_NONE ? r : gw_core_apply(c, &m);
 }
 
 static uint64_t count(struct gw_core *c, int p, int region, int state)
@@ -98,7 +90,7 @@ static void test_site_is_bound_to_its_first_region(void **s)
 	assert_int_equal(unit_msg(c, "renir", "13", "a", "u2", "migrated", 1,
 				  NULL), VG_REJ_SITE_REGION);
 	assert_int_equal(count(c, 0, 13, VG_STATE_MIGRATED), 0);
-	assert_int_equal(raw(c, "vigie/v1/agent/a",
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/agent/a",
 			     "{\"v\":1,\"site\":\"a\",\"region\":\"13\","
 			     "\"online\":true}"), VG_REJ_SITE_REGION);
 	gw_core_free(c);
@@ -109,7 +101,7 @@ static void test_removal_and_no_resurrection(void **s)
 	struct gw_core *c = gw_core_new();
 	(void)s;
 	unit_msg(c, "renir", "06", "a", "u", "pending", 5, NULL);
-	assert_int_equal(raw(c, "vigie/v1/unit/renir/06/a/u", ""), VG_REJ_NONE);
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/unit/renir/06/a/u", ""), VG_REJ_NONE);
 	assert_int_equal(count(c, 0, 6, VG_STATE_PENDING), 0);
 	assert_int_equal(gw_core_units(c), 0);
 	assert_int_equal(unit_msg(c, "renir", "06", "a", "u", "pending", 4,
@@ -160,7 +152,7 @@ static void test_removed_status_removes_in_order(void **s)
 	assert_int_equal(unit_msg(c, "renir", "06", "a", "u", "removed", 6,
 				  NULL), VG_REJ_NONE);
 	assert_int_equal(gw_core_stats(c)->duplicates, 1);
-	assert_int_equal(raw(c, "vigie/v1/unit/renir/06/a/u", ""), VG_REJ_NONE);
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/unit/renir/06/a/u", ""), VG_REJ_NONE);
 	assert_int_equal(gw_core_units(c), 0);
 	gw_core_take(c, &b);
 	assert_int_equal(b.nrows, 1);
@@ -234,7 +226,7 @@ static enum vg_reject at(struct gw_core *c, const char *unit,
 		 "{\"v\":1,\"program\":\"renir\",\"region\":\"06\","
 		 "\"site\":\"a\",\"unit\":\"%s\",\"state\":\"%s\","
 		 "\"seq\":%ld,\"ts\":\"%s\"}", unit, state, seq, ts);
-	return raw(c, topic, payload);
+	return gw_kit_feed(c, topic, payload);
 }
 
 #define T1 "2026-11-22T10:00:00Z"
@@ -268,7 +260,7 @@ static void test_newest_follows_the_records(void **s)
 	/* a removed status dates its tombstone; an empty payload clears */
 	at(c, "u1", "removed", 4, T4);
 	assert_int_equal(gw_core_newest(c, 0, 6), t4);
-	assert_int_equal(raw(c, "vigie/v1/unit/renir/06/a/u1", ""),
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/unit/renir/06/a/u1", ""),
 			 VG_REJ_NONE);
 	assert_int_equal(gw_core_newest(c, 0, 6), t2);
 	assert_int_equal(gw_core_data_time(c), t2);
@@ -296,7 +288,7 @@ static void test_two_histories_one_state(void **s)
 	at(a, "u1", "pending", 1, T1);
 	at(a, "u2", "migrated", 2, T2);
 	at(a, "u3", "pending", 3, T4);
-	raw(a, "vigie/v1/unit/renir/06/a/u3", "");
+	gw_kit_feed(a, "vigie/v1/unit/renir/06/a/u3", "");
 	at(a, "u4", "migrating", 5, T2);
 	at(a, "u4", "removed", 6, T3);
 	at(a, "u1", "migrated", 7, T1);
@@ -370,7 +362,7 @@ static void test_stale_follows_presence_and_faults(void **s)
 		 ",\"fault\":\"timeout\"");
 	unit_msg(c, "rgt", "03", "q", "l1", "pending", 1, NULL);
 	assert_int_equal(count(c, 0, 3, -1), 1);
-	assert_int_equal(raw(c, "vigie/v1/agent/q",
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/agent/q",
 			     "{\"v\":1,\"site\":\"q\",\"region\":\"03\","
 			     "\"online\":false,\"ts\":\"2026-11-22T18:00:00Z\"}"),
 			 VG_REJ_NONE);
@@ -379,11 +371,11 @@ static void test_stale_follows_presence_and_faults(void **s)
 	/* last known states still count while stale */
 	assert_int_equal(count(c, 0, 3, VG_STATE_MIGRATED), 1);
 	/* an older presence does not undo a newer one */
-	assert_int_equal(raw(c, "vigie/v1/agent/q",
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/agent/q",
 			     "{\"v\":1,\"site\":\"q\",\"region\":\"03\","
 			     "\"online\":true,\"ts\":\"2026-11-22T17:00:00Z\"}"),
 			 VG_REJ_STALE_SEQ);
-	assert_int_equal(raw(c, "vigie/v1/agent/q",
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/agent/q",
 			     "{\"v\":1,\"site\":\"q\",\"region\":\"03\","
 			     "\"online\":true,\"ts\":\"2026-11-22T19:00:00Z\"}"),
 			 VG_REJ_NONE);

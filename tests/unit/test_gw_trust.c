@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "gw_core.h"
+#include "gw_kit.h"
 #include "gw_units.h"
 #include "vigie/topic.h"
 
@@ -34,15 +35,6 @@ static struct gw_core *core(void)
 	return c;
 }
 
-static enum vg_reject raw(struct gw_core *c, const char *topic,
-			  const char *payload)
-{
-	struct gw_msg m;
-	enum vg_reject r = gw_core_decode("", topic, payload, strlen(payload),
-					  &m);
-	return r != VG_REJ_NONE ? r : gw_core_apply(c, &m);
-}
-
 static enum vg_reject unit(struct gw_core *c, const char *site,
 			   const char *state, long long seq)
 {
@@ -53,7 +45,7 @@ static enum vg_reject unit(struct gw_core *c, const char *site,
 		 "{\"v\":1,\"program\":\"renir\",\"region\":\"06\","
 		 "\"site\":\"%s\",\"unit\":\"u\",\"state\":\"%s\",\"seq\":%lld,"
 		 "\"ts\":\"2026-11-22T18:00:00Z\"}", site, state, seq);
-	return raw(c, t, p);
+	return gw_kit_feed(c, t, p);
 }
 
 static enum vg_reject presence(struct gw_core *c, bool online,
@@ -65,7 +57,7 @@ static enum vg_reject presence(struct gw_core *c, bool online,
 		 "{\"v\":1,\"site\":\"a\",\"region\":\"06\",\"online\":%s,"
 		 "\"session\":%lld,\"ts\":\"%s\",\"outbox\":3}",
 		 online ? "true" : "false", session, ts);
-	return raw(c, "vigie/v1/agent/a", p);
+	return gw_kit_feed(c, "vigie/v1/agent/a", p);
 }
 
 static uint64_t stale(struct gw_core *c)

@@ -169,7 +169,7 @@ static void test_plan_current_gaps_and_empty(void **state)
 	assert_false(ended);
 	assert_int_equal(vg_plan_current(&p, 2028, &ended), 2);
 	assert_true(ended);
-	assert_int_equal(vg_plan_current(&empty, 2024, &ended), -1);
+	assert_int_equal(vg_plan_current(&empty, 2024, &ended), VG_ERR_NOTFOUND);
 	assert_false(ended);
 }
 

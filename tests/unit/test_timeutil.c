@@ -118,6 +118,8 @@ static void test_parse(void **state)
 	/* a leap second folds onto :59 */
 	assert_int_equal(parse_ok("2016-12-31T23:59:60Z"),
 			 parse_ok("2016-12-31T23:59:59Z"));
+	assert_int_equal(parse_ok("2015-06-30T23:59:60.5Z"),
+			 parse_ok("2015-06-30T23:59:59Z"));
 	/* the length is honoured: no NUL needed after it */
 	{
 		static const char s[] = "2026-11-22T18:00:00Zjunk";
@@ -142,6 +144,9 @@ static void test_parse_rejects(void **state)
 		"2024-01-01T24:00:00Z",
 		"2024-01-01T23:60:00Z",
 		"2024-01-01T23:59:61Z",
+		"2024-01-01T12:00:60Z",      /* :60 only as a leap second, */
+		"2024-01-01T23:59:60Z",      /* at 23:59:60 on a month's end */
+		"2016-12-30T23:59:60Z",
 		"2026-11-22T18:00:00+00:00", /* offsets other than Z */
 		"2026-11-22T13:00:00-05:00",
 		"2026-11-22T18:00:00",       /* no zone at all */

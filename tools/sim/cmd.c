@@ -56,12 +56,12 @@ static int set_value(struct sim *s, char **argv, bool hold, bool input)
 	if (!num(argv[1], 0, SIM_SLAVE_MAX, &id) ||
 	    !num(argv[2], 0, s->size - 1, &addr) ||
 	    !num(argv[3], 0, 65535, &v) || !(sl = sim_slave_get(s, (int)id)))
-		return -1;
+		return VG_ERR_INVAL;
 	if (hold)
 		sl->map->tab_registers[addr] = (uint16_t)v;
 	if (input)
 		sl->map->tab_input_registers[addr] = (uint16_t)v;
-	return 0;
+	return VG_OK;
 }
 
 static int set_coil(struct sim *s, char **argv)
@@ -72,10 +72,10 @@ static int set_coil(struct sim *s, char **argv)
 	if (!num(argv[1], 0, SIM_SLAVE_MAX, &id) ||
 	    !num(argv[2], 0, s->size - 1, &addr) || !num(argv[3], 0, 1, &v) ||
 	    !(sl = sim_slave_get(s, (int)id)))
-		return -1;
+		return VG_ERR_INVAL;
 	sl->map->tab_bits[addr] = (uint8_t)v;
 	sl->map->tab_input_bits[addr] = (uint8_t)v;
-	return 0;
+	return VG_OK;
 }
 
 static int slave_cmd(struct sim *s, char **argv, int argc)
@@ -85,7 +85,7 @@ static int slave_cmd(struct sim *s, char **argv, int argc)
 
 	if (!num(argv[1], 0, SIM_SLAVE_MAX, &id) ||
 	    !(sl = sim_slave_get(s, (int)id)))
-		return -1;
+		return VG_ERR_INVAL;
 	if (!strcmp(argv[0], "kill"))
 		sl->alive = false;
 	else if (!strcmp(argv[0], "revive"))
@@ -101,8 +101,8 @@ static int slave_cmd(struct sim *s, char **argv, int argc)
 		sl->late_ms = (int)ms;
 		sl->late = (int)n;
 	} else
-		return -1;
-	return 0;
+		return VG_ERR_INVAL;
+	return VG_OK;
 }
 
 static void stats(struct sim *s)
@@ -138,11 +138,14 @@ static void dump(struct sim *s, const char *which)
 	fputc('\n', s->out);
 }
 
-/* Commands of the migration dynamics (migrate.c); -1 if not one. */
-static int migrate_cmd(struct sim *s, char **argv, int argc)
+/*
+ * Commands of the migration dynamics (migrate.c), answered here; false
+ * when argv is not one of them.
+ */
+static bool migrate_cmd(struct sim *s, char **argv, int argc)
 {
 	long n = 1;
-	int changed = 0;
+	int changed = 0, rc = VG_OK;
 
 	if (!strcmp(argv[0], "freeze") && argc == 1) {
 		s->frozen = true;
@@ -150,18 +153,23 @@ static int migrate_cmd(struct sim *s, char **argv, int argc)
 		s->frozen = false;
 		s->next_tick = 0;
 	} else if (!strcmp(argv[0], "step") && argc <= 2) {
-		if (argc == 2 && !num(argv[1], 0, 1000000, &n))
-			return -1;
+		if (argc == 2 && !num(argv[1], 0, 1000000, &n)) {
+			rc = VG_ERR_INVAL;
+			n = 0;
+		}
 		while (n-- > 0)
 			changed += sim_migrate_tick(s);
-		fprintf(s->out, "ok %d\n", changed);
-		return 1;
+		if (rc == VG_OK) {
+			fprintf(s->out, "ok %d\n", changed);
+			return true;
+		}
 	} else if (!strcmp(argv[0], "state") && argc == 3) {
-		return sim_unit_set(s, argv[1], argv[2]);
+		rc = sim_unit_set(s, argv[1], argv[2]);
 	} else {
-		return -1;
+		return false;
 	}
-	return 0;
+	fputs(rc == VG_OK ? "ok\n" : "error bad command\n", s->out);
+	return true;
 }
 
 static void truth(struct sim *s, const char *file)
@@ -169,7 +177,7 @@ static void truth(struct sim *s, const char *file)
 	if (!file) {
 		fprintf(s->out, "ok %d\n", s->nunits);
 		sim_truth_write(s, s->out);
-	} else if (sim_truth_file(s, file) == 0) {
+	} else if (sim_truth_file(s, file) == VG_OK) {
 		fprintf(s->out, "ok %d\n", s->nunits);
 	} else {
 		fputs("error cannot write truth file\n", s->out);
@@ -179,7 +187,7 @@ static void truth(struct sim *s, const char *file)
 bool sim_cmd_exec(struct sim *s, char *line)
 {
 	char *argv[ARGS_MAX] = { 0 };
-	int argc = split(line, argv), rc = -1;
+	int argc = split(line, argv), rc = VG_ERR_INVAL;
 
 	if (argc == 0)
 		return true;
@@ -191,10 +199,7 @@ bool sim_cmd_exec(struct sim *s, char *line)
 		dump(s, argv[1]);
 	} else if (!strcmp(argv[0], "truth") && argc <= 2) {
 		truth(s, argv[1]);
-	} else if ((rc = migrate_cmd(s, argv, argc)) >= 0) {
-		if (rc == 0)
-			fputs("ok\n", s->out);
-	} else {
+	} else if (!migrate_cmd(s, argv, argc)) {
 		if (argc == 4 && !strcmp(argv[0], "set"))
 			rc = set_value(s, argv, true, true);
 		else if (argc == 4 && !strcmp(argv[0], "hold"))
@@ -209,7 +214,7 @@ bool sim_cmd_exec(struct sim *s, char *line)
 				       !strcmp(argv[0], "corrupt") ||
 				       !strcmp(argv[0], "late")))
 			rc = slave_cmd(s, argv, argc);
-		fputs(rc == 0 ? "ok\n" : "error bad command\n", s->out);
+		fputs(rc == VG_OK ? "ok\n" : "error bad command\n", s->out);
 	}
 	fflush(s->out);
 	return true;

@@ -44,14 +44,17 @@ static bool parse_rates(const char *v, struct sim_rates *r)
 	       r->finish <= SIM_PPM && r->retire >= 0 && r->retire <= SIM_PPM;
 }
 
-/* Options of the migration dynamics; 1 if argv[*i] was one, -1 if bad. */
+/*
+ * Options of the migration dynamics: VG_OK when argv[*i] was one (its
+ * value taken), VG_ERR_NOTFOUND when not, VG_ERR_INVAL when its value is bad.
+ */
 static int parse_migrate(int argc, char **argv, int *i, struct args *a,
 			 struct sim *s)
 {
 	const char *o = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
 
 	if (!v)
-		return 0;
+		return VG_ERR_NOTFOUND;
 	if (!strcmp(o, "--units"))
 		a->units = v;
 	else if (!strcmp(o, "--seed"))
@@ -61,16 +64,16 @@ static int parse_migrate(int argc, char **argv, int *i, struct args *a,
 	else if (!strcmp(o, "--truth"))
 		s->truth_path = v;
 	else if (!strcmp(o, "--rates"))
-		return parse_rates(v, &s->rates) ? (++*i, 1) : -1;
+		return parse_rates(v, &s->rates) ? (++*i, VG_OK) : VG_ERR_INVAL;
 	else if (!strcmp(o, "--site") && vg_ident_valid(v, strlen(v)))
 		vg_strlcpy(s->site, v, sizeof(s->site));
 	else if (!strcmp(o, "--region") && strlen(v) == 2 &&
 		 v[0] >= '0' && v[0] <= '9' && v[1] >= '0' && v[1] <= '9')
 		vg_strlcpy(s->region, v, sizeof(s->region));
 	else
-		return 0;
+		return VG_ERR_NOTFOUND;
 	++*i;
-	return 1;
+	return VG_OK;
 }
 
 static int parse_args(int argc, char **argv, struct args *a, struct sim *s)
@@ -80,9 +83,9 @@ static int parse_args(int argc, char **argv, struct args *a, struct sim *s)
 	for (int i = 1; i < argc; i++) {
 		int m = parse_migrate(argc, argv, &i, a, s);
 
-		if (m < 0)
-			return -1;
-		if (m > 0)
+		if (m == VG_ERR_INVAL)
+			return VG_ERR_INVAL;
+		if (m == VG_OK)
 			continue;
 		if (!strcmp(argv[i], "--rtu"))
 			a->rtu = true;
@@ -93,9 +96,9 @@ static int parse_args(int argc, char **argv, struct args *a, struct sim *s)
 		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
 			a->size = atoi(argv[++i]);
 		else
-			return -1;
+			return VG_ERR_INVAL;
 	}
-	return a->size > 0 && a->size <= 65536 && s->tick_ms >= 0 ? 0 : -1;
+	return a->size > 0 && a->size <= 65536 && s->tick_ms >= 0 ? VG_OK : VG_ERR_INVAL;
 }
 
 /* Read what stdin has and run each complete line; false on EOF/quit. */
@@ -156,27 +159,27 @@ int main(int argc, char **argv)
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (parse_args(argc, argv, &a, &s) != 0) {
+	if (parse_args(argc, argv, &a, &s) != VG_OK) {
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (sim_slaves_create(&s, a.slaves, a.size) != 0) {
+	if (sim_slaves_create(&s, a.slaves, a.size) != VG_OK) {
 		fprintf(stderr, "vigie-sim: bad slave list '%s'\n", a.slaves);
 		return 2;
 	}
 	sim_seed(&s, a.seed);
-	if (a.units && sim_units_load(&s, a.units) != 0) {
+	if (a.units && sim_units_load(&s, a.units) != VG_OK) {
 		sim_units_free(&s);
 		sim_slaves_free(&s);
 		return 2;
 	}
-	if (s.truth_path && sim_truth_file(&s, s.truth_path) != 0)
+	if (s.truth_path && sim_truth_file(&s, s.truth_path) != VG_OK)
 		fprintf(stderr, "vigie-sim: cannot write %s\n", s.truth_path);
 	rc = a.rtu ? sim_rtu_open(&tr, stdout) :
 		     sim_tcp_open(&tr, "127.0.0.1", a.port, stdout);
-	if (rc == 0)
+	if (rc == VG_OK)
 		loop(&s, &tr);
 	sim_units_free(&s);
 	sim_slaves_free(&s);
-	return rc == 0 ? 0 : 1;
+	return rc == VG_OK ? 0 : 1;
 }

@@ -59,77 +59,76 @@ static int state_of(struct sim *s, const struct sim_unit *u)
 	return v <= VG_STATE_RETIRED ? v : VG_STATE_UNKNOWN;
 }
 
+/* A unit line into *u and *state: VG_OK, VG_ERR_NOTFOUND (blank or
+ * comment) or VG_ERR_PARSE. */
 static int parse_line(struct sim *s, char *line, struct sim_unit *u,
 		      int *state)
 {
-	char *f[5], *save = NULL, *end;
+	char *f[5], *save = NULL;
 	int n = 0;
-	long slave, addr;
+	long long slave, addr;
 
 	for (char *t = strtok_r(line, " \t\r\n", &save); t && n < 5;
 	     t = strtok_r(NULL, " \t\r\n", &save))
 		f[n++] = t;
 	if (n == 0 || f[0][0] == '#')
-		return 1; /* blank or comment */
+		return VG_ERR_NOTFOUND; /* blank or comment: no unit */
 	if (n != 5 || strtok_r(NULL, " \t\r\n", &save))
-		return -1;
-	slave = strtol(f[2], &end, 10);
-	if (*end || slave < 0 || slave > SIM_SLAVE_MAX)
-		return -1;
-	addr = strtol(f[3], &end, 10);
-	if (*end || addr < 0 || addr >= s->size)
-		return -1;
+		return VG_ERR_PARSE;
+	if (vg_int_parse(f[2], 0, SIM_SLAVE_MAX, &slave) != VG_OK ||
+	    vg_int_parse(f[3], 0, s->size - 1, &addr) != VG_OK)
+		return VG_ERR_PARSE;
 	if (!vg_ident_valid(f[0], strlen(f[0])))
-		return -1;
+		return VG_ERR_PARSE;
 	vg_strlcpy(u->id, f[0], sizeof(u->id));
 	n = vg_program_parse(f[1], strlen(f[1]));
 	*state = vg_state_parse(f[4], strlen(f[4]));
 	if (n < 0 || *state < 0 || *state > VG_STATE_RETIRED)
-		return -1;
+		return VG_ERR_PARSE;
 	u->program = (uint8_t)n;
 	u->slave = (uint8_t)slave;
 	u->addr = (uint16_t)addr;
-	return 0;
+	return VG_OK;
 }
 
 static int add_unit(struct sim *s, const struct sim_unit *u, int state)
 {
 	struct sim_unit *grown;
 
-	if (s->nunits >= SIM_UNITS_MAX || sim_slave_add(s, u->slave) != 0)
-		return -1;
+	if (s->nunits >= SIM_UNITS_MAX || sim_slave_add(s, u->slave) != VG_OK)
+		return VG_ERR_RANGE;
 	grown = realloc(s->unit, (size_t)(s->nunits + 1) * sizeof(*grown));
 	if (!grown)
-		return -1;
+		return VG_ERR_NOMEM;
 	s->unit = grown;
 	s->unit[s->nunits++] = *u;
 	put(s, u, state);
-	return 0;
+	return VG_OK;
 }
 
 int sim_units_load(struct sim *s, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char line[LINE_MAX_LEN];
-	int lineno = 0, rc = 0;
+	int lineno = 0, rc = VG_OK;
 
 	if (!f) {
 		perror(path);
-		return -1;
+		return VG_ERR_IO;
 	}
-	while (rc == 0 && fgets(line, sizeof(line), f)) {
+	while (rc == VG_OK && fgets(line, sizeof(line), f)) {
 		struct sim_unit u = { 0 };
 		int state, r;
 
 		lineno++;
 		r = parse_line(s, line, &u, &state);
-		if (r == 0)
+		if (r == VG_OK)
 			r = add_unit(s, &u, state);
-		if (r < 0) {
+		if (r != VG_OK && r != VG_ERR_NOTFOUND) {
 			fprintf(stderr, "%s:%d: expected UNIT PROGRAM SLAVE "
 				"ADDRESS STATE (address < %d)\n", path, lineno,
 				s->size);
-			rc = -1;
+			rc = VG_ERR_PARSE;
 		}
 	}
 	fclose(f);
@@ -196,16 +195,16 @@ int sim_unit_set(struct sim *s, const char *id, const char *state)
 	int st = vg_state_parse(state, strlen(state));
 
 	if (st < 0 || st > VG_STATE_RETIRED)
-		return -1;
+		return VG_ERR_INVAL;
 	for (int i = 0; i < s->nunits; i++) {
 		if (!strcmp(s->unit[i].id, id)) {
 			put(s, &s->unit[i], st);
 			if (s->truth_path)
 				sim_truth_file(s, s->truth_path);
-			return 0;
+			return VG_OK;
 		}
 	}
-	return -1;
+	return VG_ERR_NOTFOUND;
 }
 
 void sim_truth_write(struct sim *s, FILE *f)
@@ -230,15 +229,15 @@ int sim_truth_file(struct sim *s, const char *path)
 	int rc;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -1;
+		return VG_ERR_IO;
 	f = fopen(tmp, "w");
 	if (!f)
-		return -1;
+		return VG_ERR_IO;
 	sim_truth_write(s, f);
 	rc = fflush(f) | ferror(f);
 	rc |= fclose(f);
 	if (rc == 0 && rename(tmp, path) == 0)
-		return 0;
+		return VG_OK;
 	unlink(tmp);
-	return -1;
+	return VG_ERR_IO;
 }

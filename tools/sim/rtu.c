@@ -43,7 +43,8 @@ static uint16_t crc16(const uint8_t *p, size_t n)
 	return crc;
 }
 
-/* Length of the request starting buf, 0 if unknown yet, -1 if garbage. */
+/* Length of the request starting buf, 0 if unknown yet, VG_ERR_PARSE if
+ * garbage. */
 static int frame_len(const uint8_t *b, size_t n)
 {
 	if (n < 2)
@@ -54,7 +55,7 @@ static int frame_len(const uint8_t *b, size_t n)
 	case 15: case 16:
 		return n < 7 ? 0 : 9 + b[6];
 	default:
-		return -1;
+		return VG_ERR_PARSE;
 	}
 }
 
@@ -121,21 +122,21 @@ static int open_pty(struct sim_rtu *r, char *path, size_t size)
 
 	r->master = posix_openpt(O_RDWR | O_NOCTTY);
 	if (r->master < 0 || grantpt(r->master) || unlockpt(r->master))
-		return -1;
+		return VG_ERR_IO;
 	name = ptsname(r->master);
 	if (!name || strlen(name) >= size)
-		return -1;
+		return VG_ERR_IO;
 	vg_strlcpy(path, name, size);
 	r->slave_fd = open(path, O_RDWR | O_NOCTTY);
 	if (r->slave_fd < 0 || tcgetattr(r->slave_fd, &tio))
-		return -1;
+		return VG_ERR_IO;
 	cfmakeraw(&tio);
 	tcsetattr(r->slave_fd, TCSANOW, &tio);
 	if (tcgetattr(r->master, &tio) == 0) {
 		cfmakeraw(&tio);
 		tcsetattr(r->master, TCSANOW, &tio);
 	}
-	return 0;
+	return VG_OK;
 }
 
 int sim_rtu_open(struct sim_transport *tr, FILE *out)
@@ -144,16 +145,16 @@ int sim_rtu_open(struct sim_transport *tr, FILE *out)
 	char path[64];
 
 	if (!r)
-		return -1;
-	if (open_pty(r, path, sizeof(path)) != 0) {
+		return VG_ERR_NOMEM;
+	if (open_pty(r, path, sizeof(path)) != VG_OK) {
 		fprintf(stderr, "vigie-sim: pty: %s\n", strerror(errno));
 		free(r);
-		return -1;
+		return VG_ERR_IO;
 	}
 	r->ctx = modbus_new_rtu(path, 19200, 'N', 8, 1);
 	if (!r->ctx) {
 		free(r);
-		return -1;
+		return VG_ERR_IO;
 	}
 	modbus_set_socket(r->ctx, r->master);
 	tr->fill = rtu_fill;
@@ -161,5 +162,5 @@ int sim_rtu_open(struct sim_transport *tr, FILE *out)
 	tr->t = r;
 	fprintf(out, "ready PTY %s\n", path);
 	fflush(out);
-	return 0;
+	return VG_OK;
 }

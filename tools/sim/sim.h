@@ -18,6 +18,7 @@
 
 #include <modbus.h>
 
+#include "vigie/err.h"
 #include "vigie/ident.h"
 
 #define SIM_SLAVE_MAX 247
@@ -78,10 +79,10 @@ struct sim {
 	struct sim_late late[SIM_LATE_MAX];
 };
 
-/* Slaves from a list such as "1-3,7"; returns 0 or -1. */
+/* Slaves from a list such as "1-3,7"; VG_OK or VG_ERR_INVAL. */
 int sim_slaves_create(struct sim *s, const char *spec, int size);
 void sim_slaves_free(struct sim *s);
-/* Add slave id (an existing one is kept); 0 or -1. */
+/* Add slave id (an existing one is kept); VG_OK or VG_ERR_*. */
 int sim_slave_add(struct sim *s, int id);
 struct sim_slave *sim_slave_get(struct sim *s, int id);
 /*
@@ -96,7 +97,8 @@ void sim_slaves_late_poll(struct sim *s, int64_t now_ms);
 /*
  * Units from a file of "UNIT PROGRAM SLAVE ADDRESS STATE" lines ('#'
  * comments); creates the slaves they name and writes each initial state
- * into its registers.  Errors go to stderr as "file:line: why"; -1.
+ * into its registers.  Errors go to stderr as "file:line: why"; VG_OK or
+ * VG_ERR_IO / VG_ERR_PARSE.
  */
 int sim_units_load(struct sim *s, const char *path);
 void sim_units_free(struct sim *s);
@@ -105,11 +107,11 @@ void sim_seed(struct sim *s, uint64_t seed);
 bool sim_migrate_poll(struct sim *s, int64_t now_ms);
 /* One tick of the dynamics; returns how many units changed state. */
 int sim_migrate_tick(struct sim *s);
-/* Set a unit's state by id; -1 if unknown unit or state. */
+/* Set a unit's state by id; VG_ERR_INVAL (state) or VG_ERR_NOTFOUND. */
 int sim_unit_set(struct sim *s, const char *id, const char *state);
 /* Ground truth, one JSON object a line per unit. */
 void sim_truth_write(struct sim *s, FILE *f);
-/* The same into path, atomically (temporary file + rename); 0 or -1. */
+/* The same into path, atomically (temporary file + rename); VG_ERR_*. */
 int sim_truth_file(struct sim *s, const char *path);
 
 /* Execute one command line; false when it asks to quit. */
@@ -122,6 +124,7 @@ struct sim_transport {
 	void *t;
 };
 
+/* Open a transport, print "ready ..." to out: VG_OK or VG_ERR_*. */
 int sim_tcp_open(struct sim_transport *tr, const char *addr, int port,
 		 FILE *out);
 int sim_rtu_open(struct sim_transport *tr, FILE *out);

@@ -17,19 +17,19 @@ int sim_slave_add(struct sim *s, int id)
 	struct sim_slave *sl;
 
 	if (id < 0 || id > SIM_SLAVE_MAX || s->slave[id])
-		return id < 0 || id > SIM_SLAVE_MAX ? -1 : 0;
+		return id < 0 || id > SIM_SLAVE_MAX ? VG_ERR_RANGE : VG_OK;
 	sl = calloc(1, sizeof(*sl));
 	if (!sl)
-		return -1;
+		return VG_ERR_NOMEM;
 	sl->id = id;
 	sl->alive = true;
 	sl->map = modbus_mapping_new(s->size, s->size, s->size, s->size);
 	if (!sl->map) {
 		free(sl);
-		return -1;
+		return VG_ERR_NOMEM;
 	}
 	s->slave[id] = sl;
-	return 0;
+	return VG_OK;
 }
 
 int sim_slaves_create(struct sim *s, const char *spec, int size)
@@ -42,20 +42,20 @@ int sim_slaves_create(struct sim *s, const char *spec, int size)
 		long a = strtol(p, &end, 10), b = a;
 
 		if (end == p)
-			return -1;
+			return VG_ERR_INVAL;
 		if (*end == '-')
 			b = strtol(end + 1, &end, 10);
 		for (long id = a; id <= b; id++) {
-			if (sim_slave_add(s, (int)id) != 0)
-				return -1;
+			if (sim_slave_add(s, (int)id) != VG_OK)
+				return VG_ERR_INVAL;
 		}
 		if (*end == ',')
 			end++;
 		else if (*end)
-			return -1;
+			return VG_ERR_INVAL;
 		p = end;
 	}
-	return 0;
+	return VG_OK;
 }
 
 void sim_slaves_free(struct sim *s)

@@ -84,7 +84,7 @@ int sim_tcp_open(struct sim_transport *tr, const char *addr, int port,
 	socklen_t len = sizeof(sa);
 
 	if (!tcp)
-		return -1;
+		return VG_ERR_NOMEM;
 	for (int i = 0; i < CLIENTS_MAX; i++)
 		tcp->client[i] = -1;
 	tcp->ctx = modbus_new_tcp(addr, port);
@@ -99,12 +99,12 @@ int sim_tcp_open(struct sim_transport *tr, const char *addr, int port,
 	tr->t = tcp;
 	fprintf(out, "ready %d\n", ntohs(sa.sin_port));
 	fflush(out);
-	return 0;
+	return VG_OK;
 fail:
 	fprintf(stderr, "vigie-sim: tcp %s:%d: %s\n", addr, port,
 		modbus_strerror(errno));
 	if (tcp->ctx)
 		modbus_free(tcp->ctx);
 	free(tcp);
-	return -1;
+	return VG_ERR_IO;
 }

@@ -83,7 +83,7 @@ static void parses_a_full_file(void **state)
 	assert_int_equal(c.units[0].device, 0); /* declared before its device */
 	assert_int_equal(c.units[0].reg, AGENT_REG_INPUT);
 	assert_int_equal(agent_config_map(&c.units[0], 20), VG_STATE_MIGRATED);
-	assert_int_equal(agent_config_map(&c.units[0], 0), -1);
+	assert_int_equal(agent_config_map(&c.units[0], 0), VG_ERR_NOTFOUND);
 	assert_true(c.units[1].manual);
 	/* bits default to 0 = pending, 1 = migrated */
 	assert_int_equal(agent_config_map(&c.units[2], 1), VG_STATE_MIGRATED);

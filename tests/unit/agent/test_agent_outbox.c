@@ -18,63 +18,33 @@
 
 #include <cmocka.h>
 
+#include "agent_kit.h"
 #include "outbox.h"
 #include "vigie/err.h"
 #include "vigie/log.h"
 
-static char dir[64];
-static struct agent_config cfg;
+static struct agent_kit fx;
 
+/* Three units; U2 is an RGT unit. */
 static int setup(void **state)
 {
 	(void)state;
-	vg_log_set_level(VG_LOG_ERR);
-	strcpy(dir, "/tmp/vg-outbox-XXXXXX");
-	if (!mkdtemp(dir))
+	if (agent_kit_setup(&fx, "outbox", 3) != VG_OK)
 		return -1;
-	memset(&cfg, 0, sizeof(cfg));
-	strcpy(cfg.site, "site-1");
-	cfg.region = 3;
-	cfg.nunits = 3;
-	cfg.units = calloc(3, sizeof(*cfg.units));
-	for (int i = 0; i < 3; i++) {
-		snprintf(cfg.units[i].id, sizeof(cfg.units[i].id), "U%d", i);
-		cfg.units[i].program = i == 2 ? VG_PROG_RGT : VG_PROG_RENIR;
-	}
+	fx.cfg.units[2].program = VG_PROG_RGT;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	free(cfg.units);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 static void record_path(char *buf, size_t size, const char *unit)
 {
-	snprintf(buf, size, "%s/units/u.%s", dir, unit);
+	snprintf(buf, size, "%s/units/u.%s", fx.dir, unit);
 }
 
 /* Publish everything queued and acknowledge it. */
 static int publish_all(struct agent_outbox *ob, int *mid)
 {
-	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
-	int cursor = 0, n = 0, unit;
-	int64_t seq;
-
 	agent_outbox_birth(ob); /* as after a connect */
-	while ((unit = agent_outbox_next(ob, &cursor, topic, sizeof(topic),
-					 payload, sizeof(payload),
-					 &seq)) >= 0) {
-		agent_outbox_sent(ob, unit, ++*mid, seq);
-		agent_outbox_acked(ob, *mid);
-		n++;
-	}
-	return n;
+	return agent_kit_send_all(ob, mid, true);
 }
 
 static void new_units_start_unknown_in_the_outbox(void **state)
@@ -85,15 +55,14 @@ static void new_units_start_unknown_in_the_outbox(void **state)
 	bool degraded;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
 	assert_int_equal(unacked, 3);
 	assert_int_equal(dirty, 0);
 	assert_int_equal(agent_outbox_status(&ob, 0, &st, NULL), VG_OK);
 	assert_int_equal(st.state, VG_STATE_UNKNOWN);
 	assert_int_equal(publish_all(&ob, &mid), 3);
-	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
-	assert_int_equal(unacked, 0);
+	assert_int_equal(agent_kit_unacked(&ob), 0);
 	agent_outbox_close(&ob);
 }
 
@@ -101,12 +70,11 @@ static void changes_survive_a_restart(void **state)
 {
 	struct agent_outbox ob;
 	struct vg_unit_status st;
-	int unacked, dirty, mid = 0;
+	int mid = 0;
 	int64_t seq1, seq2, mseq;
-	bool degraded;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	publish_all(&ob, &mid);
 	agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED);
 	agent_outbox_status(&ob, 0, &st, NULL);
@@ -119,9 +87,8 @@ static void changes_survive_a_restart(void **state)
 					   "removed", &mseq), VG_OK);
 	agent_outbox_close(&ob); /* nothing acknowledged: all in the outbox */
 
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
-	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
-	assert_int_equal(unacked, 3);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
+	assert_int_equal(agent_kit_unacked(&ob), 3);
 	agent_outbox_status(&ob, 0, &st, NULL);
 	assert_int_equal(st.state, VG_STATE_MIGRATED);
 	assert_int_equal(st.source, VG_SOURCE_MODBUS);
@@ -142,9 +109,8 @@ static void changes_survive_a_restart(void **state)
 	/* acknowledgements are durable too */
 	publish_all(&ob, &mid);
 	agent_outbox_close(&ob);
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
-	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
-	assert_int_equal(unacked, 0);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
+	assert_int_equal(agent_kit_unacked(&ob), 0);
 	agent_outbox_close(&ob);
 }
 
@@ -157,7 +123,7 @@ static void corrupt_and_torn_records_are_caught(void **state)
 	char c;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED);
 	agent_outbox_read_ok(&ob, 1, VG_STATE_MIGRATING);
 	agent_outbox_read_ok(&ob, 2, VG_STATE_MIGRATED);
@@ -176,7 +142,7 @@ static void corrupt_and_torn_records_are_caught(void **state)
 	record_path(path, sizeof(path), "U1");
 	assert_int_equal(truncate(path, 60), 0);
 
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	agent_outbox_status(&ob, 0, &st, NULL);
 	assert_int_equal(st.state, VG_STATE_UNKNOWN);
 	agent_outbox_status(&ob, 1, &st, NULL);
@@ -198,9 +164,9 @@ static void refused_disk_keeps_state_in_memory(void **state)
 	bool degraded;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	/* pull the directory from under the store: every write now fails */
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/units", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/units", fx.dir);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED),
 			 VG_OK);
@@ -218,7 +184,7 @@ static void refused_disk_keeps_state_in_memory(void **state)
 	assert_true(exists("u.U0") && exists("u.U1") && exists("u.U2"));
 	assert_true(exists("seq"));
 	agent_outbox_close(&ob);
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_status(&ob, 0, &st, NULL), VG_OK);
 	assert_int_equal(st.state, VG_STATE_MIGRATED);
 	agent_outbox_close(&ob);
@@ -229,7 +195,7 @@ static bool exists(const char *name)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/units/%s", fx.dir, name);
 	return access(path, F_OK) == 0;
 }
 
@@ -246,17 +212,17 @@ static void removed_units_are_cleared_durably(void **state)
 	int64_t seq, last = 0;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(publish_all(&ob, &mid), 3);
 	agent_outbox_close(&ob);
 	/* U1 leaves: its record becomes a tombstone, also across a restart */
-	strcpy(cfg.units[1].id, "U9");
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	strcpy(fx.cfg.units[1].id, "U9");
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1);
 	assert_false(exists("u.U1"));
 	assert_true(exists(tomb));
 	agent_outbox_close(&ob);
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1);
 	/* published on the old topic as a "removed" status whose seq is
 	 * above every record's; gone once acknowledged */
@@ -285,12 +251,12 @@ static void removed_units_are_cleared_durably(void **state)
 	agent_outbox_close(&ob);
 	/* U9 leaves and comes back before the broker acknowledged: no
 	 * removal is sent after its new record */
-	strcpy(cfg.units[1].id, "U8");
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	strcpy(fx.cfg.units[1].id, "U8");
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1);
 	agent_outbox_close(&ob);
-	strcpy(cfg.units[1].id, "U9");
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	strcpy(fx.cfg.units[1].id, "U9");
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1); /* U8's, not U9's */
 	assert_false(exists("t.vigie+v1+unit+renir+03+site-1+U9"));
 	/* never read yet: no record, its topic is listed as announced */
@@ -298,12 +264,12 @@ static void removed_units_are_cleared_durably(void **state)
 	assert_true(exists("announced"));
 	agent_outbox_close(&ob);
 	/* a unit moving to another program clears its old topic */
-	cfg.units[0].program = VG_PROG_RGT;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	fx.cfg.units[0].program = VG_PROG_RGT;
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_true(exists("t.vigie+v1+unit+renir+03+site-1+U0"));
 	agent_outbox_close(&ob);
-	cfg.units[0].program = VG_PROG_RENIR;
-	strcpy(cfg.units[1].id, "U1");
+	fx.cfg.units[0].program = VG_PROG_RENIR;
+	strcpy(fx.cfg.units[1].id, "U1");
 }
 
 /* The whole of a file (records are small), for before/after checks. */
@@ -313,7 +279,7 @@ static size_t slurp(const char *name, char *buf, size_t size)
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/units/%s", fx.dir, name);
 	f = fopen(path, "rb");
 	assert_non_null(f);
 	n = fread(buf, 1, size, f);
@@ -344,12 +310,12 @@ static void refused_marks_change_nothing(void **state)
 	struct vg_unit_status st;
 	size_t nb, ns;
 	int unacked, dirty, mid = 0;
+	bool degraded;
 	int64_t seq = -1, seq0;
 	uint8_t flags;
-	bool degraded;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	/* a read that fails: still unknown, now with a record on disk */
 	assert_int_equal(agent_outbox_read_fault(&ob, 2, "no answer"), VG_OK);
 	publish_all(&ob, &mid);
@@ -391,7 +357,7 @@ static ino_t inode_of(const char *name)
 	char path[256];
 	struct stat sb;
 
-	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/units/%s", fx.dir, name);
 	return stat(path, &sb) == 0 ? sb.st_ino : 0;
 }
 
@@ -402,7 +368,7 @@ static int lines_of(const char *name)
 	FILE *f;
 	int n = 0;
 
-	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/units/%s", fx.dir, name);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -416,17 +382,8 @@ static int unlink_units_file(const char *name)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/units/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/units/%s", fx.dir, name);
 	return unlink(path);
-}
-
-static int unacked_count(struct agent_outbox *ob)
-{
-	int unacked, dirty;
-	bool degraded;
-
-	agent_outbox_counts(ob, &unacked, &dirty, &degraded);
-	return unacked;
 }
 
 /*
@@ -441,7 +398,7 @@ static void one_record_write_per_change(void **state)
 	int mid = 0;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_false(exists("u.U0") || exists("u.U1") || exists("u.U2"));
 	assert_int_equal(lines_of("announced"), 3);
 	assert_int_equal(agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED),
@@ -449,18 +406,18 @@ static void one_record_write_per_change(void **state)
 	ino = inode_of("u.U0");
 	assert_true(ino != 0);
 	assert_int_equal(publish_all(&ob, &mid), 3);
-	assert_int_equal(unacked_count(&ob), 0);
+	assert_int_equal(agent_kit_unacked(&ob), 0);
 	assert_true(inode_of("u.U0") == ino); /* not rewritten */
 	agent_outbox_close(&ob);
 	/* the log holds the acknowledgement across a restart */
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
-	assert_int_equal(unacked_count(&ob), 2); /* U1, U2: new unknowns */
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
+	assert_int_equal(agent_kit_unacked(&ob), 2); /* U1, U2: new unknowns */
 	assert_int_equal(lines_of("announced"), 2);
 	agent_outbox_close(&ob);
 	/* a lost log only republishes */
 	assert_int_equal(unlink_units_file("acked"), 0);
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
-	assert_int_equal(unacked_count(&ob), 3);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
+	assert_int_equal(agent_kit_unacked(&ob), 3);
 	agent_outbox_close(&ob);
 }
 
@@ -474,22 +431,22 @@ static void ack_log_is_bounded_and_tolerant(void **state)
 	int mid = 0;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	for (int k = 0; k < 200; k++) {
 		agent_outbox_read_ok(&ob, k % 3, k % 2 ? VG_STATE_PENDING
 						      : VG_STATE_MIGRATED);
 		publish_all(&ob, &mid);
 		assert_true(lines_of("acked") <= 4 * 3 + 64 + 1);
 	}
-	assert_int_equal(unacked_count(&ob), 0);
+	assert_int_equal(agent_kit_unacked(&ob), 0);
 	agent_outbox_close(&ob);
-	snprintf(path, sizeof(path), "%s/units/acked", dir);
+	snprintf(path, sizeof(path), "%s/units/acked", fx.dir);
 	f = fopen(path, "a");
 	assert_non_null(f);
 	fputs("12345 U", f); /* cut short by a power loss */
 	fclose(f);
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
-	assert_int_equal(unacked_count(&ob), 0);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
+	assert_int_equal(agent_kit_unacked(&ob), 0);
 	assert_int_equal(lines_of("acked"), 3); /* rewritten at start */
 	agent_outbox_close(&ob);
 }
@@ -500,25 +457,21 @@ static void crc_matches_ieee(void **state)
 	assert_int_equal(agent_outbox_crc32(0, "123456789", 9), 0xCBF43926u);
 }
 
+/* Every test on a fresh fixture. */
+#define TEST(f) \
+	cmocka_unit_test_setup_teardown(f, setup, agent_kit_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			new_units_start_unknown_in_the_outbox, setup, teardown),
-		cmocka_unit_test_setup_teardown(changes_survive_a_restart,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			corrupt_and_torn_records_are_caught, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			refused_disk_keeps_state_in_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			removed_units_are_cleared_durably, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			refused_marks_change_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(one_record_write_per_change,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			ack_log_is_bounded_and_tolerant, setup, teardown),
+		TEST(new_units_start_unknown_in_the_outbox),
+		TEST(changes_survive_a_restart),
+		TEST(corrupt_and_torn_records_are_caught),
+		TEST(refused_disk_keeps_state_in_memory),
+		TEST(removed_units_are_cleared_durably),
+		TEST(refused_marks_change_nothing),
+		TEST(one_record_write_per_change),
+		TEST(ack_log_is_bounded_and_tolerant),
 		cmocka_unit_test(crc_matches_ieee),
 	};
 

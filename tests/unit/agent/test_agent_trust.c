@@ -15,72 +15,40 @@
 
 #include <cmocka.h>
 
+#include "agent_kit.h"
 #include "config.h"
 #include "health.h"
 #include "outbox.h"
 #include "vigie/err.h"
 #include "vigie/log.h"
 
-static char dir[64];
-static struct agent_config cfg;
+static struct agent_kit fx;
 
 /* Two Modbus units on device 0, one manual unit. */
 static int setup(void **state)
 {
 	(void)state;
-	vg_log_set_level(VG_LOG_ERR);
-	strcpy(dir, "/tmp/vg-trust-XXXXXX");
-	if (!mkdtemp(dir))
+	if (agent_kit_setup(&fx, "trust", 3) != VG_OK)
 		return -1;
-	memset(&cfg, 0, sizeof(cfg));
-	strcpy(cfg.site, "site-1");
-	cfg.region = 3;
-	cfg.ndevices = 1;
-	cfg.nunits = 3;
-	cfg.units = calloc(3, sizeof(*cfg.units));
-	for (int i = 0; i < 3; i++) {
-		snprintf(cfg.units[i].id, sizeof(cfg.units[i].id), "U%d", i);
-		cfg.units[i].program = VG_PROG_RENIR;
-		cfg.units[i].manual = i == 2;
-		cfg.units[i].device = i == 2 ? -1 : 0;
-	}
+	fx.cfg.ndevices = 1;
+	fx.cfg.units[2].manual = true;
+	fx.cfg.units[2].device = -1;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	free(cfg.units);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 /* Hand every queued record to a pretend broker: mids from *mid on. */
 static int send_all(struct agent_outbox *ob, int *mid)
 {
-	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
-	int cursor = 0, n = 0, unit;
-	int64_t seq;
-
-	while ((unit = agent_outbox_next(ob, &cursor, topic, sizeof(topic),
-					 payload, sizeof(payload),
-					 &seq)) >= 0) {
-		agent_outbox_sent(ob, unit, ++*mid, seq);
-		n++;
-	}
-	return n;
+	return agent_kit_send_all(ob, mid, false);
 }
 
 static void refused_records_stay_and_wait_for_a_retry(void **state)
 {
 	struct agent_outbox ob;
-	int unacked, dirty, mid = 0;
-	bool degraded;
+	int mid = 0;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	for (int u = 0; u < 3; u++) /* read once: records on disk */
 		assert_int_equal(agent_outbox_read_ok(&ob, u,
 						      VG_STATE_PENDING), VG_OK);
@@ -89,8 +57,7 @@ static void refused_records_stay_and_wait_for_a_retry(void **state)
 	for (int m = 1; m <= 3; m++)
 		assert_int_equal(agent_outbox_refused(&ob, m, 0x87), m - 1);
 	assert_int_equal(agent_outbox_refused(&ob, 99, 0x87), -1);
-	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
-	assert_int_equal(unacked, 3);
+	assert_int_equal(agent_kit_unacked(&ob), 3);
 	assert_int_equal(agent_outbox_refusal(&ob, 0), 0x87);
 	assert_int_equal(agent_outbox_refused_count(&ob), 3);
 	/* not queued again on this connection: no publish loop */
@@ -103,14 +70,12 @@ static void refused_records_stay_and_wait_for_a_retry(void **state)
 	agent_outbox_acked(&ob, mid);
 	assert_int_equal(agent_outbox_refusal(&ob, 2), 0);
 	assert_int_equal(agent_outbox_refused_count(&ob), 2);
-	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
-	assert_int_equal(unacked, 2);
+	assert_int_equal(agent_kit_unacked(&ob), 2);
 	agent_outbox_close(&ob);
 
 	/* a restart keeps them in the outbox */
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
-	agent_outbox_counts(&ob, &unacked, &dirty, &degraded);
-	assert_int_equal(unacked, 2);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
+	assert_int_equal(agent_kit_unacked(&ob), 2);
 	agent_outbox_close(&ob);
 }
 
@@ -121,7 +86,7 @@ static void a_new_record_is_not_refused_yet(void **state)
 	int mid = 0;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	agent_outbox_birth(&ob);
 	send_all(&ob, &mid);
 	agent_outbox_refused(&ob, 3, 0x87);
@@ -137,7 +102,7 @@ static void sessions_grow_across_restarts(void **state)
 	int64_t s1, s2, s3;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	s1 = agent_outbox_new_session(&ob);
 	s2 = agent_outbox_new_session(&ob);
 	assert_true(s2 > s1);
@@ -147,13 +112,13 @@ static void sessions_grow_across_restarts(void **state)
 		char path[128];
 		FILE *f;
 
-		snprintf(path, sizeof(path), "%s/units/session", dir);
+		snprintf(path, sizeof(path), "%s/units/session", fx.dir);
 		f = fopen(path, "w");
 		assert_non_null(f);
 		fprintf(f, "%lld\n", (long long)s2 + 86400000LL);
 		fclose(f);
 	}
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	s3 = agent_outbox_new_session(&ob);
 	assert_true(s3 == s2 + 86400000LL + 1);
 	agent_outbox_close(&ob);
@@ -165,7 +130,7 @@ static void a_device_whose_units_all_fault_is_failing(void **state)
 	struct vg_health h;
 
 	(void)state;
-	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	agent_outbox_read_ok(&ob, 0, VG_STATE_PENDING);
 	agent_outbox_read_fault(&ob, 1, "connection refused");
 	assert_false(agent_outbox_device_failing(&ob, 0));
@@ -260,19 +225,17 @@ static void mqtt_version_is_5_or_311(void **state)
 	assert_non_null(strstr(err, "x:5: mqtt_version must be 5 or 3.1.1"));
 }
 
+/* Every test on a fresh fixture. */
+#define TEST(f) \
+	cmocka_unit_test_setup_teardown(f, setup, agent_kit_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			refused_records_stay_and_wait_for_a_retry, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(
-			a_new_record_is_not_refused_yet, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			sessions_grow_across_restarts, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			a_device_whose_units_all_fault_is_failing, setup,
-			teardown),
+		TEST(refused_records_stay_and_wait_for_a_retry),
+		TEST(a_new_record_is_not_refused_yet),
+		TEST(sessions_grow_across_restarts),
+		TEST(a_device_whose_units_all_fault_is_failing),
 		cmocka_unit_test(health_changes_only_materially),
 		cmocka_unit_test(config_hash_follows_the_bytes),
 		cmocka_unit_test(mqtt_version_is_5_or_311),
