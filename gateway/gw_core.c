@@ -285,17 +285,29 @@ bool gw_core_trigger(const struct gw_core *c, int program, int region,
 }
 
 /* Grow an array of n elements of size sz held in *v with capacity *cap. */
-static void *push(void **v, size_t *n, size_t *cap, size_t sz)
+/*
+ * A new zeroed element at the end of the batch array *v; NULL when memory
+ * runs out, counted as a store drop (the state in memory is still right;
+ * only its copy on disk waits for the next change).
+ */
+static void *push(struct gw_core *c, void **v, size_t *n, size_t *cap,
+		  size_t sz)
 {
+	void *e;
+
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 256;
 		void *nv = realloc(*v, ncap * sz);
-		if (!nv)
+		if (!nv) {
+			c->stats.store_dropped++;
 			return NULL;
+		}
 		*v = nv;
 		*cap = ncap;
 	}
-	return (char *)*v + (*n)++ * sz;
+	e = (char *)*v + (*n)++ * sz;
+	memset(e, 0, sz);
+	return e;
 }
 
 /* The store's copy of a unit, coalesced: one row per unit per batch. */
@@ -309,15 +321,13 @@ static void queue_row(struct gw_core *c, uint32_t ui,
 	if (u->row != GW_NONE) {
 		row = &b->rows[u->row];
 	} else {
-		row = push((void **)&b->rows, &b->nrows, &b->rows_cap,
+		row = push(c, (void **)&b->rows, &b->nrows, &b->rows_cap,
 			   sizeof(*row));
-		if (!row) {
-			c->stats.store_dropped++;
+		if (!row)
 			return;
-		}
 		u->row = (uint32_t)(b->nrows - 1);
 	}
-	memset(row, 0, sizeof(*row));
+	memset(row, 0, sizeof(*row)); /* a row met again is rewritten */
 	row->idx = ui;
 	row->program = u->program;
 	row->region = u->region;
@@ -342,14 +352,11 @@ static void queue_transition(struct gw_core *c, const struct gw_unit *u,
 			     int64_t at)
 {
 	struct gw_batch *b = &c->batch;
-	struct gw_transition *t = push((void **)&b->trans, &b->ntrans,
+	struct gw_transition *t = push(c, (void **)&b->trans, &b->ntrans,
 				       &b->trans_cap, sizeof(*t));
 
-	if (!t) {
-		c->stats.store_dropped++;
+	if (!t)
 		return;
-	}
-	memset(t, 0, sizeof(*t));
 	t->program = u->program;
 	t->region = u->region;
 	t->from = (int8_t)from;
@@ -368,14 +375,11 @@ static void queue_site(struct gw_core *c, const struct gw_site *s,
 		       const struct vg_presence *pr)
 {
 	struct gw_batch *b = &c->batch;
-	struct gw_site_row *r = push((void **)&b->sites, &b->nsites,
+	struct gw_site_row *r = push(c, (void **)&b->sites, &b->nsites,
 				     &b->sites_cap, sizeof(*r));
 
-	if (!r) {
-		c->stats.store_dropped++;
+	if (!r)
 		return;
-	}
-	memset(r, 0, sizeof(*r));
 	vg_strlcpy(r->site, s->id, sizeof(r->site));
 	r->region = s->region;
 	r->online = s->online;
@@ -555,16 +559,26 @@ static enum vg_reject admit_unit(struct gw_core *c,
 	return VG_REJ_NONE;
 }
 
+/*
+ * Unit u leaves its tallies and the newest-ts index before it changes;
+ * returns its state before (-1: it had been removed).
+ */
+static int unit_leave(struct gw_core *c, struct gw_unit *u)
+{
+	int from = (u->flags & GW_UNIT_REMOVED) ? -1 : u->state;
+
+	if (from >= 0)
+		tally(c, u, gw_units_site(c->t, u->site), -1);
+	ts_leave(c, u);
+	return from;
+}
+
 static void set_unit(struct gw_core *c, uint32_t ui,
 		     const struct vg_unit_status *st)
 {
 	struct gw_unit *u = gw_units_at(c->t, ui);
-	struct gw_site *s = gw_units_site(c->t, u->site);
-	int from = (u->flags & GW_UNIT_REMOVED) ? -1 : u->state;
+	int from = unit_leave(c, u);
 
-	if (from >= 0)
-		tally(c, u, s, -1);
-	ts_leave(c, u);
 	u->seq = st->seq;
 	u->ts = unit_ts(st->ts);
 	u->region = (uint8_t)st->region;
@@ -576,7 +590,7 @@ static void set_unit(struct gw_core *c, uint32_t ui,
 		u->since = st->since;
 	else if (from != (int)st->state)
 		u->since = st->ts;
-	tally(c, u, s, +1);
+	tally(c, u, gw_units_site(c->t, u->site), +1);
 	ts_enter(c, u);
 	/* Dated by arrival, never by since/ts: a payload must not be able to
 	 * place a transition in a closed fiscal year (security finding 5). */
@@ -596,11 +610,8 @@ static void drop_unit(struct gw_core *c, uint32_t ui,
 {
 	struct gw_unit *u = gw_units_at(c->t, ui);
 	struct gw_site *s = gw_units_site(c->t, u->site);
-	int from = (u->flags & GW_UNIT_REMOVED) ? -1 : u->state;
+	int from = unit_leave(c, u);
 
-	if (from >= 0)
-		tally(c, u, s, -1);
-	ts_leave(c, u);
 	u->ts = st ? unit_ts(st->ts) : 0; /* an empty payload has no time */
 	if (st) {
 		u->seq = st->seq;

@@ -170,12 +170,14 @@ enum vg_reject vg_json_parse_object(const char *payload, size_t len,
 enum vg_reject vg_json_decode_fields(const char *payload, size_t len,
 				     const char *const *names,
 				     unsigned required, vg_json_field_fn one,
-				     void *out)
+				     void *out, size_t size)
 {
 	cJSON *root = NULL;
 	unsigned seen = 0;
-	enum vg_reject r = vg_json_parse_object(payload, len, &root);
+	enum vg_reject r;
 
+	memset(out, 0, size);
+	r = vg_json_parse_object(payload, len, &root);
 	if (r != VG_REJ_NONE)
 		return r;
 	for (const cJSON *it = root->child; it && r == VG_REJ_NONE;

@@ -34,13 +34,14 @@ typedef enum vg_reject (*vg_json_field_fn)(int f, const cJSON *item,
  * are skipped (forward compatibility), a duplicate key is malformed, and
  * every field whose bit is in `required` must be present.  names[0] is
  * "v", the version every payload carries: it is checked here (it must be
- * 1) and never handed to one().  The tree is released before returning;
- * what one() copied into out stays.
+ * 1) and never handed to one().  out (size bytes) is zeroed first, so
+ * that a member left out reads as 0 (size 0: the caller prepared it).  The tree is released before
+ * returning; what one() copied into out stays.
  */
 enum vg_reject vg_json_decode_fields(const char *payload, size_t len,
 				     const char *const *names,
 				     unsigned required, vg_json_field_fn one,
-				     void *out);
+				     void *out, size_t size);
 
 /* Index of name in a NULL-terminated table, or VG_ERR_NOTFOUND. */
 int vg_json_field_index(const char *const *names, const char *name);

@@ -228,10 +228,9 @@ static enum vg_reject event_field(int f, const cJSON *it, void *out)
 enum vg_reject vg_event_decode(const char *payload, size_t len,
 			       struct vg_event *out)
 {
-	memset(out, 0, sizeof(*out));
 	return vg_json_decode_fields(payload, len, event_fields,
 				     (1u << (E_TS + 1)) - 1, event_field,
-				     out);
+				     out, sizeof(*out));
 }
 
 int vg_gw_presence_encode(const struct vg_gw_presence *p, char *buf,
@@ -276,7 +275,7 @@ static enum vg_reject gw_field(int f, const cJSON *it, void *out)
 enum vg_reject vg_gw_presence_decode(const char *payload, size_t len,
 				     struct vg_gw_presence *out)
 {
-	memset(out, 0, sizeof(*out));
 	return vg_json_decode_fields(payload, len, gw_fields,
-				     (1u << (P_TS + 1)) - 1, gw_field, out);
+				     (1u << (P_TS + 1)) - 1, gw_field, out,
+				     sizeof(*out));
 }

@@ -102,10 +102,12 @@ enum vg_reject vg_presence_decode(const char *payload, size_t len,
 {
 	enum vg_reject r;
 
+	/* absent health members read as unknown, not 0: out is prepared
+	 * here, not zeroed by the decoder (size 0) */
 	memset(out, 0, sizeof(*out));
 	vg_health_clear(&out->health);
 	r = vg_json_decode_fields(payload, len, fields, REQUIRED, one_field,
-				  out);
+				  out, 0);
 	return r != VG_REJ_NONE ? r
 		: vg_json_topic_site(topic, VG_TOPIC_AGENT, out->site);
 }

@@ -33,11 +33,9 @@ enum vg_reject vg_receipt_decode(const char *payload, size_t len,
 				 const struct vg_topic *topic,
 				 struct vg_receipt *out)
 {
-	enum vg_reject r;
-
-	memset(out, 0, sizeof(*out));
-	r = vg_json_decode_fields(payload, len, fields, REQUIRED, one_field,
-				  out);
+	enum vg_reject r = vg_json_decode_fields(payload, len, fields,
+						 REQUIRED, one_field, out,
+						 sizeof(*out));
 	return r != VG_REJ_NONE ? r
 		: vg_json_topic_site(topic, VG_TOPIC_RECEIPT, out->site);
 }
