@@ -18,6 +18,9 @@
 #include "vigie/msg.h"
 #include "vigie/topic.h"
 
+#include "rule.h"
+#include "value.h"
+
 #define AGENT_PATH_MAX 256
 #define AGENT_HOST_MAX 128
 #define AGENT_SECRET_MAX 128
@@ -60,10 +63,19 @@ struct agent_device {
 /* State a read value maps to; -1 where the value means nothing. */
 #define AGENT_MAP_MAX 8
 
+/*
+ * A unit reads one plain register or bit (reg, address) through its map,
+ * or typed values (nvalues of cfg->values from value0) that its rules
+ * (nrules of cfg->rules from rule0) or, for one integer, its map turn
+ * into a state.  Small fields sit in the padding: thousands of these
+ * are resident.
+ */
 struct agent_unit {
 	char id[VG_IDENT_MAX + 1];
-	enum vg_program program;
 	bool manual;           /* marked by technicians, never read */
+	uint8_t nvalues;       /* 0: the plain register reg/address */
+	uint8_t nrules;        /* 0: the map decides */
+	enum vg_program program;
 	int device;            /* index into devices; -1 when manual */
 	enum agent_reg reg;
 	uint16_t address;
@@ -71,6 +83,8 @@ struct agent_unit {
 	uint16_t map_value[AGENT_MAP_MAX];
 	uint8_t map_state[AGENT_MAP_MAX]; /* enum vg_state */
 	int line;
+	int value0;
+	int rule0;
 };
 
 struct agent_config {
@@ -101,6 +115,14 @@ struct agent_config {
 	struct agent_device devices[AGENT_DEVICES_MAX];
 	int nunits;
 	struct agent_unit *units;         /* owned: agent_config_free */
+	/* typed units' values, rules and conditions, and the rules' text
+	 * (explanations, string literals); all owned */
+	int nvalues, nrules, nconds;
+	struct agent_value *values;
+	struct agent_rule *rules;
+	struct agent_cond *conds;
+	char *strs;
+	size_t nstrs;
 	/* FNV-1a 64 of the file's bytes, hex: which file is in force */
 	char hash[VG_HASH_MAX + 1];
 };
@@ -123,5 +145,14 @@ int agent_config_unit_find(const struct agent_config *cfg, const char *id);
 const char *agent_config_reg_name(enum agent_reg r);
 /* Map a raw value through a unit's table; -1 when unmapped. */
 int agent_config_map(const struct agent_unit *u, uint16_t value);
+/* How many values unit u reads (a manual one: none). */
+int agent_config_nvalues(const struct agent_unit *u);
+/*
+ * Value k of u: a typed one, or (k = 0 of a plain unit) its register,
+ * described in *tmp, which the result then points to.
+ */
+const struct agent_value *agent_config_value(const struct agent_config *c,
+					     const struct agent_unit *u,
+					     int k, struct agent_value *tmp);
 
 #endif

@@ -1,7 +1,10 @@
 /*
- * Greedy run-splitting over units sorted by (device, register type,
- * address).  Greedy is optimal here: within a run of contiguous addresses
- * any split other than "as late as the limit allows" only adds requests.
+ * Greedy run-splitting over the values' register spans sorted by (device,
+ * register type, address).  Greedy is optimal here: within a run of
+ * contiguous addresses any split other than "as late as the limit allows"
+ * only adds requests.  A poll reads a device's requests into one buffer,
+ * each at its offset, and every unit is then decoded from it: a unit whose
+ * values lie in several requests sees them all.
  */
 #include "plan.h"
 
@@ -10,84 +13,134 @@
 
 #include "vigie/err.h"
 
-static const struct agent_config *sort_cfg; /* qsort has no context arg */
+/* One value's registers: what the split works on. */
+struct span {
+	int device;
+	int reg;
+	int addr;
+	int end;          /* one past */
+};
 
-static int cmp_units(const void *a, const void *b)
+static int cmp_spans(const void *a, const void *b)
 {
-	const struct agent_unit *x = &sort_cfg->units[*(const int *)a];
-	const struct agent_unit *y = &sort_cfg->units[*(const int *)b];
+	const struct span *x = a, *y = b;
 
 	if (x->device != y->device)
 		return x->device < y->device ? -1 : 1;
 	if (x->reg != y->reg)
 		return x->reg < y->reg ? -1 : 1;
-	if (x->address != y->address)
-		return x->address < y->address ? -1 : 1;
-	return *(const int *)a < *(const int *)b ? -1 : 1;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return (x->end > y->end) - (x->end < y->end);
 }
 
-static unsigned reg_limit(enum agent_reg r)
+static int reg_limit(int r)
 {
 	return r == AGENT_REG_COIL || r == AGENT_REG_DISCRETE ?
 	       AGENT_PLAN_MAX_BITS : AGENT_PLAN_MAX_REGS;
 }
 
-/* Does unit u extend request q without a gap and within the limit? */
-static int extends(const struct agent_modbus_req *q,
-		   const struct agent_unit *u)
+/* Does span s extend request q without a gap and within the limit? */
+static int extends(const struct agent_modbus_req *q, const struct span *s)
 {
-	unsigned end = (unsigned)q->addr + q->count; /* one past */
+	int end = q->addr + q->count;
 
-	if (u->device != q->device || u->reg != q->reg)
+	if (s->device != q->device || (int)q->reg != s->reg || s->addr > end)
 		return 0;
-	if (u->address < end)
-		return 1;                  /* same register as another unit */
-	return u->address == end && q->count < reg_limit(q->reg);
+	return (s->end > end ? s->end : end) - q->addr <= reg_limit(s->reg);
 }
 
-static void split(struct agent_modbus_plan *plan,
-		  const struct agent_config *cfg, int n)
+static void split(struct agent_modbus_plan *plan, const struct span *sp,
+		  int n)
 {
 	struct agent_modbus_req *q = NULL;
 
 	for (int i = 0; i < n; i++) {
-		const struct agent_unit *u = &cfg->units[plan->order[i]];
+		const struct span *s = &sp[i];
 
-		if (q && extends(q, u)) {
-			if (u->address >= q->addr + q->count)
-				q->count++;
-			q->nunits++;
+		if (q && extends(q, s)) {
+			if (s->end > q->addr + q->count)
+				q->count = (uint16_t)(s->end - q->addr);
+			q->nvalues++;
 			continue;
 		}
 		q = &plan->req[plan->nreq++];
-		*q = (struct agent_modbus_req){ .device = u->device,
-			.reg = u->reg, .addr = u->address, .count = 1,
-			.first = i, .nunits = 1 };
-		if (plan->dev_nreq[u->device]++ == 0)
-			plan->dev_first[u->device] = plan->nreq - 1;
+		*q = (struct agent_modbus_req){ .device = s->device,
+			.reg = (enum agent_reg)s->reg,
+			.addr = (uint16_t)s->addr,
+			.count = (uint16_t)(s->end - s->addr), .nvalues = 1 };
+		if (plan->dev_nreq[s->device]++ == 0)
+			plan->dev_first[s->device] = plan->nreq - 1;
+	}
+	/* each device's requests, one after another in a poll's buffer */
+	for (int d = 0; d < AGENT_DEVICES_MAX; d++) {
+		int off = 0;
+
+		for (int r = 0; r < plan->dev_nreq[d]; r++) {
+			plan->req[plan->dev_first[d] + r].off = off;
+			off += plan->req[plan->dev_first[d] + r].count;
+		}
+		plan->dev_words[d] = off;
+	}
+}
+
+/* Every Modbus unit's value spans into sp; how many. */
+static int spans(const struct agent_config *cfg, struct span *sp)
+{
+	int n = 0;
+
+	for (int i = 0; i < cfg->nunits; i++) {
+		const struct agent_unit *u = &cfg->units[i];
+
+		for (int k = 0; u->device >= 0 && k < agent_config_nvalues(u);
+		     k++) {
+			struct agent_value tmp;
+			const struct agent_value *v =
+				agent_config_value(cfg, u, k, &tmp);
+
+			sp[n++] = (struct span){ u->device, v->reg, v->address,
+						 v->address + v->nregs };
+		}
+	}
+	return n;
+}
+
+/* order: the Modbus units grouped by device, in the file's order. */
+static void group_units(struct agent_modbus_plan *plan,
+			const struct agent_config *cfg)
+{
+	int at = 0;
+
+	for (int d = 0; d < cfg->ndevices; d++) {
+		plan->dev_unit0[d] = at;
+		for (int i = 0; i < cfg->nunits; i++) {
+			if (!cfg->units[i].manual && cfg->units[i].device == d)
+				plan->order[at++] = i;
+		}
+		plan->dev_nunits[d] = at - plan->dev_unit0[d];
 	}
 }
 
 int agent_modbus_plan_build(struct agent_modbus_plan *plan,
 			    const struct agent_config *cfg)
 {
-	int n = 0;
+	size_t most = (size_t)cfg->nunits + (size_t)cfg->nvalues + 1;
+	struct span *sp = malloc(sizeof(*sp) * most);
+	int n;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->order = malloc(sizeof(int) * (size_t)(cfg->nunits + 1));
-	plan->req = malloc(sizeof(*plan->req) * (size_t)(cfg->nunits + 1));
-	if (!plan->order || !plan->req) {
+	plan->req = malloc(sizeof(*plan->req) * most);
+	if (!sp || !plan->order || !plan->req) {
+		free(sp);
 		agent_modbus_plan_free(plan);
 		return VG_ERR_NOMEM;
 	}
-	for (int i = 0; i < cfg->nunits; i++) {
-		if (!cfg->units[i].manual && cfg->units[i].device >= 0)
-			plan->order[n++] = i;
-	}
-	sort_cfg = cfg;
-	qsort(plan->order, (size_t)n, sizeof(int), cmp_units);
-	sort_cfg = NULL;
-	split(plan, cfg, n);
+	n = spans(cfg, sp);
+	qsort(sp, (size_t)n, sizeof(*sp), cmp_spans);
+	split(plan, sp, n);
+	free(sp);
+	group_units(plan, cfg);
 	return VG_OK;
 }
 
@@ -96,4 +149,27 @@ void agent_modbus_plan_free(struct agent_modbus_plan *plan)
 	free(plan->order);
 	free(plan->req);
 	memset(plan, 0, sizeof(*plan));
+}
+
+int agent_modbus_plan_find(const struct agent_modbus_plan *plan, int d,
+			   const struct agent_value *v)
+{
+	int lo = plan->dev_first[d], hi = lo + plan->dev_nreq[d] - 1, at = -1;
+
+	while (lo <= hi) { /* the last request starting at or before v */
+		int mid = lo + (hi - lo) / 2;
+		const struct agent_modbus_req *q = &plan->req[mid];
+
+		if ((int)q->reg < v->reg ||
+		    ((int)q->reg == v->reg && q->addr <= v->address)) {
+			at = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	if (at < 0 || (int)plan->req[at].reg != v->reg ||
+	    v->address + v->nregs > plan->req[at].addr + plan->req[at].count)
+		return -1;
+	return at;
 }
