@@ -672,9 +672,12 @@ static int plain_value(struct parse *p, struct agent_unit *u)
 /* Values of a unit share registers only as one span (bit fields). */
 static int check_overlap(struct parse *p, const struct agent_unit *u)
 {
-	const struct agent_value *v = &p->cfg->values[u->value0];
+	const struct agent_value *v;
 	char key[KEY_NAME_MAX];
 
+	if (u->nvalues < 2)
+		return 1;
+	v = &p->cfg->values[u->value0];
 	for (int a = 1; a < u->nvalues; a++) {
 		for (int b = 0; b < a; b++) {
 			if (v[a].reg != v[b].reg ||
@@ -729,12 +732,13 @@ static int end_unit(struct parse *p)
 {
 	static const char *const where[] = { "register", "address", "type",
 		"byte_order", "word_order", "mask", "shift", "length" };
-	struct agent_unit *u = &p->cfg->units[p->index];
+	struct agent_unit *u;
 	const char *key = NULL;
 
 	if (!p->unit_open || p->failed)
 		return 0;
 	p->unit_open = false;
+	u = &p->cfg->units[p->index];
 	for (int k = 0; k < 8 && !key; k++)
 		key = key_line(p, where[k], 0) ? where[k] : NULL;
 	if (u->manual && (p->uval.keys || u->nvalues || u->nrules))
