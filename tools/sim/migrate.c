@@ -1,11 +1,13 @@
 /*
- * The units a simulated site serves and how they migrate over time.  Each
- * unit is one holding register (mirrored in the input register) holding
- * its state as the agent's default map reads it: 0 pending, 1 migrating,
- * 2 migrated, 3 retired.  Every tick, with seeded chances, a unit may take
- * one step pending -> migrating -> migrated, or rarely be retired.  The
- * register is the only copy of the state, so the ground truth is read back
- * from the registers and a test's "set" is part of it.
+ * The units a simulated site serves and how they migrate over time.  A
+ * plain unit is one holding register (mirrored in the input register)
+ * holding its state as the agent's default map reads it: 0 pending, 1
+ * migrating, 2 migrated, 3 retired; other kinds of equipment (equip.c)
+ * show it in their own registers, as the agent's rules read them.  Every
+ * tick, with seeded chances, a unit may take one step pending ->
+ * migrating -> migrated, or rarely be retired.  The registers are the
+ * only copy of the state, so the ground truth is read back from them and
+ * a test's "set" or "put" is part of it.
  */
 #include "sim.h"
 
@@ -46,38 +48,39 @@ static uint16_t *reg(struct sim *s, const struct sim_unit *u)
 
 static void put(struct sim *s, const struct sim_unit *u, int state)
 {
-	*reg(s, u) = (uint16_t)state;
-	s->slave[u->slave]->map->tab_input_registers[u->addr] =
-		(uint16_t)state;
+	int n = sim_equip_regs(u->kind);
+
+	sim_equip_write(reg(s, u), u->kind, state, (int)(u - s->unit));
+	memcpy(&s->slave[u->slave]->map->tab_input_registers[u->addr],
+	       reg(s, u), sizeof(uint16_t) * (size_t)n);
 }
 
-/* The state a register value stands for; UNKNOWN for anything else. */
+/* The state the registers show; UNKNOWN for anything else. */
 static int state_of(struct sim *s, const struct sim_unit *u)
 {
-	uint16_t v = *reg(s, u);
-
-	return v <= VG_STATE_RETIRED ? v : VG_STATE_UNKNOWN;
+	return sim_equip_state(reg(s, u), u->kind);
 }
 
 static int parse_line(struct sim *s, char *line, struct sim_unit *u,
 		      int *state)
 {
-	char *f[5], *save = NULL, *end;
-	int n = 0;
+	char *f[6], *save = NULL, *end;
+	int n = 0, kind = SIM_PLAIN;
 	long slave, addr;
 
-	for (char *t = strtok_r(line, " \t\r\n", &save); t && n < 5;
+	for (char *t = strtok_r(line, " \t\r\n", &save); t && n < 6;
 	     t = strtok_r(NULL, " \t\r\n", &save))
 		f[n++] = t;
 	if (n == 0 || f[0][0] == '#')
 		return 1; /* blank or comment */
-	if (n != 5 || strtok_r(NULL, " \t\r\n", &save))
+	if (n < 5 || strtok_r(NULL, " \t\r\n", &save) ||
+	    (n == 6 && (kind = sim_equip_parse(f[5])) < 0))
 		return -1;
 	slave = strtol(f[2], &end, 10);
 	if (*end || slave < 0 || slave > SIM_SLAVE_MAX)
 		return -1;
 	addr = strtol(f[3], &end, 10);
-	if (*end || addr < 0 || addr >= s->size)
+	if (*end || addr < 0 || addr + sim_equip_regs(kind) > s->size)
 		return -1;
 	if (!vg_ident_valid(f[0], strlen(f[0])))
 		return -1;
@@ -88,6 +91,7 @@ static int parse_line(struct sim *s, char *line, struct sim_unit *u,
 		return -1;
 	u->program = (uint8_t)n;
 	u->slave = (uint8_t)slave;
+	u->kind = (uint8_t)kind;
 	u->addr = (uint16_t)addr;
 	return 0;
 }
@@ -103,7 +107,7 @@ static int add_unit(struct sim *s, const struct sim_unit *u, int state)
 		return -1;
 	s->unit = grown;
 	s->unit[s->nunits++] = *u;
-	put(s, u, state);
+	put(s, &s->unit[s->nunits - 1], state);
 	return 0;
 }
 
@@ -127,7 +131,8 @@ int sim_units_load(struct sim *s, const char *path)
 			r = add_unit(s, &u, state);
 		if (r < 0) {
 			fprintf(stderr, "%s:%d: expected UNIT PROGRAM SLAVE "
-				"ADDRESS STATE (address < %d)\n", path, lineno,
+				"ADDRESS STATE [plain|radio|cpe|model] (its "
+				"registers below %d)\n", path, lineno,
 				s->size);
 			rc = -1;
 		}
@@ -216,9 +221,9 @@ void sim_truth_write(struct sim *s, FILE *f)
 		fprintf(f, "{\"site\":\"%s\",\"region\":\"%s\","
 			"\"program\":\"%s\",\"unit\":\"%s\",\"slave\":%d,"
 			"\"register\":\"holding\",\"address\":%d,"
-			"\"value\":%u,\"state\":\"%s\"}\n",
+			"\"kind\":\"%s\",\"value\":%u,\"state\":\"%s\"}\n",
 			s->site, s->region, vg_program_name(u->program), u->id,
-			u->slave, u->addr, *reg(s, u),
+			u->slave, u->addr, sim_equip_name(u->kind), *reg(s, u),
 			vg_state_name(state_of(s, u)));
 	}
 }
