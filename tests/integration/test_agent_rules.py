@@ -210,3 +210,31 @@ def test_check_config_names_the_line(tmp_path):
     assert r.stderr.startswith(
         f"{conf}:{n}: retired after default (line {n - 1}) can never "
         "apply"), r.stderr
+
+
+def test_the_documented_examples_are_valid(tmp_path):
+    """deploy/vigie-agent.conf, and every example of docs/rules.md
+    pasted into a unit, pass --check-config."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    r = subprocess.run([AGENT, "--check-config", os.path.join(
+        root, "deploy", "vigie-agent.conf"), "--explain"],
+        capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert "  netid: holding 300 u32 word_order=little\n" in r.stdout
+    text = open(os.path.join(root, "docs", "rules.md")).read()
+    blocks = [b.split("```", 1)[0] for b in text.split("```ini\n")[1:]]
+    assert len(blocks) == 4
+    head = ("[site]\nid = s\nregion = 03\n"
+            "[device radio-rack-1]\ntcp = 127.0.0.1:502\nslave = 1\n"
+            "[device radio-rack-2]\ntcp = 127.0.0.1:502\nslave = 2\n"
+            "[device armoire-a]\ntcp = 127.0.0.1:502\nslave = 3\n")
+    for n, block in enumerate(blocks):
+        if not block.startswith("[unit "):
+            block = (f"[unit X{n}]\nprogram = rgt\n"
+                     "device = armoire-a\n" + block)
+        conf = tmp_path / f"doc{n}.conf"
+        conf.write_text(head + block)
+        r = subprocess.run([AGENT, "--check-config", str(conf)],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0, block + r.stderr
