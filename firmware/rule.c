@@ -93,7 +93,8 @@ static int bad(struct lex *l, const char *fmt, ...)
 	return VG_ERR_PARSE;
 }
 
-/* "2.3.0": 2 to 4 numbers 0..65535 with dots; false if not one. */
+/* "2.3.0": 1 to 4 numbers 0..65535 with dots; false if not one.  A
+ * literal needs a dot (*n >= 2), so that 2 is never taken for 2.0. */
 static bool version(const char *s, int len, uint16_t *ver, uint8_t *n)
 {
 	int k = 0;
@@ -116,7 +117,7 @@ static bool version(const char *s, int len, uint16_t *ver, uint8_t *n)
 		len--;
 	}
 	*n = (uint8_t)k;
-	return len <= 0 && k >= 2;
+	return len <= 0 && k >= 1;
 }
 
 /* The largest value v can hold, as an unsigned (its bit field's). */
@@ -186,7 +187,8 @@ static int literal(struct lex *l, const struct agent_value *v,
 		c->lit = AGENT_K_STR;
 	} else if (kind == AGENT_K_STR || kind == AGENT_K_VER) {
 		if (l->kind != T_NUM ||
-		    !version(l->tok, l->len, x->ver, &c->nver[which]))
+		    !version(l->tok, l->len, x->ver, &c->nver[which]) ||
+		    c->nver[which] < 2)
 			return bad(l, "%s is %s: compare it with %sa version "
 				   "such as 2.3.0, not '%.*s'", v->name,
 				   kind == AGENT_K_STR ? "a string" : "a version",
@@ -233,7 +235,10 @@ static int compare(const struct agent_cond *c, const struct agent_datum *d,
 		if (d->kind == AGENT_K_VER)
 			return cmp_ver(d->n.ver, x->ver);
 		s = strpbrk(d->s, "0123456789");
-		if (!s || !version(s, (int)strspn(s, "0123456789."), ver, &n))
+		n = s ? (uint8_t)strspn(s, "0123456789.") : 0;
+		while (n > 0 && s[n - 1] == '.')
+			n--;  /* "v2.3." is 2.3 */
+		if (!s || !version(s, n, ver, &n))
 			return 2;
 		return cmp_ver(ver, x->ver);
 	}

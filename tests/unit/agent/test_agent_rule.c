@@ -268,6 +268,41 @@ static void versions_compare_by_component(void **state)
 	agent_config_free(&c);
 }
 
+/* A string's version: its first run of digits and dots, lenient. */
+static void versions_in_text(void **state)
+{
+	static const char conf[] = HEAD UNIT
+		"value fw = holding 0 string length=4\n"
+		"migrated = fw >= 2.3\n"
+		"migrating = fw in 1.0..2.2.65535\n";
+	static const char *const cases[][2] = {
+		{ "v2.3.", "migrated" }, { "R02.03.01", "migrated" },
+		{ "2.10", "migrated" }, { "v2", "migrating" },
+		{ "x1.9-rc", "migrating" }, { "none", NULL }, { "0.9", NULL },
+	};
+	struct agent_config c;
+	int rule;
+
+	(void)state;
+	parse(&c, conf);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		uint16_t r[1][8] = { { 0 } };
+		uint8_t text[9] = { 0 };
+		int st;
+
+		memcpy(text, cases[k][0], strlen(cases[k][0]));
+		for (int i = 0; i < 4; i++)
+			r[0][i] = (uint16_t)MODBUS_GET_INT16_FROM_INT8(text,
+								       2 * i);
+		st = decide(&c, 0, r, &rule);
+		if (cases[k][1])
+			assert_string_equal(vg_state_name(st), cases[k][1]);
+		else
+			assert_int_equal(st, -1);
+	}
+	agent_config_free(&c);
+}
+
 /* Every mistake: the file, the line, what is wrong. */
 static void mistakes_name_their_line(void **state)
 {
@@ -471,6 +506,7 @@ int main(void)
 		cmocka_unit_test(precedence_and_numbers),
 		cmocka_unit_test(one_typed_register_and_plain_units),
 		cmocka_unit_test(versions_compare_by_component),
+		cmocka_unit_test(versions_in_text),
 		cmocka_unit_test(mistakes_name_their_line),
 		cmocka_unit_test(explained_as_understood),
 		cmocka_unit_test(explained_with_the_values_read),
