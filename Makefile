@@ -93,6 +93,7 @@ include bench/bench.mk
 include tests/faults/faults.mk
 include tests/tsan/tsan.mk
 include tests/stress/stress.mk
+include tests/cluster/cluster.mk
 
 .PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean

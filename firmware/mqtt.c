@@ -39,6 +39,8 @@
  * and a refusal never turns into a publish loop.
  */
 #define REFUSED_RETRY_MS 60000
+/* How long before a refused receipt subscription is tried again. */
+#define RECEIPT_RETRY_MS 10000
 
 int agent_mqtt_presence(const struct agent_config *cfg, bool online,
 			int64_t session, const struct vg_health *health,
@@ -201,6 +203,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 	vg_failover_ok(&mq->fo);
 	mq->backoff_ms = BACKOFF_MIN_MS;
 	mq->retry_ms = 0;
+	mq->receipt_retry_ms = 0;
 	set_state(mq, true, "");
 	publish_presence(mq, true);
 	subscribe_receipts(mq);
@@ -285,20 +288,35 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int rc,
 		mq->presence_mid = -1;
 }
 
+/*
+ * A refused receipt subscription (an ACL, or a NATS cluster electing
+ * leaders) is tried again later on the same connection: publishing goes
+ * on meanwhile, it does not need receipts.
+ */
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid,
 			 int count, const int *granted)
 {
+	struct agent_mqtt *mq = obj;
 	char why[64];
 
 	(void)mosq;
-	(void)obj;
 	(void)mid;
 	if (count < 1 || granted[0] < 0x80)
 		return;
 	agent_mqtt_reason(granted[0], why, sizeof(why));
 	vg_log(VG_LOG_WARN, "mqtt: the broker refused the receipt "
 	       "subscription (%s): status cannot tell whether the NOC has "
-	       "the records", why);
+	       "the records; trying again in %d s", why,
+	       RECEIPT_RETRY_MS / 1000);
+	mq->receipt_retry_ms = vg_mono_ms() + RECEIPT_RETRY_MS;
+}
+
+static void retry_receipts(struct agent_mqtt *mq)
+{
+	if (!mq->receipt_retry_ms || vg_mono_ms() < mq->receipt_retry_ms)
+		return;
+	mq->receipt_retry_ms = 0;
+	subscribe_receipts(mq);
 }
 
 /* A receipt for this site: remember the highest seq confirmed. */
@@ -554,6 +572,7 @@ static bool step(struct agent_mqtt *mq)
 	}
 	if (mq->ready) {
 		retry_refused(mq);
+		retry_receipts(mq);
 		health_check(mq);
 		pump(mq);
 	}

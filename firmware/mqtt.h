@@ -77,6 +77,7 @@ struct agent_mqtt {
 	int64_t birth_ms;               /* monotonic time of the last birth */
 	int64_t health_ms;              /* of the last health check */
 	int64_t retry_ms;               /* refused records retry, or 0 */
+	int64_t receipt_retry_ms;       /* refused receipt subscription, or 0 */
 	struct vg_ratelimit refuse_rl;
 	struct vg_ratelimit publish_rl; /* records libmosquitto refused */
 };

@@ -311,7 +311,7 @@ static int tomb_name(const char *topic, char *name, size_t size)
 }
 
 /*
- * Remember a removed unit's topic, queued for its empty retained message.
+ * Remember a removed unit's topic, queued for its "removed" status.
  * The tombstone file is written first (unless it came from the disk), so
  * that the caller may then delete the unit's record.
  */
@@ -965,6 +965,40 @@ void agent_outbox_lost(struct agent_outbox *ob)
 	pthread_mutex_unlock(&ob->lock);
 }
 
+/*
+ * A tombstone's payload: a "removed" status with a seq of its own, taken
+ * now, so that it orders after every record this agent published (an
+ * empty retained message would carry none, and a broker bridge that is
+ * down when it passes never forwards it: eclipse/mosquitto#1040).  A
+ * topic this agent cannot parse any more (its prefix changed) is still
+ * cleared, by an empty payload.  Returns the seq, 0 for the empty one.
+ */
+static int64_t tomb_payload(struct agent_outbox *ob, const char *topic,
+			    char *payload, size_t psize)
+{
+	struct vg_unit_status st;
+	struct vg_topic t;
+
+	memset(&st, 0, sizeof(st));
+	payload[0] = '\0';
+	if (vg_topic_parse(ob->cfg->prefix, topic, strlen(topic), &t) != 0 ||
+	    t.kind != VG_TOPIC_UNIT)
+		return 0;
+	st.program = t.program;
+	st.region = t.region;
+	vg_strlcpy(st.site, t.site, sizeof(st.site));
+	vg_strlcpy(st.unit, t.unit, sizeof(st.unit));
+	st.removed = true;
+	st.state = VG_STATE_UNKNOWN;
+	st.seq = next_seq(ob);
+	st.ts = st.seq / 1000;
+	if (vg_unit_status_encode(&st, payload, psize) < 0) {
+		payload[0] = '\0';
+		return 0;
+	}
+	return st.seq;
+}
+
 int agent_outbox_next(struct agent_outbox *ob, int *cursor, char *topic,
 		      size_t tsize, char *payload, size_t psize,
 		      int64_t *seq)
@@ -985,8 +1019,7 @@ int agent_outbox_next(struct agent_outbox *ob, int *cursor, char *topic,
 			t->queued = false;
 			if (vg_strlcpy(topic, t->topic, tsize) >= tsize)
 				continue;
-			payload[0] = '\0'; /* empty and retained: removed */
-			*seq = 0;
+			*seq = tomb_payload(ob, t->topic, payload, psize);
 			found = i;
 			*cursor = (i + 1) % total;
 			break;

@@ -19,9 +19,11 @@
  * A unit that leaves the configuration is not simply forgotten: the broker
  * still holds its retained status.  Its record becomes a tombstone,
  * DATA_DIR/units/t.<topic with '/' as '+'> holding the topic, written before
- * the record is deleted; the tombstone is published as an empty retained
- * message (the wire contract's "remove this unit") on every connection
- * until the broker acknowledges it, and only then deleted.
+ * the record is deleted; the tombstone is published as a retained
+ * "removed" status (the wire contract's "remove this unit", which a
+ * mosquitto bridge forwards even after a cut, unlike an empty retained
+ * message) on every connection until the broker acknowledges it, and only
+ * then deleted.
  *
  * Thread-safe: the pollers, the MQTT thread and the control socket share
  * one store through its mutex.
@@ -140,7 +142,8 @@ void agent_outbox_lost(struct agent_outbox *ob);
  * Next queued unit from *cursor on: fills topic and payload, clears its
  * QUEUED flag and returns its index (publish, then agent_outbox_sent), or
  * -1 when nothing is queued.  An index >= nunits is a tombstone: the
- * payload is "" (publish it empty and retained).
+ * payload is a "removed" status (or "", empty, for a topic this agent can
+ * no longer parse); publish it retained.
  */
 int agent_outbox_next(struct agent_outbox *ob, int *cursor, char *topic,
 		      size_t tsize, char *payload, size_t psize,
@@ -187,7 +190,7 @@ int agent_outbox_status(struct agent_outbox *ob, int unit,
 			struct vg_unit_status *st, uint8_t *flags);
 void agent_outbox_counts(struct agent_outbox *ob, int *unacked, int *dirty,
 			 bool *degraded);
-/* Removed units whose empty retained message is not acknowledged yet. */
+/* Removed units whose removal the broker has not acknowledged yet. */
 int agent_outbox_removals(struct agent_outbox *ob);
 
 /*

@@ -103,6 +103,7 @@ struct gateway {
 	atomic_int broker;         /* o.brokers index of the current attempt */
 	atomic_uint failovers;     /* moves to another broker address */
 	atomic_bool synced;        /* retained replay finished */
+	atomic_bool sub_refused;   /* a SUBACK said 0x80: not a whole replay */
 	atomic_bool republish;     /* (re)connected: publish every summary */
 	atomic_llong connected_at; /* monotonic ms */
 	atomic_bool db_ok;         /* last store write or ping succeeded */
@@ -113,6 +114,7 @@ struct gateway {
 
 	char sync_topic[VG_TOPIC_MAX];
 	int8_t last_met[VG_PROG_COUNT][VG_REGION_COUNT + 1];
+	int pub_fy;                /* fiscal year of the last summaries; main */
 	struct vg_ratelimit reject_log[VG_REJ_COUNT]; /* MQTT thread */
 	pthread_t mqtt_thread;
 };
@@ -148,11 +150,17 @@ int gw_presence_json(const struct gateway *gw, bool online, char *buf,
  * processed seq moved, or for every site when all is set (reconnect).
  */
 int gw_publish_receipts(struct gateway *gw, bool all);
-/* Fiscal year the gateway holds targets for today. */
-int gw_today_fy(const struct gateway *gw);
 /*
- * Encode a summary with its projection (when there is one) as the retained
- * payload; returns the length or <0.
+ * The fiscal year targets are held for: --today's, else that of the date
+ * (local time) of data_ts, the newest unit ts (gw_core_data_time), so
+ * that it is the data's, not this gateway's clock.  gw_today_fy reads the
+ * data time itself, under the lock (which the caller must not hold).
+ */
+int gw_fy_of(const struct gateway *gw, int64_t data_ts);
+int gw_today_fy(struct gateway *gw);
+/*
+ * The HTTP API's summary: the retained payload with the projection (or
+ * the pace) spliced in when there is one; returns the length or <0.
  */
 int gw_summary_json(const struct vg_summary *s, const struct gw_projection *pj,
 		    char *buf, size_t size);

@@ -33,9 +33,14 @@ void gw_api_snapshot(struct gateway *gw, struct gw_api_snap *s)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&gw->lock);
-	for (int p = 0; p < VG_PROG_COUNT; p++)
-		for (int r = 0; r < GW_NREG; r++)
+	for (int p = 0; p < VG_PROG_COUNT; p++) {
+		for (int r = 0; r < GW_NREG; r++) {
 			gw_core_counts(gw->core, p, r, &s->counts[p][r]);
+			s->ts[p][r] = gw_core_newest(gw->core, p, r);
+		}
+	}
+	/* the same fiscal year and dates as the retained summaries */
+	s->fy = gw_fy_of(gw, gw_core_data_time(gw->core));
 	memcpy(s->proj, gw->proj, sizeof(s->proj));
 	s->targets = gw->targets;
 	s->stats = *gw_core_stats(gw->core);
@@ -50,7 +55,6 @@ void gw_api_snapshot(struct gateway *gw, struct gw_api_snap *s)
 	s->failovers = atomic_load(&gw->failovers);
 	s->db_ok = atomic_load(&gw->db_ok);
 	s->gen = atomic_load(&gw->gen);
-	s->fy = gw_today_fy(gw);
 	s->now = vg_now();
 }
 
@@ -59,7 +63,8 @@ void gw_api_summary(const struct gw_api_snap *s, int program, int region,
 {
 	vg_summary_compute(out, (enum vg_program)program, region,
 			   &s->counts[program][region],
-			   &s->targets.plan[program], s->fy, s->now);
+			   &s->targets.plan[program], s->fy,
+			   s->ts[program][region]);
 }
 
 void gw_api_summary_json(const struct gw_api_snap *s, int program,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigie/arith.h"
 #include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/str.h"
@@ -16,10 +17,30 @@
 
 #define NREG (VG_REGION_COUNT + 1)
 
+/* The unit whose status last flipped a scope's met state (event ids). */
+struct trigger {
+	uint32_t unit; /* GW_NONE: none since the target was set */
+	int64_t seq;
+};
+
 struct gw_core {
 	struct gw_units *t;
+	/* per region 1..17; row 0 holds the province's too, so that the met
+	 * watch costs O(1) per message (readers still sum the regions) */
 	uint64_t counts[VG_PROG_COUNT][NREG][VG_STATE_COUNT];
 	uint64_t stale[VG_PROG_COUNT][NREG];
+	/*
+	 * Newest unit ts per program x region (1..17): exact, except where
+	 * rescan is set (the newest record left: found again when read).
+	 */
+	int64_t newest[VG_PROG_COUNT][NREG];
+	bool rescan[VG_PROG_COUNT][NREG];
+	bool rescans;
+	/* the current target's bp per program (-1: none), and per scope
+	 * whether it is met (1, 0, -1 nothing eligible) and who flipped it */
+	int32_t target_bp[VG_PROG_COUNT];
+	int8_t met[VG_PROG_COUNT][NREG];
+	struct trigger trig[VG_PROG_COUNT][NREG];
 	uint32_t dirty[VG_PROG_COUNT];
 	uint32_t live;
 	bool closed; /* sites come from a sites file only */
@@ -51,6 +72,8 @@ struct gw_core *gw_core_new(void)
 	}
 	c->site_cap = GW_SITE_CAP_DEFAULT;
 	c->now_ms = vg_now_ms;
+	for (int p = 0; p < VG_PROG_COUNT; p++)
+		gw_core_set_target(c, p, -1);
 	return c;
 }
 
@@ -111,6 +134,65 @@ enum vg_reject gw_core_decode(const char *prefix, const char *topic,
 	}
 }
 
+static void mark_dirty(struct gw_core *c, int program, int region)
+{
+	c->dirty[program] |= (1u << region) | 1u;
+}
+
+/* A payload's ts as a unit keeps it: 0 (none) before 1970. */
+static uint32_t unit_ts(int64_t ts)
+{
+	if (ts <= 0)
+		return 0;
+	return ts >= (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)ts;
+}
+
+/* u's ts is about to change: if it was its scope's newest, the newest is
+ * looked for again when next read (a max cannot be undone in O(1)). */
+static void ts_leave(struct gw_core *c, const struct gw_unit *u)
+{
+	if (u->ts && u->ts == c->newest[u->program][u->region]) {
+		c->rescan[u->program][u->region] = true;
+		c->rescans = true;
+		mark_dirty(c, u->program, u->region);
+	}
+}
+
+static void ts_enter(struct gw_core *c, const struct gw_unit *u)
+{
+	int64_t *n = &c->newest[u->program][u->region];
+
+	if (!u->ts || u->ts < *n)
+		return;
+	if (u->ts > *n)
+		mark_dirty(c, u->program, u->region);
+	/* at or above an upper bound: the max, whatever left before */
+	*n = u->ts;
+	c->rescan[u->program][u->region] = false;
+}
+
+/* One walk of the records for every scope whose newest left. */
+static void rescan_newest(struct gw_core *c)
+{
+	uint32_t n = gw_units_count(c->t);
+
+	if (!c->rescans)
+		return;
+	for (int p = 0; p < VG_PROG_COUNT; p++)
+		for (int r = 1; r < NREG; r++)
+			if (c->rescan[p][r])
+				c->newest[p][r] = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct gw_unit *u = gw_units_at(c->t, i);
+		int64_t *m = &c->newest[u->program][u->region];
+
+		if (c->rescan[u->program][u->region] && u->ts > *m)
+			*m = u->ts;
+	}
+	memset(c->rescan, 0, sizeof(c->rescan));
+	c->rescans = false;
+}
+
 static void add(uint64_t *x, int d)
 {
 	*x = d > 0 ? *x + 1 : *x - 1;
@@ -129,13 +211,77 @@ static void tally(struct gw_core *c, const struct gw_unit *u,
 	bool fault = u->flags & GW_UNIT_FAULT;
 
 	add(&c->counts[p][r][u->state], d);
+	add(&c->counts[p][VG_REGION_ALL][u->state], d);
 	add32(&s->units[p], d);
 	if (fault)
 		add32(&s->faulted[p], d);
 	if (s->online == 0 || fault)
 		add(&c->stale[p][r], d);
 	add32(&c->live, d);
-	c->dirty[p] |= (1u << r) | 1u;
+	mark_dirty(c, p, r);
+}
+
+/* Whether the current target is met in a scope: 1, 0, -1 for no target
+ * or nothing eligible (met only vacuously: no event either way). */
+static int8_t met_now(const struct gw_core *c, int program, int region)
+{
+	const uint64_t *n = c->counts[program][region];
+	uint64_t eligible = 0;
+
+	if (c->target_bp[program] < 0)
+		return -1;
+	for (int i = 0; i < VG_STATE_COUNT; i++)
+		eligible += n[i];
+	eligible -= n[VG_STATE_RETIRED];
+	if (eligible == 0)
+		return -1;
+	return vg_target_met(n[VG_STATE_MIGRATED], eligible,
+			     (uint32_t)c->target_bp[program]) ? 1 : 0;
+}
+
+/* Unit ui's message changed the counts: remember it in each scope whose
+ * met state it flipped, the data an event's id is made of. */
+static void watch_met(struct gw_core *c, uint32_t ui)
+{
+	const struct gw_unit *u = gw_units_at(c->t, ui);
+	int scope[2] = { u->region, VG_REGION_ALL };
+
+	for (int i = 0; i < 2; i++) {
+		int8_t m = met_now(c, u->program, scope[i]);
+
+		if (m == c->met[u->program][scope[i]])
+			continue;
+		c->met[u->program][scope[i]] = m;
+		c->trig[u->program][scope[i]].unit = ui;
+		c->trig[u->program][scope[i]].seq = u->seq;
+	}
+}
+
+void gw_core_set_target(struct gw_core *c, int program, int32_t bp)
+{
+	if (bp == c->target_bp[program] && bp >= 0)
+		return;
+	c->target_bp[program] = bp;
+	for (int r = 0; r < NREG; r++) {
+		c->met[program][r] = met_now(c, program, r);
+		c->trig[program][r].unit = GW_NONE;
+	}
+}
+
+bool gw_core_trigger(const struct gw_core *c, int program, int region,
+		     struct gw_trigger *out)
+{
+	const struct trigger *t = &c->trig[program][region];
+	const struct gw_unit *u;
+
+	if (t->unit == GW_NONE)
+		return false;
+	u = gw_units_at(c->t, t->unit);
+	vg_strlcpy(out->site, gw_units_site(c->t, u->site)->id,
+		   sizeof(out->site));
+	vg_strlcpy(out->unit, u->id, sizeof(out->unit));
+	out->seq = t->seq;
+	return true;
 }
 
 /* Grow an array of n elements of size sz held in *v with capacity *cap. */
@@ -362,51 +508,65 @@ static bool future(const struct gw_core *c, int64_t ms)
 	return ms > c->now_ms() + VG_FUTURE_MS;
 }
 
-/* The site has handed us this seq: its receipt may move forward. */
-static void processed(struct gw_core *c, struct gw_site *s, int64_t seq)
+/* The site has handed us this status: its receipt may move forward,
+ * dated by the status itself, so that every gateway's receipt is alike. */
+static void processed(struct gw_core *c, struct gw_site *s,
+		      const struct vg_unit_status *st)
 {
-	if (seq <= s->receipt_seq)
+	if (st->seq <= s->receipt_seq)
 		return;
-	s->receipt_seq = seq;
-	s->receipt_at = c->now_ms();
+	s->receipt_seq = st->seq;
+	s->receipt_ts = st->ts;
 	s->flags |= GW_SITE_RECEIPT;
 	c->receipts = true;
 }
 
-static enum vg_reject apply_unit(struct gw_core *c,
-				 const struct vg_unit_status *st)
+/*
+ * Whether a status may be applied to its unit: the site's binding, the
+ * clock, the inventory, then the unit's seq.  *ui is the unit's record
+ * (created if new); *dup is set for a harmless duplicate (equal seq).
+ */
+static enum vg_reject admit_unit(struct gw_core *c,
+				 const struct vg_unit_status *st,
+				 uint32_t *ui, bool *dup)
 {
-	uint32_t si, ui;
+	uint32_t si;
 	struct gw_unit *u;
-	struct gw_site *s;
 	enum vg_reject r = bind_site(c, st->site, st->region, &si);
-	int from;
 
+	*dup = false;
 	if (r != VG_REJ_NONE)
 		return r;
 	if (future(c, st->seq) || future(c, st->ts * 1000))
 		return VG_REJ_FUTURE;
-	ui = gw_units_find(c->t, st->program, si, st->unit);
-	if (ui == GW_NONE &&
+	*ui = gw_units_find(c->t, st->program, si, st->unit);
+	if (*ui == GW_NONE &&
 	    (gw_units_site(c->t, si)->flags & GW_SITE_LISTED))
 		return VG_REJ_UNIT_UNKNOWN;
-	if (ui == GW_NONE)
-		ui = add_unit(c, st->program, si, st->unit);
-	if (ui == GW_NONE)
+	if (*ui == GW_NONE)
+		*ui = add_unit(c, st->program, si, st->unit);
+	if (*ui == GW_NONE)
 		return VG_REJ_UNIT_UNKNOWN;
-	s = gw_units_site(c->t, si);
-	u = gw_units_at(c->t, ui);
-	processed(c, s, st->seq);
+	u = gw_units_at(c->t, *ui);
+	processed(c, gw_units_site(c->t, si), st);
 	if (st->seq < u->seq)
 		return VG_REJ_STALE_SEQ;
-	if (st->seq == u->seq) {
-		c->stats.duplicates++;
-		return VG_REJ_NONE;
-	}
-	from = (u->flags & GW_UNIT_REMOVED) ? -1 : u->state;
+	*dup = st->seq == u->seq;
+	return VG_REJ_NONE;
+}
+
+static void set_unit(struct gw_core *c, uint32_t ui,
+		     const struct vg_unit_status *st)
+{
+	struct gw_unit *u = gw_units_at(c->t, ui);
+	struct gw_site *s = gw_units_site(c->t, u->site);
+	int from = (u->flags & GW_UNIT_REMOVED) ? -1 : u->state;
+
 	if (from >= 0)
 		tally(c, u, s, -1);
+	ts_leave(c, u);
 	u->seq = st->seq;
+	u->ts = unit_ts(st->ts);
 	u->region = (uint8_t)st->region;
 	u->state = (uint8_t)st->state;
 	u->flags = (uint8_t)((st->fault[0] ? GW_UNIT_FAULT : 0) |
@@ -417,21 +577,75 @@ static enum vg_reject apply_unit(struct gw_core *c,
 	else if (from != (int)st->state)
 		u->since = st->ts;
 	tally(c, u, s, +1);
+	ts_enter(c, u);
 	/* Dated by arrival, never by since/ts: a payload must not be able to
 	 * place a transition in a closed fiscal year (security finding 5). */
 	if (from != (int)st->state)
 		queue_transition(c, u, from, st, c->now_ms() / 1000);
 	queue_row(c, ui, st);
+}
+
+/*
+ * The unit leaves the counts: an empty retained payload (st NULL) or a
+ * "removed" status (st, whose seq the tombstone keeps so that an older
+ * status cannot bring the unit back).  A listed unit goes back to unknown
+ * instead: the inventory, not the agent, says what exists.
+ */
+static void drop_unit(struct gw_core *c, uint32_t ui,
+		      const struct vg_unit_status *st)
+{
+	struct gw_unit *u = gw_units_at(c->t, ui);
+	struct gw_site *s = gw_units_site(c->t, u->site);
+	int from = (u->flags & GW_UNIT_REMOVED) ? -1 : u->state;
+
+	if (from >= 0)
+		tally(c, u, s, -1);
+	ts_leave(c, u);
+	u->ts = st ? unit_ts(st->ts) : 0; /* an empty payload has no time */
+	if (st) {
+		u->seq = st->seq;
+		u->region = (uint8_t)st->region;
+	}
+	ts_enter(c, u);
+	if (s->flags & GW_SITE_LISTED) {
+		u->state = VG_STATE_UNKNOWN;
+		u->flags = 0;
+		tally(c, u, s, +1);
+	} else {
+		u->flags = GW_UNIT_REMOVED;
+	}
+	if (from >= 0)
+		queue_transition(c, u, from, NULL, c->now_ms() / 1000);
+	queue_row(c, ui, st);
+}
+
+static enum vg_reject apply_unit(struct gw_core *c,
+				 const struct vg_unit_status *st)
+{
+	uint32_t ui = GW_NONE;
+	bool dup;
+	enum vg_reject r = admit_unit(c, st, &ui, &dup);
+
+	if (r != VG_REJ_NONE)
+		return r;
+	if (dup) {
+		c->stats.duplicates++;
+		return VG_REJ_NONE;
+	}
+	if (st->removed)
+		drop_unit(c, ui, st);
+	else
+		set_unit(c, ui, st);
+	watch_met(c, ui);
 	c->stats.applied++;
 	return VG_REJ_NONE;
 }
 
+/* An empty retained payload: it has no seq, so it removes what is there. */
 static enum vg_reject remove_unit(struct gw_core *c, const struct vg_topic *t)
 {
 	uint32_t si = gw_units_site_find(c->t, t->site), ui;
 	struct gw_unit *u;
-	struct gw_site *s;
-	int from;
 
 	if (si == GW_NONE)
 		return VG_REJ_NONE; /* never known: nothing to remove */
@@ -439,26 +653,16 @@ static enum vg_reject remove_unit(struct gw_core *c, const struct vg_topic *t)
 	if (ui == GW_NONE)
 		return VG_REJ_NONE;
 	u = gw_units_at(c->t, ui);
-	if (u->flags & GW_UNIT_REMOVED) {
+	/* a removed status's tombstone is still dated: the empty payload
+	 * clears that date, as it clears the broker's copy */
+	if ((u->flags & GW_UNIT_REMOVED) && !u->ts) {
 		c->stats.duplicates++;
 		return VG_REJ_NONE;
 	}
 	if (u->region != t->region)
 		return VG_REJ_MISMATCH;
-	s = gw_units_site(c->t, si);
-	tally(c, u, s, -1);
-	from = u->state;
-	if (s->flags & GW_SITE_LISTED) {
-		/* the inventory, not the agent, says what exists: a listed
-		 * unit goes back to unknown and stays in the denominator */
-		u->state = VG_STATE_UNKNOWN;
-		u->flags = 0;
-		tally(c, u, s, +1);
-	} else {
-		u->flags = GW_UNIT_REMOVED;
-	}
-	queue_transition(c, u, from, NULL, c->now_ms() / 1000);
-	queue_row(c, ui, NULL);
+	drop_unit(c, ui, NULL);
+	watch_met(c, ui);
 	c->stats.applied++;
 	return VG_REJ_NONE;
 }
@@ -601,7 +805,9 @@ int gw_core_load_unit(struct gw_core *c, const struct gw_row *row,
 	u = gw_units_at(c->t, ui);
 	if (!(u->flags & GW_UNIT_REMOVED))
 		tally(c, u, s, -1);
+	ts_leave(c, u);
 	u->seq = row->seq;
+	u->ts = unit_ts(row->ts);
 	u->since = row->since;
 	u->region = row->region;
 	u->state = row->state;
@@ -616,6 +822,7 @@ int gw_core_load_unit(struct gw_core *c, const struct gw_row *row,
 		u->flags |= GW_UNIT_MANUAL;
 	if (!(u->flags & GW_UNIT_REMOVED))
 		tally(c, u, s, +1);
+	ts_enter(c, u);
 	return 0;
 }
 
@@ -646,6 +853,29 @@ void gw_core_counts(const struct gw_core *c, int program, int region,
 			out->n[s] += c->counts[program][r][s];
 		out->stale += c->stale[program][r];
 	}
+}
+
+int64_t gw_core_newest(struct gw_core *c, int program, int region)
+{
+	int64_t m = 0;
+
+	rescan_newest(c);
+	if (region != VG_REGION_ALL)
+		return c->newest[program][region];
+	for (int r = 1; r < NREG; r++)
+		m = c->newest[program][r] > m ? c->newest[program][r] : m;
+	return m;
+}
+
+int64_t gw_core_data_time(struct gw_core *c)
+{
+	int64_t m = 0;
+
+	for (int p = 0; p < VG_PROG_COUNT; p++) {
+		int64_t t = gw_core_newest(c, p, VG_REGION_ALL);
+		m = t > m ? t : m;
+	}
+	return m;
 }
 
 uint32_t gw_core_take_dirty(struct gw_core *c, int program)

@@ -24,7 +24,7 @@
 #include "vigie/summary.h"
 
 enum gw_msg_kind {
-	GW_MSG_UNIT = 1,
+	GW_MSG_UNIT = 1,        /* a status; u.st.removed: a tombstone */
 	GW_MSG_UNIT_REMOVE,     /* empty retained payload on a unit topic */
 	GW_MSG_PRESENCE,
 	GW_MSG_PRESENCE_REMOVE, /* empty retained payload on an agent topic */
@@ -156,6 +156,35 @@ bool gw_core_take_receipts(struct gw_core *c);
 int gw_core_load_unit(struct gw_core *c, const struct gw_row *row,
 		      bool faulted);
 int gw_core_load_site(struct gw_core *c, const struct gw_site_row *s);
+
+/*
+ * What a summary is dated by: the newest ts among the unit records of a
+ * program in a region (1..17) or the province (0), each record holding
+ * the ts of the last status applied to it, a "removed" one included (0
+ * for none); 0 when there is none.  A pure function of the records, so
+ * every gateway on one stream gives the same (docs/protocol.md, Summary).
+ * Not const: a scope whose newest record left is walked again here.
+ */
+int64_t gw_core_newest(struct gw_core *c, int program, int region);
+/* The newest over every program: the data's "today" (fiscal year). */
+int64_t gw_core_data_time(struct gw_core *c);
+
+/*
+ * Event ids.  The core follows, message by message, whether the current
+ * target (bp, or -1 for none) of each program is met in each scope, and
+ * which unit's status last flipped it.  gw_core_set_target starts afresh
+ * when the target changes (nothing flipped yet); gw_core_trigger gives
+ * the last flip's unit and seq, false when there was none since.
+ */
+struct gw_trigger {
+	char site[VG_IDENT_MAX + 1];
+	char unit[VG_IDENT_MAX + 1];
+	int64_t seq;
+};
+
+void gw_core_set_target(struct gw_core *c, int program, int32_t bp);
+bool gw_core_trigger(const struct gw_core *c, int program, int region,
+		     struct gw_trigger *out);
 
 /* Counts of a program in a region (1..17) or the province (0). */
 void gw_core_counts(const struct gw_core *c, int program, int region,

@@ -85,10 +85,41 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
 	       "retained state", addr, atomic_load(&gw->broker) + 1,
 	       gw->o.nbrokers);
 	atomic_store(&gw->synced, false);
+	atomic_store(&gw->sub_refused, false);
 	atomic_store(&gw->connected_at, (long long)vg_mono_ms());
 	atomic_store(&gw->connected, true);
 	gw_publish_presence(gw, true);
 	subscribe_all(gw);
+}
+
+/*
+ * A refused subscription (0x80: an ACL, or a NATS cluster electing
+ * leaders after a node died) would leave the gateway blind to units or
+ * presences while looking synced: drop the connection, and the
+ * supervisor connects again (to the next broker, with backoff).
+ */
+static void on_subscribe(struct mosquitto *m, void *ud, int mid, int n,
+			 const int *granted)
+{
+	struct gateway *gw = ud;
+	char addr[VG_BROKER_ADDR_MAX];
+	int rc;
+
+	(void)mid;
+	for (int i = 0; i < n; i++) {
+		if (granted[i] < 0x80)
+			continue;
+		atomic_store(&gw->sub_refused, true);
+		current_addr(gw, addr, sizeof(addr));
+		vg_log(VG_LOG_ERR, "broker %s refused a subscription (reason "
+		       "0x%02x): reconnecting rather than missing messages",
+		       addr, (unsigned)granted[i]);
+		rc = mosquitto_disconnect(m);
+		if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN)
+			vg_log(VG_LOG_WARN, "disconnect: %s",
+			       mosquitto_strerror(rc));
+		return;
+	}
 }
 
 static void on_disconnect(struct mosquitto *m, void *ud, int rc)
@@ -128,6 +159,8 @@ static void on_message(struct mosquitto *m, void *ud,
 
 	(void)m;
 	if (strcmp(msg->topic, gw->sync_topic) == 0) {
+		if (atomic_load(&gw->sub_refused))
+			return; /* not whole: the connection is being dropped */
 		if (!atomic_exchange(&gw->synced, true)) {
 			vg_log(VG_LOG_INFO, "retained state replayed in %lld ms",
 			       (long long)(vg_mono_ms() -
@@ -206,6 +239,7 @@ int gw_mqtt_init(struct gateway *gw)
 	}
 	mosquitto_connect_callback_set(gw->mosq, on_connect);
 	mosquitto_disconnect_callback_set(gw->mosq, on_disconnect);
+	mosquitto_subscribe_callback_set(gw->mosq, on_subscribe);
 	mosquitto_message_callback_set(gw->mosq, on_message);
 	snprintf(gw->sync_topic, sizeof(gw->sync_topic), "%s%svigie/v1/gateway/%s/sync",
 		 gw->o.prefix, gw->o.prefix[0] ? "/" : "", gw->o.id);

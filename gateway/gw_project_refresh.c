@@ -88,7 +88,8 @@ void gw_project_refresh(struct gateway *gw)
 				   next[p][r].on_track != gw->proj[p][r].on_track;
 	memcpy(gw->proj, next, sizeof(next));
 	pthread_mutex_unlock(&gw->lock);
-	/* subscribers hear about a region going on or off track at once */
+	/* the dashboard's streams hear about a region going on or off track
+	 * at once (a republish; the retained summaries carry no projection) */
 	if (flipped)
 		atomic_store(&gw->republish, true);
 }

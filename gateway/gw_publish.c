@@ -2,7 +2,14 @@
  * Publishing: retained summaries for the regions whose counts changed
  * (coalesced by the caller's timer, so a burst gives one summary per
  * region), "all" for the province, events when a region meets or loses its
- * current target, and the gateway's own presence.
+ * current target, receipts, and the gateway's own presence.
+ *
+ * Active-active: summaries, events and receipts are functions of the data
+ * alone (dated by the units' ts, the fiscal year by the newest of them,
+ * events named by the status that flipped the target), never of this
+ * gateway's clock or history, so that gateways on one stream publish the
+ * same bytes (docs/protocol.md).  The projection, fitted to this
+ * gateway's own history, stays in the HTTP API.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,19 +25,27 @@
 #include "vigie/str.h"
 #include "vigie/timeutil.h"
 
-int gw_today_fy(const struct gateway *gw)
+int gw_fy_of(const struct gateway *gw, int64_t data_ts)
 {
 	struct vg_date d;
-	int64_t now;
 
 	if (gw->o.has_today)
 		return vg_fy_of_date(&gw->o.today);
 	/* the fiscal year turns at midnight in Quebec, whatever the server's
 	 * zone; main loaded the zone before any thread, so this cannot fail */
-	now = vg_now();
-	if (vg_qc_date_of(now, &d) != VG_OK)
-		vg_date_of_time(now, &d);
+	if (vg_qc_date_of(data_ts, &d) != VG_OK)
+		vg_date_of_time(data_ts, &d);
 	return vg_fy_of_date(&d);
+}
+
+int gw_today_fy(struct gateway *gw)
+{
+	int fy;
+
+	pthread_mutex_lock(&gw->lock);
+	fy = gw_fy_of(gw, gw_core_data_time(gw->core));
+	pthread_mutex_unlock(&gw->lock);
+	return fy;
 }
 
 /* QoS 1; a refusal by libmosquitto (not connected, too big) is logged. */
@@ -44,15 +59,26 @@ static void publish_checked(struct gateway *gw, const char *topic,
 		       mosquitto_strerror(rc));
 }
 
+/* A program x region as the lock saw it, published after. */
+struct scope {
+	struct vg_counts counts;
+	int64_t ts;             /* gw_core_newest */
+	bool flipped;           /* trig holds who last flipped its target */
+	struct gw_trigger trig;
+};
+
 static void publish_event(struct gateway *gw, const struct vg_summary *s,
-			  bool met)
+			  const struct scope *sc, bool met)
 {
 	char topic[VG_TOPIC_MAX], buf[VG_PAYLOAD_MAX], fy[16], tgt[16];
 	char pct[16] = "-";
+	const struct gw_trigger *t = sc->flipped ? &sc->trig : NULL;
 	struct vg_event e;
 	int n;
 
 	if (vg_event_from_summary(s, met, &e) != VG_OK ||
+	    vg_event_set_id(&e, t ? t->site : NULL, t ? t->unit : NULL,
+			    t ? t->seq : 0) != VG_OK ||
 	    (n = vg_event_encode(&e, buf, sizeof(buf))) < 0 ||
 	    vg_topic_event(topic, sizeof(topic), gw->o.prefix, s->program,
 			   s->region) < 0) {
@@ -89,11 +115,11 @@ int gw_summary_json(const struct vg_summary *s, const struct gw_projection *pj,
 
 /* Publish one summary; fire an event when the current target flips. */
 static void publish_one(struct gateway *gw, const struct vg_summary *s,
-			const struct gw_projection *pj)
+			const struct scope *sc)
 {
 	char topic[VG_TOPIC_MAX], buf[VG_PAYLOAD_MAX];
 	int8_t *last = &gw->last_met[s->program][s->region];
-	int n = gw_summary_json(s, pj, buf, sizeof(buf));
+	int n = vg_summary_encode(s, buf, sizeof(buf));
 	int edge;
 
 	if (n < 0) {
@@ -106,39 +132,64 @@ static void publish_one(struct gateway *gw, const struct vg_summary *s,
 	publish_checked(gw, topic, buf, n, true);
 	edge = vg_event_edge(last, s);
 	if (edge >= 0)
-		publish_event(gw, s, edge == 1);
+		publish_event(gw, s, sc, edge == 1);
+}
+
+/*
+ * Under the lock: the fiscal year of the data, each program's target in
+ * force then handed to the core (which follows its flips for event ids),
+ * and every summary marked when the year turned.
+ */
+static int hold_targets(struct gateway *gw, bool *all)
+{
+	int fy = gw_fy_of(gw, gw_core_data_time(gw->core));
+	bool ended;
+
+	for (int p = 0; p < VG_PROG_COUNT; p++) {
+		const struct vg_plan *plan = &gw->targets.plan[p];
+		int cur = vg_plan_current(plan, fy, &ended);
+
+		gw_core_set_target(gw->core, p,
+				   cur < 0 ? -1 : (int32_t)plan->t[cur].bp);
+	}
+	if (fy != gw->pub_fy) {
+		gw->pub_fy = fy;
+		*all = true;
+	}
+	return fy;
 }
 
 int gw_publish_summaries(struct gateway *gw, bool all)
 {
-	struct vg_counts counts[VG_PROG_COUNT][VG_REGION_COUNT + 1];
-	struct gw_projection proj[VG_PROG_COUNT][VG_REGION_COUNT + 1];
+	struct scope sc[VG_PROG_COUNT][VG_REGION_COUNT + 1];
 	uint32_t dirty[VG_PROG_COUNT];
-	int fy = gw_today_fy(gw);
-	int64_t now = vg_now();
 	struct vg_summary s;
-	int published = 0;
+	int published = 0, fy;
 
 	pthread_mutex_lock(&gw->lock);
+	fy = hold_targets(gw, &all);
 	if (all)
 		gw_core_mark_all_dirty(gw->core);
 	for (int p = 0; p < VG_PROG_COUNT; p++) {
 		dirty[p] = gw_core_take_dirty(gw->core, p);
 		for (int r = 0; r <= VG_REGION_COUNT; r++) {
-			if (dirty[p] & (1u << r))
-				gw_core_counts(gw->core, p, r, &counts[p][r]);
+			if (!(dirty[p] & (1u << r)))
+				continue;
+			gw_core_counts(gw->core, p, r, &sc[p][r].counts);
+			sc[p][r].ts = gw_core_newest(gw->core, p, r);
+			sc[p][r].flipped = gw_core_trigger(gw->core, p, r,
+							   &sc[p][r].trig);
 		}
 	}
-	memcpy(proj, gw->proj, sizeof(proj));
 	pthread_mutex_unlock(&gw->lock);
 	for (int p = 0; p < VG_PROG_COUNT; p++) {
 		for (int r = 0; r <= VG_REGION_COUNT; r++) {
 			if (!(dirty[p] & (1u << r)))
 				continue;
 			vg_summary_compute(&s, (enum vg_program)p, r,
-					   &counts[p][r], &gw->targets.plan[p],
-					   fy, now);
-			publish_one(gw, &s, &proj[p][r]);
+					   &sc[p][r].counts,
+					   &gw->targets.plan[p], fy, sc[p][r].ts);
+			publish_one(gw, &s, &sc[p][r]);
 			published++;
 		}
 	}
@@ -185,7 +236,7 @@ static void take_receipt(struct receipts *rs, struct gw_site *s)
 	}
 	vg_strlcpy(rs->v[rs->n].site, s->id, sizeof(rs->v[0].site));
 	rs->v[rs->n].seq = s->receipt_seq;
-	rs->v[rs->n].ts = s->receipt_at / 1000;
+	rs->v[rs->n].ts = s->receipt_ts;
 	rs->n++;
 	s->flags &= (uint8_t)~GW_SITE_RECEIPT;
 }

@@ -297,7 +297,7 @@ long gw_store_load(struct gw_store *st, struct gw_core *core)
 		return VG_ERR_IO;
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT program, site, unit, region, state, seq,"
-			       " since, source, fault IS NOT NULL, removed"
+			       " since, source, fault IS NOT NULL, removed, ts"
 			       " FROM unit", -1, &s, NULL) != SQLITE_OK)
 		return VG_ERR_IO;
 	while (sqlite3_step(s) == SQLITE_ROW) {
@@ -320,6 +320,7 @@ long gw_store_load(struct gw_store *st, struct gw_core *core)
 		r.since = sqlite3_column_int64(s, 6);
 		r.source = (uint8_t)(src < 0 ? 0 : src);
 		r.removed = sqlite3_column_int(s, 9) != 0;
+		r.ts = sqlite3_column_int64(s, 10); /* NULL reads as 0: none */
 		if (gw_core_load_unit(core, &r, sqlite3_column_int(s, 8)) == 0)
 			n++;
 		else

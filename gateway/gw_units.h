@@ -31,6 +31,13 @@ struct gw_unit {
 	uint32_t site;     /* index into the site table */
 	uint32_t next;     /* hash chain, GW_NONE at the end */
 	uint32_t row;      /* slot in the pending store batch, GW_NONE if none */
+	/*
+	 * ts (Unix seconds) of the last status applied, a "removed" one
+	 * included; 0 for none (listed but never reported, or cleared by an
+	 * empty payload).  32 bits fill what was padding; summaries are
+	 * dated by it (gw_core_newest).
+	 */
+	uint32_t ts;
 	uint8_t program;
 	uint8_t region;
 	uint8_t state;
@@ -51,7 +58,7 @@ struct gw_site {
 	int64_t presence_ts;
 	int64_t session;      /* of the last presence applied; 0: none */
 	int64_t receipt_seq;  /* highest seq processed from this site */
-	int64_t receipt_at;   /* when (gateway clock, Unix ms) */
+	int64_t receipt_ts;   /* ts of the status that carried it (Unix s) */
 	uint32_t units[2];    /* live units per program */
 	uint32_t faulted[2];  /* of which faulted */
 	uint32_t records;     /* unit records, tombstones included */

@@ -26,8 +26,9 @@
 #include "vigie/qcdate.h"
 #include "vigie/timeutil.h"
 
-/* The longest the main thread sleeps with nothing to do: the fiscal year
- * may turn, and a replay may time out, without any message arriving. */
+/* The longest the main thread sleeps with nothing to do: a replay may
+ * time out without any message arriving.  (The fiscal year turns with
+ * the data, never with the clock: gw_publish_summaries sees it.) */
 #define IDLE_MS 1000
 /* How often the main thread checks that SQLite still takes a write. */
 #define DB_PING_MS 10000
@@ -206,7 +207,6 @@ static void main_loop(struct gateway *gw)
 	static struct vg_counts hist[VG_PROG_COUNT][VG_REGION_COUNT + 1];
 	struct gw_batch batch = { 0 };
 	struct timers t = { .changes = true, .unstored = true };
-	int fy = gw_today_fy(gw);
 
 	memset(hist, 0xff, sizeof(hist)); /* first point always recorded */
 	while (!got_stop) {
@@ -217,10 +217,6 @@ static void main_loop(struct gateway *gw)
 				vg_log(VG_LOG_INFO, "targets reloaded");
 				atomic_store(&gw->republish, true);
 			}
-		}
-		if (gw_today_fy(gw) != fy) {
-			fy = gw_today_fy(gw);
-			atomic_store(&gw->republish, true);
 		}
 		if ((t.changes || atomic_load(&gw->republish)) &&
 		    may_publish(gw, now) && now - t.pub >= gw->o.coalesce_ms) {
@@ -341,6 +337,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	memset(gw.last_met, -1, sizeof(gw.last_met));
+	gw.pub_fy = -1; /* none yet: the first summaries mark every region */
 	pthread_mutex_init(&gw.lock, NULL);
 	gw.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (gw.wake_fd < 0) {

@@ -5,6 +5,7 @@
  */
 #include "vigie/event.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
@@ -55,6 +56,54 @@ int vg_event_edge(int8_t *last, const struct vg_summary *s)
 	return (was >= 0 && was != met) ? met : -1;
 }
 
+/* FNV-1a, 64 bits: short, stable, and trivial to redo in any language. */
+static uint64_t fnv1a64(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	return h;
+}
+
+int vg_event_set_id(struct vg_event *e, const char *site, const char *unit,
+		    int64_t seq)
+{
+	char fy[16], text[256];
+	const char *pn = vg_program_name(e->program);
+	const char *rc = vg_region_code(e->region);
+	const char *kind = e->met ? "target_met" : "target_lost";
+	int n;
+
+	if (!pn || !rc || vg_fy_format(e->fy, fy, sizeof(fy)) < 0)
+		return VG_ERR_INVAL;
+	if (site)
+		n = snprintf(text, sizeof(text), "%s/%s/%s/%s/%s/%s/%lld", pn,
+			     rc, kind, fy, site, unit, (long long)seq);
+	else
+		n = snprintf(text, sizeof(text), "%s/%s/%s/%s/%llu/%llu", pn,
+			     rc, kind, fy, (unsigned long long)e->migrated,
+			     (unsigned long long)e->eligible);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return VG_ERR_INVAL;
+	snprintf(e->id, sizeof(e->id), "%016llx",
+		 (unsigned long long)fnv1a64(text));
+	return VG_OK;
+}
+
+/* 16 lowercase hex digits, as vg_event_set_id writes. */
+static bool id_valid(const char *id, size_t len)
+{
+	if (len != VG_EVENT_ID_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		      (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
 int vg_event_encode(const struct vg_event *e, char *buf, size_t size)
 {
 	char fy[16], tgt[16], pct[16] = "null", ts[VG_TIME_LEN];
@@ -68,10 +117,14 @@ int vg_event_encode(const struct vg_event *e, char *buf, size_t size)
 	     vg_bp_format(e->percent_bp, pct, sizeof(pct)) < 0) ||
 	    vg_time_format(e->ts, ts, sizeof(ts)) < 0 ||
 	    e->migrated > COUNT_MAX || e->eligible > COUNT_MAX ||
-	    e->units_needed > COUNT_MAX)
+	    e->units_needed > COUNT_MAX ||
+	    (e->id[0] && !id_valid(e->id, strlen(e->id))))
 		return VG_ERR_INVAL;
 	vg_jw_init(&w, buf, size);
-	vg_jw_printf(&w, "{\"v\":1,\"program\":\"%s\",\"region\":\"%s\","
+	vg_jw_raw(&w, "{\"v\":1,");
+	if (e->id[0])
+		vg_jw_printf(&w, "\"id\":\"%s\",", e->id);
+	vg_jw_printf(&w, "\"program\":\"%s\",\"region\":\"%s\","
 			 "\"event\":\"%s\",\"fiscal_year\":\"%s\","
 			 "\"due\":\"%04d-%02d-%02d\",\"target\":%s,"
 			 "\"percent\":%s,\"migrated\":%llu,\"eligible\":%llu,"
@@ -86,12 +139,12 @@ int vg_event_encode(const struct vg_event *e, char *buf, size_t size)
 
 enum {
 	E_V, E_PROGRAM, E_REGION, E_EVENT, E_FY, E_DUE, E_TARGET, E_PERCENT,
-	E_MIGRATED, E_ELIGIBLE, E_NEEDED, E_TS
+	E_MIGRATED, E_ELIGIBLE, E_NEEDED, E_TS, E_ID
 };
 
 static const char *const event_fields[] = {
 	"v", "program", "region", "event", "fiscal_year", "due", "target",
-	"percent", "migrated", "eligible", "units_needed", "ts", NULL
+	"percent", "migrated", "eligible", "units_needed", "ts", "id", NULL
 };
 
 static int parse_kind(const char *s, size_t len)
@@ -163,6 +216,12 @@ static enum vg_reject event_field(int f, const cJSON *it, void *out)
 	case E_MIGRATED: return event_count(it, &o->migrated);
 	case E_ELIGIBLE: return event_count(it, &o->eligible);
 	case E_NEEDED: return event_count(it, &o->units_needed);
+	case E_ID:
+		if (!cJSON_IsString(it) ||
+		    !id_valid(it->valuestring, strlen(it->valuestring)))
+			return VG_REJ_TYPE;
+		memcpy(o->id, it->valuestring, VG_EVENT_ID_LEN + 1);
+		return VG_REJ_NONE;
 	default: return event_text(f, it, o);
 	}
 }

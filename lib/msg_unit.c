@@ -25,6 +25,18 @@ static const char *const fields[] = {
 		  (1u << F_SITE) | (1u << F_UNIT) | (1u << F_STATE) |   \
 		  (1u << F_SEQ) | (1u << F_TS))
 
+/* The wire's "removed", past the indicator's states (see msg.h). */
+#define STATE_REMOVED VG_STATE_COUNT
+static const char removed_name[] = "removed";
+
+static int unit_state_parse(const char *s, size_t len)
+{
+	if (len == sizeof(removed_name) - 1 &&
+	    memcmp(s, removed_name, len) == 0)
+		return STATE_REMOVED;
+	return vg_state_parse(s, len);
+}
+
 static enum vg_reject optional_text(const cJSON *it, char *dst, size_t size)
 {
 	if (cJSON_IsNull(it))
@@ -51,8 +63,9 @@ static enum vg_reject one_field(int f, const cJSON *it, void *out)
 	case F_SITE: return vg_json_ident(it, o->site, sizeof(o->site));
 	case F_UNIT: return vg_json_ident(it, o->unit, sizeof(o->unit));
 	case F_STATE:
-		r = vg_json_enum(it, vg_state_parse, VG_REJ_STATE, &v);
-		o->state = (enum vg_state)v;
+		r = vg_json_enum(it, unit_state_parse, VG_REJ_STATE, &v);
+		o->removed = v == STATE_REMOVED;
+		o->state = o->removed ? VG_STATE_UNKNOWN : (enum vg_state)v;
 		return r;
 	case F_SEQ:
 		return vg_json_int(it, 0, VG_SEQ_MAX, &o->seq) ? VG_REJ_NONE
@@ -109,6 +122,7 @@ int vg_unit_status_encode(const struct vg_unit_status *st, char *buf,
 
 	if (!vg_program_name(st->program) || !vg_region_code(st->region) ||
 	    st->region == VG_REGION_ALL || !vg_state_name(st->state) ||
+	    (st->removed && st->state != VG_STATE_UNKNOWN) ||
 	    !vg_ident_valid(st->site, strlen(st->site)) ||
 	    !vg_ident_valid(st->unit, strlen(st->unit)) || st->seq < 0 ||
 	    st->seq > VG_SEQ_MAX || vg_time_format(st->ts, ts, sizeof(ts)) < 0)
@@ -124,7 +138,8 @@ int vg_unit_status_encode(const struct vg_unit_status *st, char *buf,
 		     "\"site\":\"%s\",\"unit\":\"%s\",\"state\":\"%s\","
 		     "\"seq\":%lld,\"ts\":\"%s\"",
 		     vg_program_name(st->program), vg_region_code(st->region),
-		     st->site, st->unit, vg_state_name(st->state),
+		     st->site, st->unit,
+		     st->removed ? removed_name : vg_state_name(st->state),
 		     (long long)st->seq, ts);
 	if (st->has_since) {
 		if (vg_time_format(st->since, since, sizeof(since)) < 0)

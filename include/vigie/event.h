@@ -16,8 +16,12 @@
 #include "vigie/summary.h"
 #include "vigie/timeutil.h"
 
+/* An event's id: 16 lowercase hex digits (FNV-1a 64, vg_event_set_id). */
+#define VG_EVENT_ID_LEN 16
+
 /* A region's current target met or lost. */
 struct vg_event {
+	char id[VG_EVENT_ID_LEN + 1]; /* "" when absent (older gateways) */
 	enum vg_program program;
 	int region;            /* 1..17, or VG_REGION_ALL */
 	bool met;              /* "target_met" or "target_lost" */
@@ -41,6 +45,17 @@ int vg_event_from_summary(const struct vg_summary *s, bool met,
  * with nothing eligible (its target is met only vacuously).
  */
 int vg_event_edge(int8_t *last, const struct vg_summary *s);
+/*
+ * Name the event by data alone, so that subscribers drop the copy another
+ * gateway on the same stream publishes: FNV-1a 64 of
+ * "{program}/{region}/{event}/{fiscal_year}/{site}/{unit}/{seq}", the
+ * unit status whose arrival flipped the target, or without one (site
+ * NULL: the target itself changed) of
+ * "{program}/{region}/{event}/{fiscal_year}/{migrated}/{eligible}".
+ * VG_ERR_INVAL when a member cannot be written.
+ */
+int vg_event_set_id(struct vg_event *e, const char *site, const char *unit,
+		    int64_t seq);
 int vg_event_encode(const struct vg_event *e, char *buf, size_t size);
 enum vg_reject vg_event_decode(const char *payload, size_t len,
 			       struct vg_event *out);

@@ -63,6 +63,13 @@ struct vg_unit_status {
 	char site[VG_IDENT_MAX + 1];
 	char unit[VG_IDENT_MAX + 1];
 	enum vg_state state;
+	/*
+	 * "state":"removed": the agent no longer has the unit (a retained
+	 * tombstone that, unlike an empty payload, crosses a broker bridge
+	 * that was down and carries a seq).  state is then VG_STATE_UNKNOWN,
+	 * never counted: removed is not a state of the indicator.
+	 */
+	bool removed;
 	int64_t seq;
 	int64_t ts;
 	bool has_since;

@@ -2,7 +2,8 @@
  * Fuzz the gateway core with a stream of messages: the input is a series
  * of "topic\tpayload\n" lines, decoded and applied in order.  Properties:
  * no crash; the counts always equal the live units; stale never exceeds
- * them; a rejected message changes nothing.
+ * them; a rejected message changes nothing; the newest ts the core keeps
+ * incrementally is the one a walk of every record finds.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -27,6 +28,22 @@ static uint64_t total(const struct gw_core *c, uint64_t *stale)
 	return n;
 }
 
+/* gw_core_newest against a walk of the records. */
+static void check_newest(struct gw_core *c)
+{
+	int64_t want[VG_PROG_COUNT][VG_REGION_COUNT + 1] = { { 0 } };
+	struct gw_units *t = gw_core_table(c);
+
+	for (uint32_t i = 0; i < gw_units_count(t); i++) {
+		const struct gw_unit *u = gw_units_at(t, i);
+		if (u->region && u->ts > want[u->program][u->region])
+			want[u->program][u->region] = u->ts;
+	}
+	for (int p = 0; p < VG_PROG_COUNT; p++)
+		for (int r = 1; r <= VG_REGION_COUNT; r++)
+			assert(gw_core_newest(c, p, r) == want[p][r]);
+}
+
 static void one(struct gw_core *c, const char *line, size_t len)
 {
 	char topic[VG_TOPIC_MAX];
@@ -49,6 +66,7 @@ static void one(struct gw_core *c, const char *line, size_t len)
 	after = total(c, &st);
 	assert(after == gw_core_units(c));
 	assert(st <= after);
+	check_newest(c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -56,6 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gw_core *c = gw_core_new();
 	const char *p = (const char *)data, *end = p + size;
 
+	gw_core_set_target(c, VG_PROG_RENIR, 7500); /* the met watch too */
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);

@@ -189,9 +189,11 @@ def state_of(msgs, unit, program="renir"):
 
 
 def unit_states(port):
-    """Units with a (non-empty) retained status on the broker, by unit id."""
+    """Units the broker holds a status for, by unit id: neither an empty
+    retained payload nor a "removed" status (a removal, see
+    docs/protocol.md) counts."""
     out = {}
     for t, p in retained(port, "vigie/v1/unit/#", settle=0.7).items():
-        if p:
+        if p and json.loads(p)["state"] != "removed":
             out[t.rsplit("/", 1)[1]] = json.loads(p)
     return out

@@ -1,5 +1,5 @@
 """The agent's store at its edges: a unit removed from the configuration is
-removed from the broker (an empty retained message) durably, by reload or
+removed from the broker (a retained "removed" status) durably, by reload or
 by restart, even with the broker down and a kill -9 in between; a disk that
 refuses writes leaves the agent running from memory, and it writes again
 once the disk accepts writes."""

@@ -361,3 +361,4 @@ def test_gateway_broker_option_errors(tmp_path):
                            capture_output=True, text=True, timeout=20)
         assert r.returncode == 2, (args, r)
         assert want in r.stderr, (args, r.stderr)
+

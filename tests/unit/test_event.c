@@ -77,6 +77,52 @@ static void test_event_decoder_refuses(void **st)
 	}
 }
 
+/*
+ * The id is the data's: FNV-1a 64 of the documented text (the values
+ * below are computed independently, in Python), the same whoever
+ * computes it, and different for another unit, seq or direction.
+ */
+static void test_event_id(void **st)
+{
+	struct vg_summary s;
+	struct vg_event e, back, other;
+	char buf[VG_PAYLOAD_MAX];
+	int n;
+
+	(void)st;
+	summary_04(&s);
+	s.region = 6;
+	assert_int_equal(vg_event_from_summary(&s, true, &e), VG_OK);
+	assert_int_equal(vg_event_set_id(&e, "mtl-042", "radio-3",
+					 1795370400123LL), VG_OK);
+	assert_string_equal(e.id, "16de00d3385ac6c6");
+	n = vg_event_encode(&e, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "{\"v\":1,\"id\":\"16de00d3385ac6c6\","));
+	assert_int_equal(vg_event_decode(buf, (size_t)n, &back), VG_REJ_NONE);
+	assert_memory_equal(&e, &back, sizeof(e));
+	other = e;
+	assert_int_equal(vg_event_set_id(&other, "mtl-042", "radio-3",
+					 1795370400124LL), VG_OK);
+	assert_string_not_equal(other.id, e.id);
+	/* no unit flipped it (the target changed): named by the figures */
+	s.region = 0;
+	assert_int_equal(vg_event_from_summary(&s, false, &e), VG_OK);
+	assert_int_equal(vg_event_set_id(&e, NULL, NULL, 0), VG_OK);
+	assert_string_equal(e.id, "53d10cf90448994e");
+	/* an event without an id (an older gateway) still decodes */
+	assert_int_equal(vg_event_decode(doc, strlen(doc), &back),
+			 VG_REJ_NONE);
+	assert_string_equal(back.id, "");
+	/* a malformed id is refused both ways */
+	strcpy(e.id, "16DE00D3385AC6C6");
+	assert_int_equal(vg_event_encode(&e, buf, sizeof(buf)), VG_ERR_INVAL);
+	strcpy(buf, "{\"v\":1,\"id\":\"16de00d3385ac6c\",");
+	strcat(buf, doc + strlen("{\"v\":1,"));
+	assert_int_equal(vg_event_decode(buf, strlen(buf), &back),
+			 VG_REJ_TYPE);
+}
+
 /* The birth and the will come from one encoder: same members, escaped. */
 static void test_gateway_presence_round_trip(void **st)
 {
@@ -147,6 +193,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_is_the_documented_bytes),
 		cmocka_unit_test(test_event_decoder_refuses),
+		cmocka_unit_test(test_event_id),
 		cmocka_unit_test(test_gateway_presence_round_trip),
 		cmocka_unit_test(test_event_edges),
 	};

@@ -59,13 +59,21 @@ static void test_round_trip(void **s)
 	assert_int_equal(gw_core_decode("", "vigie/v1/unit/rgt/11/gim/l4", "",
 					0, &m), VG_REJ_NONE);
 	assert_int_equal(gw_core_apply(a, &m), VG_REJ_NONE);
+	/* a removed status: a tombstone dated by its ts, the newest here */
+	apply(a, "vigie/v1/unit/rgt/11/gim/l5",
+	      "{\"v\":1,\"program\":\"rgt\",\"region\":\"11\",\"site\":"
+	      "\"gim\",\"unit\":\"l5\",\"state\":\"removed\",\"seq\":3,"
+	      "\"ts\":\"2026-11-22T19:00:00Z\"}");
+	assert_int_equal(gw_core_newest(a, 1, 11), 1795374000);
 	gw_core_take(a, &batch);
 	assert_int_equal(gw_store_write(st, &batch), 0);
 	gw_store_close(st);
 
 	st = gw_store_open(dir, err, sizeof(err));
 	assert_non_null(st);
-	assert_int_equal(gw_store_load(st, b), 4); /* with the tombstone */
+	assert_int_equal(gw_store_load(st, b), 5); /* with the tombstones */
+	/* summaries are dated alike after a restart: the ts is stored */
+	assert_int_equal(gw_core_newest(b, 1, 11), 1795374000);
 	gw_core_counts(a, 1, 11, &ka);
 	gw_core_counts(b, 1, 11, &kb);
 	assert_memory_equal(&ka, &kb, sizeof(ka));

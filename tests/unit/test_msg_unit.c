@@ -441,6 +441,7 @@ static void assert_status_equal(const struct vg_unit_status *a,
 	assert_string_equal(a->site, b->site);
 	assert_string_equal(a->unit, b->unit);
 	assert_int_equal(a->state, b->state);
+	assert_int_equal(a->removed, b->removed);
 	assert_int_equal(a->seq, b->seq);
 	assert_int_equal(a->ts, b->ts);
 	assert_int_equal(a->has_since, b->has_since);
@@ -516,6 +517,45 @@ static void test_round_trip(void **state)
 	memset(st.fault, 'z', VG_FAULT_MAX);
 	st.fault[VG_FAULT_MAX] = '\0';
 	round_trip(&st);
+}
+
+/* A tombstone: the required fields with "state":"removed", nothing else
+ * needed; it is never one of the counted states. */
+static void test_removed(void **state)
+{
+	struct vg_unit_status st;
+	char buf[VG_PAYLOAD_MAX];
+	static const char p[] =
+		"{\"v\":1,\"program\":\"renir\",\"region\":\"03\","
+		"\"site\":\"QC-03.a\",\"unit\":\"u-1\",\"state\":\"removed\","
+		"\"seq\":1795370400124,\"ts\":\"2026-11-22T18:00:00Z\"}";
+
+	(void)state;
+	assert_int_equal(decode(p, NULL, &st), VG_REJ_NONE);
+	assert_true(st.removed);
+	assert_int_equal(st.state, VG_STATE_UNKNOWN);
+	assert_int_equal(st.seq, 1795370400124LL);
+	assert_int_equal(vg_unit_status_encode(&st, buf, sizeof(buf)),
+			 (int)strlen(p));
+	assert_string_equal(buf, p);
+	round_trip(&st);
+	/* optional members are allowed (and kept) as on any status */
+	assert_int_equal(decode(payload(NULL, "state", "\"removed\""), NULL,
+				&st), VG_REJ_NONE);
+	assert_true(st.removed);
+	assert_true(st.has_since);
+	round_trip(&st);
+	/* the other states are not removals; a removal of another state
+	 * cannot be encoded; the spelling is exact */
+	assert_int_equal(decode(payload(NULL, "state", "\"unknown\""), NULL,
+				&st), VG_REJ_NONE);
+	assert_false(st.removed);
+	st.removed = true;
+	st.state = VG_STATE_MIGRATED;
+	assert_int_equal(vg_unit_status_encode(&st, buf, sizeof(buf)),
+			 VG_ERR_INVAL);
+	expect_rej(payload(NULL, "state", "\"Removed\""), VG_REJ_STATE);
+	expect_rej(payload(NULL, "state", "\"removed \""), VG_REJ_STATE);
 }
 
 static void test_encode_rejects(void **state)
@@ -613,6 +653,7 @@ int main(void)
 		cmocka_unit_test(test_vocabularies),
 		cmocka_unit_test(test_topic_mismatch),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_removed),
 		cmocka_unit_test(test_encode_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

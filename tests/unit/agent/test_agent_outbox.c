@@ -233,15 +233,17 @@ static bool exists(const char *name)
 	return access(path, F_OK) == 0;
 }
 
-/* A unit leaving the configuration becomes a tombstone: published empty
- * and retained, kept on disk until acknowledged, cancelled if it returns. */
+/* A unit leaving the configuration becomes a tombstone: published as a
+ * retained "removed" status, kept on disk until acknowledged, cancelled
+ * if it returns. */
 static void removed_units_are_cleared_durably(void **state)
 {
 	const char *tomb = "t.vigie+v1+unit+renir+03+site-1+U1";
 	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
+	struct vg_unit_status st;
 	struct agent_outbox ob;
 	int mid = 0, cursor = 0, i;
-	int64_t seq;
+	int64_t seq, last = 0;
 
 	(void)state;
 	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
@@ -256,14 +258,24 @@ static void removed_units_are_cleared_durably(void **state)
 	agent_outbox_close(&ob);
 	assert_int_equal(agent_outbox_open(&ob, &cfg, dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1);
-	/* published empty on the old topic; gone once acknowledged */
+	/* published on the old topic as a "removed" status whose seq is
+	 * above every record's; gone once acknowledged */
 	agent_outbox_birth(&ob);
 	while ((i = agent_outbox_next(&ob, &cursor, topic, sizeof(topic),
 				      payload, sizeof(payload), &seq)) >= 0) {
 		if (i >= ob.nunits) {
 			assert_string_equal(topic,
 					    "vigie/v1/unit/renir/03/site-1/U1");
-			assert_string_equal(payload, "");
+			assert_int_equal(vg_unit_status_decode(
+				payload, strlen(payload), NULL, &st),
+				VG_REJ_NONE);
+			assert_true(st.removed);
+			assert_string_equal(st.unit, "U1");
+			assert_int_equal(st.seq, seq);
+			assert_true(seq > last);
+			assert_int_equal(st.ts, seq / 1000);
+		} else if (seq > last) {
+			last = seq;
 		}
 		agent_outbox_sent(&ob, i, ++mid, seq);
 		agent_outbox_acked(&ob, mid);

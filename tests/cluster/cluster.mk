@@ -1,0 +1,21 @@
+# The broker as a 3-node NATS JetStream cluster (deploy/nats/, issue #14,
+# docs/scale-out.md), included by the top Makefile: three Debian
+# nats-server 2.9 nodes on loopback with deploy/nats/vigie-cluster.conf
+# (addresses, ports and paths made local), credentials and rights from
+# tools/vigie-pki, the real gateway, agent and simulator.
+#
+#   make cluster      the cluster tests (part of make check; about 1.5 min)
+#
+# nats-server missing fails the run (no silent skip).  python3-bcrypt is
+# what tools/vigie-pki hashes the NATS passwords with.
+
+DEBS += nats-server python3-bcrypt
+CHECK_EXTRA += cluster
+NATS_SERVER ?= /usr/sbin/nats-server
+
+.PHONY: cluster
+cluster: $(GATEWAY) $(AGENT) $(SIM)
+	@test -x $(NATS_SERVER) || { echo "$(NATS_SERVER) missing:" \
+	  "sudo make deps (or apt-get install nats-server)"; exit 1; }
+	NATS_SERVER=$(NATS_SERVER) VIGIE_BUILD=$(abspath $(BUILD)) \
+	  $(PYTHON) -m pytest -q tests/cluster
