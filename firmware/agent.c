@@ -359,9 +359,30 @@ static bool once_all_failed(struct agent *a)
 	return a->cfg.ndevices > 0;
 }
 
-int agent_once(const char *cfg_path, bool json, int lang)
+/* --once --explain's explanations: where they go (stdout is JSON's). */
+struct once_explain {
+	const struct agent *a;
+	FILE *f;
+};
+
+/* A unit's values and the rule that decided. */
+static void once_explain(void *arg, int unit, const struct agent_datum *d,
+			 int state, const char *fault)
+{
+	const struct once_explain *x = arg;
+	const struct agent_config *c = &x->a->cfg;
+
+	if (fault)
+		fprintf(x->f, "unit %s (line %d): read fault: %s\n",
+			c->units[unit].id, c->units[unit].line, fault);
+	else
+		agent_rule_explain(x->f, c, &c->units[unit], d, state);
+}
+
+int agent_once(const char *cfg_path, bool json, bool explain, int lang)
 {
 	struct agent a;
+	struct once_explain x = { &a, json ? stderr : stdout };
 	bool failed;
 	int rc;
 
@@ -377,6 +398,10 @@ int agent_once(const char *cfg_path, bool json, int lang)
 	}
 	/* a manual unit's state is its last mark, which only the store has */
 	agent_outbox_peek_marks(&a.ob, a.cfg.data_dir);
+	if (explain) {
+		a.mb.explain = once_explain;
+		a.mb.explain_arg = &x;
+	}
 	agent_modbus_poll_once(&a.mb);
 	if (json)
 		once_json(&a);

@@ -27,9 +27,10 @@ struct agent {
 int agent_run(const char *cfg_path);
 /*
  * --once: poll every device one time and print the units (a table in
- * lang, a view_lang; json: the would-be messages).  Exit status 1 when
- * every device failed.  Touches nothing on disk.
+ * lang, a view_lang; json: the would-be messages).  explain: first, each
+ * unit's values as read and the rule that decided (on stderr with json).
+ * Exit status 1 when every device failed.  Touches nothing on disk.
  */
-int agent_once(const char *cfg_path, bool json, int lang);
+int agent_once(const char *cfg_path, bool json, bool explain, int lang);
 
 #endif

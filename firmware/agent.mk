@@ -16,6 +16,11 @@ AGENT_UT_BIN := $(AGENT_UT_SRC:tests/unit/agent/%.c=$(BUILD)/tests/agent/%)
 
 AGENT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmodbus inih) \
 	-DAGENT_DATADIR='"$(BOARD_DATADIR)"'
+# no .eh_frame for the agent's own code (about 14 KiB of the stripped
+# binary; arm64 wants both flags): C raises no exceptions and the agent
+# never cancels a thread, so nothing unwinds through it; -g's .debug_frame
+# still serves gdb
+AGENT_CFLAGS += -fno-asynchronous-unwind-tables -fno-unwind-tables
 AGENT_LIBS   := $(shell $(PKG_CONFIG) --libs $(AGENT_PKGS)) -lpthread -lm
 # keep the field binary small: unused sections of libvigie are dropped
 AGENT_LDFLAGS := -Wl,--gc-sections -Wl,--as-needed
@@ -23,10 +28,19 @@ AGENT_LDFLAGS := -Wl,--gc-sections -Wl,--as-needed
 all: $(if $(call runs,agent),$(AGENT)) $(if $(call runs,sim),$(SIM))
 unit: $(AGENT_UT_BIN)
 
+# Cold code is built for size: the configuration (parser, typed values,
+# rules, request planner), the command line, status and control text and
+# the lifecycle run at load, on request or once.  The data path (modbus,
+# outbox, mqtt, acklog, health) stays -O2; a poll's decoding and rules cost
+# microseconds either way.  On arm64 the file grows in 64 KiB steps
+# (max-page-size, docs/BENCHMARKS.md): this keeps it in the first.
+AGENT_SMALL := config value rule plan main status ctl view agent
+$(AGENT_SMALL:%=$(BUILD)/firmware/%.o): AGENT_OPT := -Os
+
 $(BUILD)/firmware/%.o: firmware/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(AGENT_CFLAGS) -ffunction-sections -fdata-sections \
-	  -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(AGENT_CFLAGS) $(AGENT_OPT) -ffunction-sections \
+	  -fdata-sections -MMD -MP -c $< -o $@
 
 $(BUILD)/tools/sim/%.o: tools/sim/%.c
 	@mkdir -p $(dir $@)

@@ -12,6 +12,10 @@
  * the handler refuses a key given twice in a section, and an empty
  * [unit]/[device] section (inih never reports it) is caught from the
  * headers the reader sees.
+ *
+ * A [unit] section is checked as a whole when it ends (the reader sees the
+ * next header, or the end): its typed values and rules may come in any
+ * order, and every rule is typed against the values it names.
  */
 #include "config.h"
 
@@ -79,6 +83,13 @@ struct parse {
 	int tls_key;                     /* tls = : -1 not given, 0 off, 1 on */
 	int tls_line;
 	int host_line;
+	/* the [unit] being read: its plain register's type keys, its
+	 * default rule; room in the config's typed arrays */
+	bool unit_open;
+	struct agent_value uval;
+	int default_line;
+	int vcap, rcap, ccap;
+	size_t scap;
 	char *err;
 	size_t errlen;
 	bool failed;
@@ -104,6 +115,8 @@ static bool fail(struct parse *p, int line, const char *fmt, ...)
 	return false;
 }
 
+static int end_unit(struct parse *p);
+
 /* The header before this one, or the last, had no key under it. */
 static void check_empty(struct parse *p)
 {
@@ -119,6 +132,7 @@ static void saw_header(struct parse *p, const char *line, size_t len)
 	const char *end = memchr(line, ']', len);
 	size_t n = end ? (size_t)(end - line) - 1 : 0;
 
+	end_unit(p);
 	check_empty(p);
 	p->section_line = p->line;
 	p->new_section = true;
@@ -153,6 +167,7 @@ static char *reader(char *str, int num, void *stream)
 	size_t len, take;
 
 	if (!*p->pos) {
+		end_unit(p);
 		check_empty(p);
 		p->header_named = false; /* inih may ask again */
 		return NULL;
@@ -435,9 +450,136 @@ static bool unit_reg(struct parse *p, struct agent_unit *u, const char *v)
 		    "discrete, not '%s'", v);
 }
 
+/* Room for n elements of size in arr (capacity *cap): arr or its move. */
+static void *grown(struct parse *p, void *arr, int n, int *cap, size_t size)
+{
+	int want = *cap ? *cap : 16;
+	void *g;
+
+	if (n <= *cap)
+		return arr;
+	while (want < n)
+		want *= 2;
+	g = realloc(arr, (size_t)want * size);
+	if (!g) {
+		fail(p, p->line, "out of memory");
+		return NULL;
+	}
+	*cap = want;
+	return g;
+}
+
+/* text into the config's string pool: its offset, or -1. */
+static long pool_add(struct parse *p, const char *text)
+{
+	struct agent_config *c = p->cfg;
+	size_t n = strlen(text) + 1, want = p->scap ? p->scap : 1024;
+	char *g;
+
+	while (want < c->nstrs + n)
+		want *= 2;
+	if (want > p->scap) {
+		if (!(g = realloc(c->strs, want))) {
+			fail(p, p->line, "out of memory");
+			return -1;
+		}
+		c->strs = g;
+		p->scap = want;
+	}
+	memcpy(c->strs + c->nstrs, text, n);
+	c->nstrs += n;
+	return (long)(c->nstrs - n);
+}
+
+static bool value_name_ok(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_");
+
+	return s[0] >= 'a' && s[0] <= 'z' && !s[n] &&
+	       n <= AGENT_VALUE_NAME_MAX && strcmp(s, "and") != 0 &&
+	       strcmp(s, "or") != 0 && strcmp(s, "in") != 0;
+}
+
+/* "value NAME = REGISTER ADDRESS [TYPE] [KEY=VALUE]..." */
+static int unit_value(struct parse *p, struct agent_unit *u, const char *name,
+		      const char *spec)
+{
+	struct agent_config *c = p->cfg;
+	char why[AGENT_ERR_MAX / 2];
+	struct agent_value *v;
+	void *g;
+
+	if (!value_name_ok(name))
+		return fail(p, p->line, "value name '%s' must be 1-%d of a-z "
+			    "0-9 _ from a letter, not and, or, in", name,
+			    AGENT_VALUE_NAME_MAX);
+	if (u->nvalues == AGENT_UNIT_VALUES_MAX)
+		return fail(p, p->line, "at most %d values in a unit",
+			    AGENT_UNIT_VALUES_MAX);
+	g = grown(p, c->values, c->nvalues + 1, &p->vcap, sizeof(*c->values));
+	if (!g)
+		return 0;
+	c->values = g;
+	v = &c->values[c->nvalues];
+	memset(v, 0, sizeof(*v));
+	vg_strlcpy(v->name, name, sizeof(v->name));
+	if (agent_value_spec(v, spec, why, sizeof(why)) != VG_OK ||
+	    agent_value_check(v, why, sizeof(why)))
+		return fail(p, p->line, "value %s: %s", name, why);
+	if (u->nvalues++ == 0)
+		u->value0 = c->nvalues;
+	c->nvalues++;
+	p->extra[p->index].address = true;
+	return 1;
+}
+
+/*
+ * "STATE = CONDITIONS" or "default = STATE", in the order of the file:
+ * kept as text until the section ends and every value is known.
+ */
+static int unit_rule(struct parse *p, struct agent_unit *u, const char *key,
+		     const char *v)
+{
+	struct agent_config *c = p->cfg;
+	bool dflt = strcmp(key, "default") == 0;
+	int st = vg_state_parse(dflt ? v : key, strlen(dflt ? v : key));
+	long text;
+	void *g;
+
+	if (p->default_line)
+		return fail(p, p->line, "%s after default (line %d) can never "
+			    "apply: default goes last", key, p->default_line);
+	if (st < 0 || st == VG_STATE_UNKNOWN)
+		return fail(p, p->line, "default must be pending, migrating, "
+			    "migrated or retired, not '%s'", v);
+	g = grown(p, c->rules, c->nrules + 1, &p->rcap, sizeof(*c->rules));
+	if (!g)
+		return 0;
+	c->rules = g;
+	if ((text = pool_add(p, v)) < 0)
+		return 0;
+	c->rules[c->nrules] = (struct agent_rule){ .text = (uint32_t)text,
+		.line = p->line, .state = (uint8_t)st, .cond0 = dflt ? -1 : 0 };
+	if (u->nrules++ == 0)
+		u->rule0 = c->nrules;
+	c->nrules++;
+	if (dflt)
+		p->default_line = p->line;
+	return 1;
+}
+
+/* A rule's key: a state a rule gives, or default. */
+static bool rule_key(const char *key)
+{
+	int st = vg_state_parse(key, strlen(key));
+
+	return !strcmp(key, "default") || (st >= 0 && st != VG_STATE_UNKNOWN);
+}
+
 static bool unit_key(struct parse *p, const char *key, const char *v)
 {
 	struct agent_unit *u = &p->cfg->units[p->index];
+	char why[AGENT_ERR_MAX / 2];
 	int n;
 
 	if (strcmp(key, "program") == 0) {
@@ -472,7 +614,141 @@ static bool unit_key(struct parse *p, const char *key, const char *v)
 	}
 	if (strcmp(key, "map") == 0)
 		return unit_map(p, u, v);
+	if (strncmp(key, "value ", 6) == 0)
+		return unit_value(p, u, key + 6, v);
+	if (rule_key(key))
+		return unit_rule(p, u, key, v);
+	n = agent_value_key(&p->uval, key, v, why, sizeof(why));
+	if (n != VG_ERR_NOTFOUND)
+		return n == VG_OK ? 1 : fail(p, p->line, "%s", why);
 	return unknown(p, key);
+}
+
+/* The line of key in the section being read, or dflt. */
+static int key_line(const struct parse *p, const char *key, int dflt)
+{
+	for (int k = 0; k < p->nkeys; k++) {
+		if (strcmp(p->keys[k], key) == 0)
+			return p->key_line[k];
+	}
+	return dflt;
+}
+
+/* Type keys or rules on the plain register: it is the value "value". */
+static int plain_value(struct parse *p, struct agent_unit *u)
+{
+	struct agent_config *c = p->cfg;
+	char why[AGENT_ERR_MAX / 2];
+	const char *key;
+	void *g = grown(p, c->values, c->nvalues + 1, &p->vcap,
+			sizeof(*c->values));
+
+	if (!g)
+		return 0;
+	c->values = g;
+	p->uval.reg = (uint8_t)u->reg;
+	p->uval.address = u->address;
+	vg_strlcpy(p->uval.name, "value", sizeof(p->uval.name));
+	if ((key = agent_value_check(&p->uval, why, sizeof(why))))
+		return fail(p, key_line(p, key, u->line), "%s", why);
+	c->values[c->nvalues] = p->uval;
+	u->value0 = c->nvalues++;
+	u->nvalues = 1;
+	return 1;
+}
+
+/* Values of a unit share registers only as one span (bit fields). */
+static int check_overlap(struct parse *p, const struct agent_unit *u)
+{
+	const struct agent_value *v;
+	char key[KEY_NAME_MAX];
+
+	if (u->nvalues < 2)
+		return 1;
+	v = &p->cfg->values[u->value0];
+	for (int a = 1; a < u->nvalues; a++) {
+		for (int b = 0; b < a; b++) {
+			if (v[a].reg != v[b].reg ||
+			    (v[a].address == v[b].address &&
+			     v[a].nregs == v[b].nregs) ||
+			    v[a].address >= v[b].address + v[b].nregs ||
+			    v[b].address >= v[a].address + v[a].nregs)
+				continue;
+			snprintf(key, sizeof(key), "value %s", v[a].name);
+			return fail(p, key_line(p, key, u->line), "value %s "
+				    "overlaps value %s: values share registers "
+				    "only as the same span (bit fields of one "
+				    "word)", v[a].name, v[b].name);
+		}
+	}
+	return 1;
+}
+
+/* Each rule's conditions, typed against the unit's values. */
+static int parse_rules(struct parse *p, const struct agent_unit *u)
+{
+	struct agent_config *c = p->cfg;
+	char why[AGENT_ERR_MAX / 2];
+
+	for (int k = 0; k < u->nrules; k++) {
+		struct agent_rule *r = &c->rules[u->rule0 + k];
+		void *g;
+		int n = 0;
+
+		if (r->cond0 < 0) { /* default */
+			r->cond0 = c->nconds;
+			continue;
+		}
+		g = grown(p, c->conds, c->nconds + AGENT_RULE_CONDS_MAX,
+			  &p->ccap, sizeof(*c->conds));
+		if (!g)
+			return 0;
+		c->conds = g;
+		if (agent_rule_parse(c->strs + r->text, &c->values[u->value0],
+				     u->nvalues, &c->conds[c->nconds], &n, why,
+				     sizeof(why)) != VG_OK)
+			return fail(p, r->line, "%s", why);
+		r->cond0 = c->nconds;
+		r->ncond = (uint8_t)n;
+		c->nconds += n;
+	}
+	return 1;
+}
+
+/* A [unit] section ended: its values and rules as a whole. */
+static int end_unit(struct parse *p)
+{
+	static const char *const where[] = { "register", "address", "type",
+		"byte_order", "word_order", "mask", "shift", "length" };
+	struct agent_unit *u;
+	const char *key = NULL;
+
+	if (!p->unit_open || p->failed)
+		return 0;
+	p->unit_open = false;
+	u = &p->cfg->units[p->index];
+	for (int k = 0; k < 8 && !key; k++)
+		key = key_line(p, where[k], 0) ? where[k] : NULL;
+	if (u->manual && (p->uval.keys || u->nvalues || u->nrules))
+		return fail(p, u->line, "unit '%s' is manual: it has no "
+			    "values, types or rules", u->id);
+	if (u->nvalues && key)
+		return fail(p, key_line(p, key, u->line), "%s in a unit with "
+			    "value lines: each value line says where and how "
+			    "it is read", key);
+	if (!u->nvalues && (p->uval.keys || u->nrules) && !plain_value(p, u))
+		return 0;
+	if (!check_overlap(p, u))
+		return 0;
+	if (u->nrules && u->nmap)
+		return fail(p, key_line(p, "map", u->line), "map and rules: "
+			    "give one or the other (map 2=migrated is the rule "
+			    "migrated = value == 2)");
+	if (u->nvalues && !u->nrules && (u->nvalues > 1 ||
+	    agent_value_kind(&p->cfg->values[u->value0]) > AGENT_K_UINT))
+		return fail(p, u->line, "unit '%s' needs rules (migrated = "
+			    "...): a map reads one whole number", u->id);
+	return parse_rules(p, u);
 }
 
 static void device_defaults(struct agent_device *d, int line)
@@ -554,6 +830,9 @@ static bool new_unit(struct parse *p, const char *id)
 	u->line = p->section_line;
 	vg_strlcpy(u->id, id, sizeof(u->id));
 	memset(&p->extra[p->index], 0, sizeof(p->extra[p->index]));
+	memset(&p->uval, 0, sizeof(p->uval));
+	p->default_line = 0;
+	p->unit_open = true;
 	p->kind = SEC_UNIT;
 	return true;
 }
@@ -685,13 +964,14 @@ static bool resolve_unit(struct parse *p, int i)
 	if (!p->extra[i].address)
 		return fail(p, u->line, "unit '%s' needs an address (the "
 			    "register it is read from)", u->id);
-	if (u->nmap == 0) {
+	if (u->nmap == 0 && u->nrules == 0) {
 		/* bits: 0 = still on the old network, 1 = migrated */
 		static const uint8_t reg[] = { VG_STATE_PENDING,
 			VG_STATE_MIGRATING, VG_STATE_MIGRATED,
 			VG_STATE_RETIRED };
-		bool bit = u->reg == AGENT_REG_COIL ||
-			   u->reg == AGENT_REG_DISCRETE;
+		struct agent_value tmp;
+		bool bit = agent_config_value(c, u, 0, &tmp)->type ==
+			   AGENT_T_BIT;
 
 		u->nmap = bit ? 2 : 4;
 		for (int k = 0; k < u->nmap; k++) {
@@ -781,6 +1061,7 @@ static bool check_tls(struct parse *p)
 	return true;
 }
 
+
 bool agent_device_same_bus(const struct agent_device *a,
 			   const struct agent_device *b)
 {
@@ -797,16 +1078,11 @@ static bool same_slave(const struct agent_device *a,
 	return a->slave == b->slave && agent_device_same_bus(a, b);
 }
 
-/* Two units on one register would always agree: a copy-paste slip. */
-static bool check_registers(struct parse *p)
+/* Every register span each Modbus unit reads, into r; how many. */
+static int reg_refs(const struct agent_config *c, struct agent_reg_ref *r)
 {
-	const struct agent_config *c = p->cfg;
-	struct agent_reg_ref *r = calloc((size_t)c->nunits + 1, sizeof(*r));
-	bool ok = true;
 	int n = 0;
 
-	if (!r)
-		return fail(p, p->line, "out of memory");
 	for (int i = 0; i < c->nunits; i++) {
 		const struct agent_unit *u = &c->units[i];
 		int d = 0;
@@ -815,20 +1091,48 @@ static bool check_registers(struct parse *p)
 			continue;
 		while (!same_slave(&c->devices[d], &c->devices[u->device]))
 			d++; /* ends at u->device at the latest */
-		/* devices on one endpoint and slave are one */
-		r[n++] = (struct agent_reg_ref){ d, (int)u->reg, u->address, i };
-	}
-	qsort(r, (size_t)n, sizeof(*r), agent_reg_ref_cmp);
-	for (int k = 1; k < n && ok; k++) {
-		const struct agent_unit *a = &c->units[r[k - 1].unit];
-		const struct agent_unit *b = &c->units[r[k].unit];
+		for (int k = 0; k < agent_config_nvalues(u); k++) {
+			struct agent_value tmp;
+			const struct agent_value *v =
+				agent_config_value(c, u, k, &tmp);
 
-		if (r[k - 1].dev == r[k].dev && r[k - 1].reg == r[k].reg &&
-		    r[k - 1].address == r[k].address)
+			r[n++] = (struct agent_reg_ref){ d, v->reg, v->address,
+						   v->address + v->nregs, i };
+		}
+	}
+	return n;
+}
+
+/*
+ * Two units on one register would always agree: a copy-paste slip.  A
+ * unit's own values may share one (bit fields), checked in end_unit.
+ */
+static bool check_registers(struct parse *p)
+{
+	const struct agent_config *c = p->cfg;
+	struct agent_reg_ref *r = calloc((size_t)c->nvalues +
+					 (size_t)c->nunits + 1, sizeof(*r));
+	bool ok = true;
+	int n;
+
+	if (!r)
+		return fail(p, p->line, "out of memory");
+	n = reg_refs(c, r);
+	qsort(r, (size_t)n, sizeof(*r), agent_reg_ref_cmp);
+	/* last: the span reaching furthest so far in its slave and table */
+	for (int k = 1, last = 0; k < n && ok; k++) {
+		const struct agent_unit *a = &c->units[r[last].unit];
+		const struct agent_unit *b = &c->units[r[k].unit];
+		bool group = r[last].dev == r[k].dev && r[last].reg == r[k].reg;
+
+		if (!group || r[k].address >= r[last].end ||
+		    r[last].unit == r[k].unit)
+			last = !group || r[k].end > r[last].end ? k : last;
+		else
 			ok = fail(p, b->line, "unit '%s' reads the same %s "
 				  "register %d of slave %d as unit '%s' (line "
-				  "%d)", b->id, agent_config_reg_name(b->reg),
-				  b->address, c->devices[b->device].slave,
+				  "%d)", b->id, agent_config_reg_name(r[k].reg),
+				  r[k].address, c->devices[b->device].slave,
 				  a->id, a->line);
 	}
 	free(r);
@@ -970,7 +1274,16 @@ int agent_config_load(struct agent_config *cfg, const char *path, char *err,
 void agent_config_free(struct agent_config *cfg)
 {
 	free(cfg->units);
-	memset(cfg, 0, sizeof(*cfg)); /* empty, as after a refused load */
+	free(cfg->values);
+	free(cfg->rules);
+	free(cfg->conds);
+	free(cfg->strs);
+	cfg->units = NULL;
+	cfg->values = NULL;
+	cfg->rules = NULL;
+	cfg->conds = NULL;
+	cfg->strs = NULL;
+	cfg->nunits = cfg->nvalues = cfg->nrules = cfg->nconds = 0;
 }
 
 int agent_config_unit_find(const struct agent_config *cfg, const char *id)
@@ -992,6 +1305,8 @@ int agent_reg_ref_cmp(const void *x, const void *y)
 		return a->reg < b->reg ? -1 : 1;
 	if (a->address != b->address)
 		return a->address < b->address ? -1 : 1;
+	if (a->end != b->end)
+		return a->end < b->end ? -1 : 1;
 	return a->unit < b->unit ? -1 : a->unit > b->unit;
 }
 
@@ -1010,4 +1325,23 @@ int agent_config_map(const struct agent_unit *u, uint16_t value)
 			return u->map_state[i];
 	}
 	return VG_ERR_NOTFOUND;
+}
+
+int agent_config_nvalues(const struct agent_unit *u)
+{
+	return u->manual ? 0 : u->nvalues ? u->nvalues : 1;
+}
+
+const struct agent_value *agent_config_value(const struct agent_config *c,
+					     const struct agent_unit *u,
+					     int k, struct agent_value *tmp)
+{
+	bool bit = u->reg == AGENT_REG_COIL || u->reg == AGENT_REG_DISCRETE;
+
+	if (u->nvalues)
+		return &c->values[u->value0 + k];
+	*tmp = (struct agent_value){ .reg = (uint8_t)u->reg, .nregs = 1,
+		.address = u->address, .name = "value",
+		.type = bit ? AGENT_T_BIT : AGENT_T_U16 };
+	return tmp;
 }

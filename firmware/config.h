@@ -18,6 +18,9 @@
 #include "vigie/msg.h"
 #include "vigie/topic.h"
 
+#include "rule.h"
+#include "value.h"
+
 #define AGENT_PATH_MAX 256
 #define AGENT_HOST_MAX 128
 #define AGENT_SECRET_MAX 128
@@ -60,10 +63,19 @@ struct agent_device {
 /* Entries of a unit's map: raw register value -> state. */
 #define AGENT_MAP_MAX 8
 
+/*
+ * A unit reads one plain register or bit (reg, address) through its map,
+ * or typed values (nvalues of cfg->values from value0) that its rules
+ * (nrules of cfg->rules from rule0) or, for one integer, its map turn
+ * into a state.  Small fields sit in the padding: thousands of these
+ * are resident.
+ */
 struct agent_unit {
 	char id[VG_IDENT_MAX + 1];
-	enum vg_program program;
 	bool manual;           /* marked by technicians, never read */
+	uint8_t nvalues;       /* 0: the plain register reg/address */
+	uint8_t nrules;        /* 0: the map decides */
+	enum vg_program program;
 	int device;            /* index into devices; -1 when manual */
 	enum agent_reg reg;
 	uint16_t address;
@@ -71,6 +83,8 @@ struct agent_unit {
 	uint16_t map_value[AGENT_MAP_MAX];
 	uint8_t map_state[AGENT_MAP_MAX]; /* enum vg_state */
 	int line;
+	int value0;
+	int rule0;
 };
 
 struct agent_config {
@@ -101,6 +115,14 @@ struct agent_config {
 	struct agent_device devices[AGENT_DEVICES_MAX];
 	int nunits;
 	struct agent_unit *units;         /* owned: agent_config_free */
+	/* typed units' values, rules and conditions, and the rules' text
+	 * (explanations, string literals); all owned */
+	int nvalues, nrules, nconds;
+	struct agent_value *values;
+	struct agent_rule *rules;
+	struct agent_cond *conds;
+	char *strs;
+	size_t nstrs;
 	/* FNV-1a 64 of the file's bytes, hex: which file is in force */
 	char hash[VG_HASH_MAX + 1];
 };
@@ -121,15 +143,16 @@ void agent_config_free(struct agent_config *cfg);
 bool agent_device_same_bus(const struct agent_device *a,
 			   const struct agent_device *b);
 
-/* Where a unit is read, in the order the poll reads registers. */
+/* Registers one value of a unit spans, in the order the poll reads them. */
 struct agent_reg_ref {
 	int dev;     /* device index */
 	int reg;     /* enum agent_reg */
 	int address;
+	int end;     /* one past its last register */
 	int unit;    /* unit index: the last key, so the order is total */
 };
 
-/* qsort comparison of struct agent_reg_ref: dev, reg, address, unit. */
+/* qsort comparison of struct agent_reg_ref: dev, reg, address, end, unit. */
 int agent_reg_ref_cmp(const void *a, const void *b);
 
 /* Index of a unit by id, or VG_ERR_NOTFOUND. */
@@ -138,5 +161,14 @@ int agent_config_unit_find(const struct agent_config *cfg, const char *id);
 const char *agent_config_reg_name(enum agent_reg r);
 /* Map a raw value through a unit's table; VG_ERR_NOTFOUND when unmapped. */
 int agent_config_map(const struct agent_unit *u, uint16_t value);
+/* How many values unit u reads (a manual one: none). */
+int agent_config_nvalues(const struct agent_unit *u);
+/*
+ * Value k of u: a typed one, or (k = 0 of a plain unit) its register,
+ * described in *tmp, which the result then points to.
+ */
+const struct agent_value *agent_config_value(const struct agent_config *c,
+					     const struct agent_unit *u,
+					     int k, struct agent_value *tmp);
 
 #endif

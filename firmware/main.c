@@ -27,6 +27,7 @@ struct opts {
 	int wait;                 /* mark --wait SECONDS; 0: do not wait */
 	const char *view;         /* status: pending, faults, all; NULL */
 	bool json;                /* status --json, --once --json */
+	bool explain;             /* --check-config, --once: say why */
 	int nargs;
 	const char *args[4];
 };
@@ -34,10 +35,10 @@ struct opts {
 static void usage(FILE *f)
 {
 	fputs("usage: vigie-agent [-c FILE]                 run the agent\n"
-	      "       vigie-agent --check-config FILE       validate a "
-	      "configuration\n"
-	      "       vigie-agent --once [--json] [-c FILE] poll once, print "
-	      "what would be published\n"
+	      "       vigie-agent --check-config FILE [--explain]  validate "
+	      "a configuration\n"
+	      "       vigie-agent --once [--json] [--explain] [-c FILE] poll "
+	      "once, print what would be published\n"
 	      "       vigie-agent [-c FILE|-s SOCK] status [--pending|--faults|"
 	      "--all] [--json]\n"
 	      "       vigie-agent [-c FILE|-s SOCK] mark UNIT STATE --tech ID "
@@ -67,7 +68,7 @@ static void warn_identity(const char *path, const struct agent_config *c)
 			"the broker refuses looks delivered\n", path);
 }
 
-static int check_config(const char *path)
+static int check_config(const char *path, bool explain)
 {
 	struct agent_config cfg;
 	char err[AGENT_ERR_MAX];
@@ -82,6 +83,11 @@ static int check_config(const char *path)
 	warn_identity(path, &cfg);
 	printf("%s: ok: site %s, %d device(s), %d unit(s) (%d manual)\n",
 	       path, cfg.site, cfg.ndevices, cfg.nunits, manual);
+	for (int i = 0; explain && i < cfg.nunits; i++) {
+		if (!cfg.units[i].manual)
+			agent_rule_explain(stdout, &cfg, &cfg.units[i], NULL,
+					   -1);
+	}
 	agent_config_free(&cfg);
 	return 0;
 }
@@ -175,6 +181,7 @@ static const char *need(int argc, char **argv, int *i)
 int main(int argc, char **argv)
 {
 	struct opts o = { .config = AGENT_CONFIG_PATH };
+	const char *check = NULL;
 	bool once = false;
 
 	vg_log_set_ident("vigie-agent");
@@ -192,7 +199,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--wait"))
 			o.wait = wait_seconds(need(argc, argv, &i));
 		else if (!strcmp(a, "--check-config"))
-			return check_config(need(argc, argv, &i));
+			check = need(argc, argv, &i);
+		else if (!strcmp(a, "--explain"))
+			o.explain = true;
 		else if (!strcmp(a, "--once"))
 			once = true;
 		else if (!strcmp(a, "--json"))
@@ -212,8 +221,10 @@ int main(int argc, char **argv)
 		} else
 			o.args[o.nargs++] = a;
 	}
+	if (check)
+		return check_config(check, o.explain);
 	if (once)
-		return agent_once(o.config, o.json, view_lang_env());
+		return agent_once(o.config, o.json, o.explain, view_lang_env());
 	if (o.nargs == 0)
 		return agent_run(o.config);
 	if (!strcmp(o.args[0], "status") && o.nargs == 1)

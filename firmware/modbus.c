@@ -31,6 +31,8 @@ struct agent_modbus_bus {
 	int dev[AGENT_DEVICES_MAX];       /* device indices on this bus */
 	int64_t due[AGENT_DEVICES_MAX];   /* next poll, monotonic ms */
 	modbus_t *ctx;                    /* owned */
+	uint16_t *words;                  /* a poll's reads; owned */
+	int *status;                      /* each request's errno or 0; owned */
 	bool connected;
 	pthread_t thread;
 	struct vg_ratelimit rl;
@@ -56,6 +58,29 @@ static void group_buses(struct agent_modbus *m)
 	}
 }
 
+/* Each bus's poll buffers, as large as its largest device needs. */
+static int bus_buffers(struct agent_modbus *m)
+{
+	for (int b = 0; b < m->nbus; b++) {
+		struct agent_modbus_bus *bus = &m->bus[b];
+		int words = 1, nreq = 1;
+
+		for (int k = 0; k < bus->ndev; k++) {
+			int d = bus->dev[k];
+
+			if (m->plan.dev_words[d] > words)
+				words = m->plan.dev_words[d];
+			if (m->plan.dev_nreq[d] > nreq)
+				nreq = m->plan.dev_nreq[d];
+		}
+		bus->words = malloc(sizeof(uint16_t) * (size_t)words);
+		bus->status = malloc(sizeof(int) * (size_t)nreq);
+		if (!bus->words || !bus->status)
+			return VG_ERR_NOMEM;
+	}
+	return VG_OK;
+}
+
 int agent_modbus_init(struct agent_modbus *m, const struct agent_config *cfg,
 		      struct agent_outbox *ob)
 {
@@ -75,7 +100,10 @@ int agent_modbus_init(struct agent_modbus *m, const struct agent_config *cfg,
 	group_buses(m);
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
-	return VG_OK;
+	rc = bus_buffers(m);
+	if (rc != VG_OK)
+		agent_modbus_free(m);
+	return rc;
 }
 
 static void set_timeout(modbus_t *ctx, int ms,
@@ -145,20 +173,24 @@ static void bus_close(struct agent_modbus_bus *b)
 	b->connected = false;
 }
 
+/* One request into words (bits: one word each, 0 or 1). */
 static int read_raw(modbus_t *ctx, const struct agent_modbus_req *q,
-		    uint16_t *regs, uint8_t *bits)
+		    uint16_t *words)
 {
-	switch (q->reg) {
-	case AGENT_REG_HOLDING:
-		return modbus_read_registers(ctx, q->addr, q->count, regs);
-	case AGENT_REG_INPUT:
+	uint8_t bits[AGENT_PLAN_MAX_BITS];
+	int n;
+
+	if (q->reg == AGENT_REG_HOLDING)
+		return modbus_read_registers(ctx, q->addr, q->count, words);
+	if (q->reg == AGENT_REG_INPUT)
 		return modbus_read_input_registers(ctx, q->addr, q->count,
-						   regs);
-	case AGENT_REG_COIL:
-		return modbus_read_bits(ctx, q->addr, q->count, bits);
-	default:
-		return modbus_read_input_bits(ctx, q->addr, q->count, bits);
-	}
+						   words);
+	n = q->reg == AGENT_REG_COIL ?
+	    modbus_read_bits(ctx, q->addr, q->count, bits) :
+	    modbus_read_input_bits(ctx, q->addr, q->count, bits);
+	for (int k = 0; k < n; k++)
+		words[k] = bits[k];
+	return n;
 }
 
 static bool link_error(int e)
@@ -183,8 +215,7 @@ struct poll_stats {
 
 /* One request with the retry policy; 0 or the errno of the last try. */
 static int read_req(struct agent_modbus_bus *b, const struct agent_device *dev,
-		    const struct agent_modbus_req *q, uint16_t *regs,
-		    uint8_t *bits, struct poll_stats *ps)
+		    const struct agent_modbus_req *q, struct poll_stats *ps)
 {
 	int err = 0;
 
@@ -192,7 +223,7 @@ static int read_req(struct agent_modbus_bus *b, const struct agent_device *dev,
 		if (dev->transport == AGENT_RTU && dev->frame_gap_ms)
 			pause_ms(dev->frame_gap_ms);
 		ps->requests++;
-		if (read_raw(b->ctx, q, regs, bits) == q->count) {
+		if (read_raw(b->ctx, q, b->words + q->off) == q->count) {
 			ps->dead = false;
 			return 0;
 		}
@@ -213,43 +244,64 @@ static int read_req(struct agent_modbus_bus *b, const struct agent_device *dev,
 	return err;
 }
 
-static void apply(struct agent_modbus *m, const struct agent_modbus_req *q,
-		  const uint16_t *regs, const uint8_t *bits)
+/* Unit i's values from the poll's buffer into d; 0 or the errno of the
+ * first request of them that failed. */
+static int unit_values(struct agent_modbus *m, struct agent_modbus_bus *b,
+		       int dev, int i, struct agent_datum *d)
 {
-	const struct agent_config *c = m->cfg;
-	char fault[AGENT_FAULT_MAX + 1];
+	const struct agent_unit *u = &m->cfg->units[i];
 
-	for (int k = 0; k < q->nunits; k++) {
-		int i = m->plan.order[q->first + k];
-		const struct agent_unit *u = &c->units[i];
-		int off = u->address - q->addr;
-		uint16_t v = regs ? regs[off] : bits[off];
-		int st = agent_config_map(u, v);
+	for (int k = 0; k < agent_config_nvalues(u); k++) {
+		struct agent_value tmp;
+		const struct agent_value *v =
+			agent_config_value(m->cfg, u, k, &tmp);
+		int r = agent_modbus_plan_find(&m->plan, dev, v);
+		const struct agent_modbus_req *q = &m->plan.req[r < 0 ? 0 : r];
 
-		if (st >= 0) {
-			agent_outbox_read_ok(m->ob, i, st);
-			continue;
-		}
-		snprintf(fault, sizeof(fault), "unmapped value %u", v);
-		agent_outbox_read_fault(m->ob, i, fault);
+		if (r < 0)
+			return EINVAL; /* a plan that misses a value: a bug */
+		if (b->status[r - m->plan.dev_first[dev]])
+			return b->status[r - m->plan.dev_first[dev]];
+		agent_value_decode(v, b->words + q->off + (v->address - q->addr),
+				   &d[k]);
 	}
+	return 0;
 }
 
-static void fault_req(struct agent_modbus *m,
-		      const struct agent_modbus_req *q, const char *why)
+/* Decide unit i from what the poll read, into the store. */
+static void apply(struct agent_modbus *m, struct agent_modbus_bus *b,
+		  int dev, int i)
 {
-	for (int k = 0; k < q->nunits; k++)
-		agent_outbox_read_fault(m->ob, m->plan.order[q->first + k],
-					why);
-}
+	const struct agent_unit *u = &m->cfg->units[i];
+	struct agent_datum d[AGENT_UNIT_VALUES_MAX];
+	char fault[AGENT_FAULT_MAX + 1];
+	int err, rule, st = -1;
 
-static void fault_from(struct agent_modbus *m, int d, int from,
-		       const char *why)
-{
-	int first = m->plan.dev_first[d], n = m->plan.dev_nreq[d];
+	memset(d, 0, sizeof(d[0])); /* a unit reads one value at least */
+	err = unit_values(m, b, dev, i, d);
 
-	for (int r = from; r < n; r++)
-		fault_req(m, &m->plan.req[first + r], why);
+	if (!err)
+		st = agent_rule_decide(m->cfg, u, d, &rule);
+	if (m->explain)
+		m->explain(m->explain_arg, i, err ? NULL : d, st,
+			   err ? modbus_strerror(err) : NULL);
+	if (st >= 0) {
+		agent_outbox_read_ok(m->ob, i, st);
+		return;
+	}
+	/* a fault that does not change with the value: one record, not one
+	 * per poll, while a value matches nothing */
+	if (err)
+		snprintf(fault, sizeof(fault), "%s", modbus_strerror(err));
+	else if (u->nrules)
+		snprintf(fault, sizeof(fault), "no rule matched");
+	else if (d[0].kind == AGENT_K_INT)
+		snprintf(fault, sizeof(fault), "unmapped value %lld",
+			 (long long)d[0].n.i);
+	else
+		snprintf(fault, sizeof(fault), "unmapped value %llu",
+			 (unsigned long long)d[0].n.u);
+	agent_outbox_read_fault(m->ob, i, fault);
 }
 
 static void publish_stats(struct agent_modbus *m, int d,
@@ -261,41 +313,42 @@ static void publish_stats(struct agent_modbus *m, int d,
 	pthread_mutex_unlock(&m->lock);
 }
 
+/* Every request of device d into the bus's buffer, each one's outcome in
+ * b->status (a broken link fails the rest unread). */
+static void read_device(struct agent_modbus *m, struct agent_modbus_bus *b,
+			int d, struct poll_stats *ps)
+{
+	const struct agent_device *dev = &m->cfg->devices[d];
+	int first = m->plan.dev_first[d], n = m->plan.dev_nreq[d];
+	int err = bus_connect(b, dev);
+	bool up = err == 0;
+
+	if (up) {
+		modbus_set_slave(b->ctx, dev->slave);
+		set_timeout(b->ctx, dev->response_timeout_ms,
+			    modbus_set_response_timeout);
+		set_timeout(b->ctx, dev->byte_timeout_ms,
+			    modbus_set_byte_timeout);
+	}
+	for (int r = 0; r < n; r++) {
+		if (up)
+			err = read_req(b, dev, &m->plan.req[first + r], ps);
+		b->status[r] = err;
+		if (up && link_error(err)) {
+			bus_close(b);
+			up = false;
+		}
+	}
+}
+
 static void poll_requests(struct agent_modbus *m, struct agent_modbus_bus *b,
 			  int d, struct poll_stats *ps)
 {
-	const struct agent_device *dev = &m->cfg->devices[d];
-	uint16_t regs[AGENT_PLAN_MAX_REGS];
-	uint8_t bits[AGENT_PLAN_MAX_BITS];
-	int first = m->plan.dev_first[d], n = m->plan.dev_nreq[d], err;
-
-	if (n == 0)
+	if (m->plan.dev_nreq[d] == 0)
 		return;
-	if ((err = bus_connect(b, dev)) != 0) {
-		fault_from(m, d, 0, modbus_strerror(err));
-		return;
-	}
-	modbus_set_slave(b->ctx, dev->slave);
-	set_timeout(b->ctx, dev->response_timeout_ms,
-		    modbus_set_response_timeout);
-	set_timeout(b->ctx, dev->byte_timeout_ms, modbus_set_byte_timeout);
-	for (int r = 0; r < n; r++) {
-		const struct agent_modbus_req *q = &m->plan.req[first + r];
-		bool word = q->reg == AGENT_REG_HOLDING ||
-			    q->reg == AGENT_REG_INPUT;
-
-		err = read_req(b, dev, q, regs, bits, ps);
-		if (!err) {
-			apply(m, q, word ? regs : NULL, bits);
-			continue;
-		}
-		if (link_error(err)) {
-			bus_close(b);
-			fault_from(m, d, r, modbus_strerror(err));
-			return;
-		}
-		fault_req(m, q, modbus_strerror(err));
-	}
+	read_device(m, b, d, ps);
+	for (int k = 0; k < m->plan.dev_nunits[d]; k++)
+		apply(m, b, d, m->plan.order[m->plan.dev_unit0[d] + k]);
 }
 
 /* Only d's bus thread writes its figures, so it may read them unlocked. */
@@ -437,6 +490,8 @@ void agent_modbus_free(struct agent_modbus *m)
 		bus_close(&m->bus[b]);
 		if (m->bus[b].ctx)
 			modbus_free(m->bus[b].ctx);
+		free(m->bus[b].words);
+		free(m->bus[b].status);
 	}
 	free(m->bus);
 	m->bus = NULL;

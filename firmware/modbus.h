@@ -2,8 +2,10 @@
  * Modbus polling.  Devices (slaves) that share a connection (one TCP
  * endpoint, or one RTU serial bus) form a bus; each bus has its own thread,
  * so a dead TCP gateway never delays another, and on a shared RS-485 line a
- * dead slave costs its own response timeout and nothing more.  Results go
- * straight into the store (agent_outbox_read_ok / _read_fault).
+ * dead slave costs its own response timeout and nothing more.  A device's
+ * requests are read first, then each of its units is decoded and decided
+ * (rule.h); results go straight into the store (agent_outbox_read_ok /
+ * _read_fault).
  */
 #ifndef AGENT_MODBUS_H
 #define AGENT_MODBUS_H
@@ -31,6 +33,12 @@ struct agent_modbus {
 	 * poll ends, under lock: read them with agent_modbus_device_stats */
 	int requests[AGENT_DEVICES_MAX];  /* in its last poll, retries too */
 	bool dead[AGENT_DEVICES_MAX];     /* timed out on its last poll */
+	/* --once --explain: told each unit's values as read (NULL after a
+	 * read fault, then fault says why) and the state they give (-1:
+	 * none), from the polling thread; NULL when nobody asks */
+	void (*explain)(void *arg, int unit, const struct agent_datum *d,
+			int state, const char *fault);
+	void *explain_arg;
 };
 
 int agent_modbus_init(struct agent_modbus *m, const struct agent_config *cfg,

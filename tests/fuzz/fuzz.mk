@@ -4,7 +4,8 @@
 # New inputs go to build/fuzz/corpus-NAME; the committed seeds are never
 # modified.  Crashes are written to build/fuzz/ and fail the run.
 
-FUZZ_NAMES := unit_status presence receipt event summary topic targets gw_core agent_config
+FUZZ_NAMES := unit_status presence receipt event summary topic targets gw_core agent_config \
+	agent_rule
 FUZZ_OUT   := build/fuzz
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(FUZZ_OUT)/fuzz_%)
 FUZZ_SECONDS ?= 120
@@ -18,7 +19,8 @@ FUZZ_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
 FUZZ_LIBS := $(shell $(PKG_CONFIG) --libs libcjson sqlite3 inih 2>/dev/null) \
 	-lpthread -lm
 FUZZ_EXTRA_gw_core := gateway/gw_core.c gateway/gw_units.c
-FUZZ_EXTRA_agent_config := firmware/config.c
+FUZZ_EXTRA_agent_config := firmware/config.c firmware/value.c firmware/rule.c
+FUZZ_EXTRA_agent_rule := $(FUZZ_EXTRA_agent_config)
 
 DEBS += libclang-rt-14-dev
 CHECK_EXTRA += fuzz-smoke

@@ -39,9 +39,12 @@ def _readline(proc, timeout):
 class Sim:
     """vigie-sim: TCP (self.port) or RTU over a pty (self.pty)."""
 
-    def __init__(self, rtu=False, slaves="1", size=200):
+    def __init__(self, rtu=False, slaves="1", size=200, units=None):
+        """units: a --units file (UNIT PROGRAM SLAVE ADDRESS STATE
+        [KIND] lines)."""
         args = [SIM, "--slaves", slaves, "--size", str(size)]
         args += ["--rtu"] if rtu else ["--tcp", "0"]
+        args += ["--units", units] if units else []
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, bufsize=0)
         ready = _readline(self.proc, 10).split()

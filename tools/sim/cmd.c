@@ -5,6 +5,14 @@
  *   hold SLAVE ADDR VALUE    holding register only
  *   input SLAVE ADDR VALUE   input register only
  *   coil SLAVE ADDR 0|1      coil and discrete input
+ *   put SLAVE ADDR TYPE VALUE [ORDER]
+ *                            holding and input registers from ADDR := a
+ *                            typed value: u16, i16, u32, i32, u64,
+ *                            float32 (ORDER ABCD, BADC, CDAB or DCBA, as
+ *                            the agent's byte_order) or version (2.3.1,
+ *                            one component a register)
+ *   text SLAVE ADDR N TEXT   N registers from ADDR := TEXT (the rest of
+ *                            the line), two characters each, NUL-padded
  *   kill SLAVE               stop answering (a dead slave)
  *   revive SLAVE             answer again
  *   busy SLAVE N             answer "busy" to the next N requests
@@ -13,7 +21,8 @@
  *   late SLAVE MS N          send the next N replies MS ms late; 0 stops
  *   stats                    "ok SLAVE:REQUESTS ..." per slave
  *   dump [SLAVE]             non-zero holding registers as "ADDR=VALUE"
- *   state UNIT STATE         set a unit (from --units) to a state
+ *   state UNIT STATE         set a unit (from --units) to a state, as
+ *                            its kind of equipment shows it
  *   freeze | thaw            stop / resume the timed dynamics
  *   step [N]                 run N ticks now (default 1): "ok CHANGED"
  *   truth [FILE]             ground truth: "ok N" then N JSON lines, or
@@ -25,7 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARGS_MAX 4
+#define ARGS_MAX 6
 
 static int split(char *line, char **argv)
 {
@@ -61,6 +70,60 @@ static int set_value(struct sim *s, char **argv, bool hold, bool input)
 		sl->map->tab_registers[addr] = (uint16_t)v;
 	if (input)
 		sl->map->tab_input_registers[addr] = (uint16_t)v;
+	return VG_OK;
+}
+
+/* Both tables from addr: n registers of r. */
+static void set_words(struct sim_slave *sl, long addr, const uint16_t *r,
+		      int n)
+{
+	memcpy(&sl->map->tab_registers[addr], r, sizeof(*r) * (size_t)n);
+	memcpy(&sl->map->tab_input_registers[addr], r, sizeof(*r) * (size_t)n);
+}
+
+/* put SLAVE ADDR TYPE VALUE [ORDER] */
+static int put_value(struct sim *s, char **argv, int argc)
+{
+	static const char *const orders[] = { "ABCD", "BADC", "CDAB", "DCBA" };
+	struct sim_slave *sl;
+	uint16_t r[4];
+	long id, addr;
+	int order = 0, n;
+
+	if (!num(argv[1], 0, SIM_SLAVE_MAX, &id) ||
+	    !num(argv[2], 0, s->size - 1, &addr) ||
+	    !(sl = sim_slave_get(s, (int)id)))
+		return VG_ERR_INVAL;
+	while (argc == 6 && order < 4 && strcmp(argv[5], orders[order]) != 0)
+		order++;
+	if (order == 4)
+		return VG_ERR_INVAL;
+	n = sim_equip_put(r, s->size - (int)addr < 4 ? s->size - (int)addr :
+			  4, argv[3], argv[4], order);
+	if (n < 0)
+		return VG_ERR_INVAL;
+	set_words(sl, addr, r, n);
+	return VG_OK;
+}
+
+/* text SLAVE ADDR N TEXT..., before the line is cut into words. */
+static int put_text(struct sim *s, const char *line)
+{
+	struct sim_slave *sl;
+	uint16_t r[64];
+	long id, addr, n;
+	int at = 0;
+	char *nl;
+
+	if (sscanf(line, "text %ld %ld %ld %n", &id, &addr, &n, &at) != 3 ||
+	    !at || n < 1 || n > 64 || addr < 0 || addr + n > s->size ||
+	    !(sl = sim_slave_get(s, (int)id)))
+		return VG_ERR_INVAL;
+	if ((nl = strpbrk(line + at, "\r\n")))
+		*nl = '\0';
+	if (sim_equip_text(r, (int)n, line + at) < 0)
+		return VG_ERR_INVAL;
+	set_words(sl, addr, r, (int)n);
 	return VG_OK;
 }
 
@@ -187,8 +250,15 @@ static void truth(struct sim *s, const char *file)
 bool sim_cmd_exec(struct sim *s, char *line)
 {
 	char *argv[ARGS_MAX] = { 0 };
-	int argc = split(line, argv), rc = VG_ERR_INVAL;
+	int argc, rc = VG_ERR_INVAL;
 
+	if (strncmp(line, "text ", 5) == 0) {
+		fputs(put_text(s, line) == VG_OK ? "ok\n" : "error bad command\n",
+		      s->out);
+		fflush(s->out);
+		return true;
+	}
+	argc = split(line, argv);
 	if (argc == 0)
 		return true;
 	if (!strcmp(argv[0], "quit"))
@@ -208,6 +278,8 @@ bool sim_cmd_exec(struct sim *s, char *line)
 			rc = set_value(s, argv, false, true);
 		else if (argc == 4 && !strcmp(argv[0], "coil"))
 			rc = set_coil(s, argv);
+		else if (argc >= 5 && !strcmp(argv[0], "put"))
+			rc = put_value(s, argv, argc);
 		else if (argc >= 2 && (!strcmp(argv[0], "kill") ||
 				       !strcmp(argv[0], "revive") ||
 				       !strcmp(argv[0], "busy") ||

@@ -30,7 +30,8 @@ static const char usage[] =
 	"usage: vigie-sim [--tcp PORT | --rtu] [--slaves 1-3,7] [--size N]\n"
 	"       [--units FILE] [--site ID] [--region RR] [--seed N]\n"
 	"       [--tick-ms N] [--rates START,FINISH,RETIRE] [--truth FILE]\n"
-	"FILE lines: UNIT PROGRAM SLAVE ADDRESS STATE; rates are chances per\n"
+	"FILE lines: UNIT PROGRAM SLAVE ADDRESS STATE [plain|radio|cpe|model]\n"
+	"(the kinds of equipment: tools/sim/equip.c); rates are chances per\n"
 	"tick in parts per million (default 4000,50000,100); --tick-ms 0\n"
 	"(default) runs no dynamics but the step command.\n";
 

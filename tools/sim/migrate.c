@@ -1,11 +1,13 @@
 /*
- * The units a simulated site serves and how they migrate over time.  Each
- * unit is one holding register (mirrored in the input register) holding
- * its state as the agent's default map reads it: 0 pending, 1 migrating,
- * 2 migrated, 3 retired.  Every tick, with seeded chances, a unit may take
- * one step pending -> migrating -> migrated, or rarely be retired.  The
- * register is the only copy of the state, so the ground truth is read back
- * from the registers and a test's "set" is part of it.
+ * The units a simulated site serves and how they migrate over time.  A
+ * plain unit is one holding register (mirrored in the input register)
+ * holding its state as the agent's default map reads it: 0 pending, 1
+ * migrating, 2 migrated, 3 retired; other kinds of equipment (equip.c)
+ * show it in their own registers, as the agent's rules read them.  Every
+ * tick, with seeded chances, a unit may take one step pending ->
+ * migrating -> migrated, or rarely be retired.  The registers are the
+ * only copy of the state, so the ground truth is read back from them and
+ * a test's "set" or "put" is part of it.
  */
 #include "sim.h"
 
@@ -46,17 +48,17 @@ static uint16_t *reg(struct sim *s, const struct sim_unit *u)
 
 static void put(struct sim *s, const struct sim_unit *u, int state)
 {
-	*reg(s, u) = (uint16_t)state;
-	s->slave[u->slave]->map->tab_input_registers[u->addr] =
-		(uint16_t)state;
+	int n = sim_equip_regs(u->kind);
+
+	sim_equip_write(reg(s, u), u->kind, state, (int)(u - s->unit));
+	memcpy(&s->slave[u->slave]->map->tab_input_registers[u->addr],
+	       reg(s, u), sizeof(uint16_t) * (size_t)n);
 }
 
-/* The state a register value stands for; UNKNOWN for anything else. */
+/* The state the registers show; UNKNOWN for anything else. */
 static int state_of(struct sim *s, const struct sim_unit *u)
 {
-	uint16_t v = *reg(s, u);
-
-	return v <= VG_STATE_RETIRED ? v : VG_STATE_UNKNOWN;
+	return sim_equip_state(reg(s, u), u->kind);
 }
 
 /* A unit line into *u and *state: VG_OK, VG_ERR_NOTFOUND (blank or
@@ -64,19 +66,21 @@ static int state_of(struct sim *s, const struct sim_unit *u)
 static int parse_line(struct sim *s, char *line, struct sim_unit *u,
 		      int *state)
 {
-	char *f[5], *save = NULL;
-	int n = 0;
+	char *f[6], *save = NULL;
+	int n = 0, kind = SIM_PLAIN;
 	long long slave, addr;
 
-	for (char *t = strtok_r(line, " \t\r\n", &save); t && n < 5;
+	for (char *t = strtok_r(line, " \t\r\n", &save); t && n < 6;
 	     t = strtok_r(NULL, " \t\r\n", &save))
 		f[n++] = t;
 	if (n == 0 || f[0][0] == '#')
 		return VG_ERR_NOTFOUND; /* blank or comment: no unit */
-	if (n != 5 || strtok_r(NULL, " \t\r\n", &save))
+	if (n < 5 || strtok_r(NULL, " \t\r\n", &save) ||
+	    (n == 6 && (kind = sim_equip_parse(f[5])) < 0))
 		return VG_ERR_PARSE;
 	if (vg_int_parse(f[2], 0, SIM_SLAVE_MAX, &slave) != VG_OK ||
-	    vg_int_parse(f[3], 0, s->size - 1, &addr) != VG_OK)
+	    vg_int_parse(f[3], 0, s->size - sim_equip_regs(kind), &addr) !=
+	    VG_OK)
 		return VG_ERR_PARSE;
 	if (!vg_ident_valid(f[0], strlen(f[0])))
 		return VG_ERR_PARSE;
@@ -87,6 +91,7 @@ static int parse_line(struct sim *s, char *line, struct sim_unit *u,
 		return VG_ERR_PARSE;
 	u->program = (uint8_t)n;
 	u->slave = (uint8_t)slave;
+	u->kind = (uint8_t)kind;
 	u->addr = (uint16_t)addr;
 	return VG_OK;
 }
@@ -102,7 +107,7 @@ static int add_unit(struct sim *s, const struct sim_unit *u, int state)
 		return VG_ERR_NOMEM;
 	s->unit = grown;
 	s->unit[s->nunits++] = *u;
-	put(s, u, state);
+	put(s, &s->unit[s->nunits - 1], state);
 	return VG_OK;
 }
 
@@ -126,7 +131,8 @@ int sim_units_load(struct sim *s, const char *path)
 			r = add_unit(s, &u, state);
 		if (r != VG_OK && r != VG_ERR_NOTFOUND) {
 			fprintf(stderr, "%s:%d: expected UNIT PROGRAM SLAVE "
-				"ADDRESS STATE (address < %d)\n", path, lineno,
+				"ADDRESS STATE [plain|radio|cpe|model] (its "
+				"registers below %d)\n", path, lineno,
 				s->size);
 			rc = VG_ERR_PARSE;
 		}
@@ -215,9 +221,9 @@ void sim_truth_write(struct sim *s, FILE *f)
 		fprintf(f, "{\"site\":\"%s\",\"region\":\"%s\","
 			"\"program\":\"%s\",\"unit\":\"%s\",\"slave\":%d,"
 			"\"register\":\"holding\",\"address\":%d,"
-			"\"value\":%u,\"state\":\"%s\"}\n",
+			"\"kind\":\"%s\",\"value\":%u,\"state\":\"%s\"}\n",
 			s->site, s->region, vg_program_name(u->program), u->id,
-			u->slave, u->addr, *reg(s, u),
+			u->slave, u->addr, sim_equip_name(u->kind), *reg(s, u),
 			vg_state_name(state_of(s, u)));
 	}
 }

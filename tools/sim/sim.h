@@ -3,9 +3,10 @@
  * and demos.  A site is a set of slaves (one register map each) behind one
  * transport (TCP or RTU over a pseudo-terminal), driven by commands on
  * stdin.  Modules: slaves.c (the site's state), migrate.c (the units a
- * site serves, how they migrate over time, their ground truth), cmd.c (the
- * command language), tcp.c and rtu.c (transports), main.c (the event
- * loop).  A unit's state lives only in its registers, so a test's "set"
+ * site serves, how they migrate over time, their ground truth), equip.c
+ * (kinds of equipment: how each shows its state in registers; typed
+ * values), cmd.c (the command language), tcp.c and rtu.c (transports),
+ * main.c (the event loop).  A unit's state lives only in its registers, so a test's "set"
  * and the dynamics can never disagree about it.
  */
 #ifndef VIGIE_SIM_H
@@ -25,11 +26,16 @@
 #define SIM_UNITS_MAX 65536
 #define SIM_PPM 1000000L
 
-/* A unit of equipment: its state is the value of one holding register. */
+/* Kinds of equipment (equip.c). */
+enum sim_kind { SIM_PLAIN = 0, SIM_RADIO, SIM_CPE, SIM_MODEL, SIM_KINDS };
+
+/* A unit of equipment: its state is in its holding registers from addr,
+ * as its kind writes it. */
 struct sim_unit {
 	char id[VG_IDENT_MAX + 1];
 	uint8_t program;          /* enum vg_program */
 	uint8_t slave;
+	uint8_t kind;             /* enum sim_kind */
 	uint16_t addr;
 };
 
@@ -95,10 +101,10 @@ void sim_slaves_answer(struct sim *s, modbus_t *ctx, const uint8_t *req,
 void sim_slaves_late_poll(struct sim *s, int64_t now_ms);
 
 /*
- * Units from a file of "UNIT PROGRAM SLAVE ADDRESS STATE" lines ('#'
- * comments); creates the slaves they name and writes each initial state
- * into its registers.  Errors go to stderr as "file:line: why"; VG_OK or
- * VG_ERR_IO / VG_ERR_PARSE.
+ * Units from a file of "UNIT PROGRAM SLAVE ADDRESS STATE [KIND]" lines
+ * ('#' comments); creates the slaves they name and writes each initial
+ * state into its registers.  Errors go to stderr as "file:line: why"; VG_OK
+ * or VG_ERR_IO / VG_ERR_PARSE.
  */
 int sim_units_load(struct sim *s, const char *path);
 void sim_units_free(struct sim *s);
@@ -113,6 +119,25 @@ int sim_unit_set(struct sim *s, const char *id, const char *state);
 void sim_truth_write(struct sim *s, FILE *f);
 /* The same into path, atomically (temporary file + rename); VG_ERR_*. */
 int sim_truth_file(struct sim *s, const char *path);
+
+/* A kind by name ("plain", "radio", "cpe", "model"), or -1. */
+int sim_equip_parse(const char *name);
+const char *sim_equip_name(int kind);
+/* Registers a unit of that kind spans. */
+int sim_equip_regs(int kind);
+/* Write state into a unit's registers r; seq varies its ids. */
+void sim_equip_write(uint16_t *r, int kind, int state, int seq);
+/* The state a unit's registers show (VG_STATE_UNKNOWN: none). */
+int sim_equip_state(const uint16_t *r, int kind);
+/*
+ * A typed value ("u16", "i16", "u32", "i32", "u64", "float32", "version"
+ * as 2.3.1) into r in order (0 ABCD, 1 BADC, 2 CDAB, 3 DCBA), at most
+ * room registers; how many it took, or -1.
+ */
+int sim_equip_put(uint16_t *r, int room, const char *type,
+		  const char *value, int order);
+/* text into n registers, two characters each, NUL-padded; n or -1. */
+int sim_equip_text(uint16_t *r, int n, const char *text);
 
 /* Execute one command line; false when it asks to quit. */
 bool sim_cmd_exec(struct sim *s, char *line);
