@@ -338,8 +338,7 @@ def test_two_gateways_publish_the_same_bytes(tmp_path, broker, procs):
         pub.disconnect()
     assert len(cb.published("vigie/v1/summary/")) > n_before
     wait_for(lambda: not s.problems(retained(broker.port,
-                                             "vigie/v1/summary/#",
-                                             settle=0.3)),
+                                             "vigie/v1/summary/#")),
              timeout=10, what="the retained summaries after A died")
     # within a couple of coalescing windows (100 ms): no failover delay
     # (the bound leaves room for a loaded machine)

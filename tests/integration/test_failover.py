@@ -118,7 +118,7 @@ def births_on(port, session_above=0):
     unit has its state there and the presence is online with a session
     above session_above; else None."""
     states = {u: s["state"] for u, s in unit_states(port).items()}
-    pres = retained(port, PRESENCE, settle=0.3).get(PRESENCE)
+    pres = retained(port, PRESENCE).get(PRESENCE)
     pres = json.loads(pres) if pres else None
     if states != STATES or not pres or not pres["online"] or \
             pres["session"] <= session_above:
