@@ -141,7 +141,7 @@ UT_KIT := $(BUILD)/tests/gw_kit.o
 
 $(UT_KIT): tests/unit/gw_kit.c tests/unit/gw_kit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Igateway -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Igateway -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(UT_KIT) $(LIBGW) $(LIBVG)
 	@mkdir -p $(dir $@)
@@ -208,4 +208,4 @@ lint:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(GW_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(GW_OBJ:.o=.d) $(UT_KIT:.o=.d)

@@ -56,9 +56,11 @@ $(SIM): $(SIM_OBJ) $(LIBVG)
 # the fixtures the agent's unit tests share (tests/unit/agent/agent_kit.h)
 AGENT_UT_KIT := $(BUILD)/tests/agent/agent_kit.o
 
+# (-MMD: it is rebuilt when a firmware header it includes changes, such as
+# the layout of struct agent_unit)
 $(AGENT_UT_KIT): tests/unit/agent/agent_kit.c tests/unit/agent/agent_kit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(AGENT_CFLAGS) -Ifirmware -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(AGENT_CFLAGS) -Ifirmware -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/agent/%: tests/unit/agent/%.c $(AGENT_UT_KIT) $(AGENT_CORE) \
 			$(LIBVG)
@@ -79,7 +81,7 @@ install-agent: $(AGENT)
 	install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/sbin/vigie-agent
 	install -m 0644 deploy/vigie-agent.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
--include $(AGENT_OBJ:.o=.d) $(SIM_OBJ:.o=.d)
+-include $(AGENT_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(AGENT_UT_KIT:.o=.d)
 
 .PHONY: install-agent
 install: $(if $(call runs,agent),install-agent)
