@@ -9,12 +9,26 @@
 #                               RSS and CPU side by side (~2 min)
 #   make bench-restart-broker   restart with 1,000,000 retained units on
 #                               the broker, and bytes per unit (~5 min)
+#   make bench-storm            500 agents x 40 units reconnecting at once
+#                               (bench/stormgen): gateway vs mosquitto_sub
+#                               on one mosquitto and on a 3-node NATS
+#                               JetStream cluster (~10 min)
+#   make bench-nats-rate        gateway vs mosquitto_sub rate on the NATS
+#                               cluster, and the cluster vs one mosquitto
 #
 # collectd (Debian's collectd-core: modbus and mqtt plugins) is installed
 # here when missing and make runs as root, not in make check's DEBS.
 
-.PHONY: bench-latency bench-collectd bench-restart-broker collectd-deps
-BENCH_EXTRA += bench-latency bench-collectd bench-restart-broker
+.PHONY: bench-latency bench-collectd bench-restart-broker collectd-deps \
+        bench-storm bench-nats-rate nats-deps
+BENCH_EXTRA += bench-latency bench-collectd bench-restart-broker \
+               bench-storm bench-nats-rate
+BENCH_BIN += $(BUILD)/bench/stormgen
+
+# many clients in one process: libvigie's encoders, libmosquitto, threads
+$(BUILD)/bench/stormgen: bench/stormgen.c $(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBVG) $(LDFLAGS) $(LIBS)
 
 bench-latency: $(GATEWAY) $(AGENT) $(SIM)
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/change_latency.py --units 100 \
