@@ -415,7 +415,7 @@ int main(int argc, char **argv)
 {
 	struct worker workers[MAX_THREADS];
 	struct sigaction sa;
-	int rc = 0, mrc;
+	int rc = 0, mrc, started = 0;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: stormgen HOST:PORT[,HOST:PORT...] SITES "
@@ -469,13 +469,18 @@ int main(int argc, char **argv)
 		if (!workers[t].fds || !workers[t].who ||
 		    pthread_create(&workers[t].tid, NULL, run, &workers[t])) {
 			fprintf(stderr, "stormgen: cannot start thread %d\n", t);
-			return 1;
+			free(workers[t].fds);
+			free(workers[t].who);
+			/* the started ones stop at once */
+			stopping = 1;
+			break;
 		}
+		started++;
 	}
 	/* report as it happens; the threads hold the connections meanwhile */
 	{
 		bool said_conn = false, said_done = false;
-		struct timespec pause = { 0, 10 * 1000 * 1000 };
+		struct timespec pause = { 0, 10000000L };
 
 		while (!stopping && vg_mono_ms() - t0_ms < hold_s * 1000) {
 			if (!said_conn && atomic_load(&n_connacked) == nsites) {
@@ -497,13 +502,15 @@ int main(int argc, char **argv)
 			nanosleep(&pause, NULL);
 		}
 		stopping = 1;
-		if (!said_done) {
+		if (atomic_load(&n_done) < nsites) {
 			fprintf(stderr, "stormgen: %d of %d sites acknowledged\n",
 				atomic_load(&n_done), nsites);
 			rc = 1;
 		}
 	}
-	for (int t = 0; t < nthreads; t++) {
+	if (started < nthreads)
+		rc = 1;
+	for (int t = 0; t < started; t++) {
 		if (pthread_join(workers[t].tid, NULL) != 0)
 			rc = 1;
 		free(workers[t].fds);
