@@ -33,8 +33,10 @@ import tempfile
 import threading
 import time
 
+import urllib.request
+
 import paho.mqtt.client as mqtt
-from benchkit import BUILD, stop, wait
+from benchkit import BUILD, free_port, stop, wait
 from natskit import Cluster, Mosquitto, cpu_s
 
 PROGRAMS = ("renir", "rgt")
@@ -93,6 +95,13 @@ class Watcher:
             return sorted(k for k, v in self.exp.items()
                           if self.latest.get(k) != (v, 0))
 
+    def province(self):
+        """Units and stale units in the last `all` summaries."""
+        with self.lock:
+            got = [self.latest.get((p, "all")) for p in PROGRAMS]
+        return (sum(sum(g[0].values()) for g in got if g),
+                sum(g[1] for g in got if g))
+
     def stop(self):
         self.c.loop_stop()
         self.c.disconnect()
@@ -140,11 +149,13 @@ def one_run(kind, a, tmp):
         node1 = int(broker.addresses()[0].rsplit(":", 1)[1])
         watcher = Watcher(node1, exp)
         log = os.path.join(tmp, "gw.log")
+        http = free_port()
         with open(log, "w") as lf:
             gw = subprocess.Popen(
                 [os.path.join(BUILD, "vigie-gateway"), "--broker",
                  ",".join(broker.addresses()), "--data-dir",
-                 os.path.join(tmp, "gwdata"), "--today", "2024-06-01"],
+                 os.path.join(tmp, "gwdata"), "--today", "2024-06-01",
+                 "--http", f"127.0.0.1:{http}"],
                 stderr=lf, stdout=subprocess.DEVNULL, start_new_session=True)
         procs.append(gw)
         # subscribed, its replay marker back: it will see the whole storm
@@ -166,11 +177,20 @@ def one_run(kind, a, tmp):
         threading.Thread(target=lines_of, args=(gen, out),
                          daemon=True).start()
         end = t0 + a.timeout
-        t_sub = None
+        t_sub = t_recv = None
+        next_poll = t0
         while time.monotonic() < end and (t_sub is None or
                                           watcher.t_ok is None):
+            now = time.monotonic()
             if t_sub is None and peer.p.poll() is not None:
-                t_sub = time.monotonic()
+                t_sub = now
+            if t_recv is None and now >= next_poll:
+                # every birth and status in the gateway's hands (0.25 s
+                # resolution: /metrics is not free)
+                next_poll = now + 0.25
+                if metrics(http).get("vigie_messages_total", 0) >= \
+                        a.sites * (a.units + 1):
+                    t_recv = time.monotonic()
             if gen.poll() is not None:
                 break
             time.sleep(0.002)
@@ -182,9 +202,15 @@ def one_run(kind, a, tmp):
         # a run that does not converge within the timeout is a figure
         # too (what broke), not an exception
         wrong = watcher.wrong()
+        units, stale = watcher.province()
+        got = metrics(http)
         row = {"gw": watcher.t_ok - t0 if watcher.t_ok else None,
                "sub": t_sub - t0 if t_sub else None,
+               "recv": t_recv - t0 if t_recv else None,
                "wrong": len(wrong), "sub_got": peer.received(),
+               "units": units, "stale": stale,
+               "gw_msgs": got.get("vigie_messages_total", 0),
+               "gw_dups": got.get("vigie_messages_duplicate_total", 0),
                "conn": _field(out, "connected", t0),
                "pub": _field(out, "published", t0),
                "reconnects": _reconnects(out_text),
@@ -194,6 +220,8 @@ def one_run(kind, a, tmp):
         if isinstance(broker, Mosquitto):
             row["nofile"] = broker.nofile()
         else:
+            row["redelivered"], row["ack_pending"], row["undelivered"] = \
+                consumer_state(broker)
             row["warn"] = len(broker.log_lines("[WRN]"))
             row["slow"] = len(broker.log_lines("Slow Consumer"))
             row["rss_mb"] = [round(broker.varz(k).get("mem", 0) / 2**20)
@@ -205,6 +233,42 @@ def one_run(kind, a, tmp):
         for p in reversed(procs):
             stop(p)
         broker.stop()
+
+
+def metrics(port):
+    """The gateway's /metrics counters, summed over their labels."""
+    out = {}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                    timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        if line.startswith("vigie_messages"):
+            name, _, value = line.rpartition(" ")
+            name = name.split("{")[0]
+            out[name] = out.get(name, 0) + int(float(value))
+    return out
+
+
+def consumer_state(cluster):
+    """(redelivered, ack pending, not yet delivered) over the consumers of
+    the MQTT messages stream: each node reports its replica, the leader
+    the live figures, so each consumer's largest is taken."""
+    best = {}
+    for k in range(3):
+        code, body = cluster.http(k, "/jsz?consumers=true")
+        if code != 200:
+            continue
+        for a in json.loads(body).get("account_details", []):
+            for st in a.get("stream_detail", []):
+                for c in st.get("consumer_detail") or []:
+                    r, p, w = best.get(c["name"], (0, 0, 0))
+                    best[c["name"]] = (max(r, c.get("num_redelivered", 0)),
+                                       max(p, c.get("num_ack_pending", 0)),
+                                       max(w, c.get("num_pending", 0)))
+    return tuple(sum(v[i] for v in best.values()) for i in range(3))
 
 
 def _field(out, word, t0):
@@ -254,20 +318,27 @@ def main():
                 shutil.rmtree(tmp, ignore_errors=True)
             rows[kind].append(r)
             gw = f"{r['gw']:.2f} s" if r["gw"] else \
-                f"NOT within {a.timeout} s ({r['wrong']} of 36 summaries wrong)"
+                f"NOT within {a.timeout} s ({r['wrong']} of 36 summaries " \
+                f"wrong: {r['units']} units, {r['stale']} stale)"
             sub = f"{r['sub']:.2f} s" if r["sub"] else \
                 f"NOT within {a.timeout} s ({r['sub_got']} received)"
             ratio = f"{r['gw'] / r['sub']:.2f}" if r["gw"] and r["sub"] \
                 else "-"
             extra = (f"mosquitto nofile {r['nofile']}" if kind == "mosquitto"
-                     else f"[WRN] {r['warn']}, slow consumers {r['slow']}, "
+                     else f"consumers: redelivered {r['redelivered']}, "
+                          f"ack pending {r['ack_pending']}, undelivered "
+                          f"{r['undelivered']}; "
+                          f"[WRN] {r['warn']}, slow consumers {r['slow']}, "
                           f"nodes' mem {r['rss_mb']} MiB")
             print(f"  run {i + 1} {kind:10}: gateway {gw}, "
                   f"mosquitto_sub {sub}, ratio {ratio}; stormgen connected "
                   f"{r['conn']} s, acked {r['pub']} s, reconnects "
                   f"{r['reconnects']}; CPU s broker {r['cpu_broker']:.1f} "
                   f"gateway {r['cpu_gw']:.1f} stormgen {r['cpu_gen']:.1f}; "
-                  f"gateway published {r['summaries']} summaries, "
+                  f"gateway received {r['gw_msgs']} ({r['gw_dups']} duplicates)"
+                  + (f" all by {r['recv']:.1f} s" if r["recv"] else "") +
+                  ", "
+                  f"published {r['summaries']} summaries, "
                   f"{r['receipts']} receipts; {extra}", flush=True)
     n = a.sites * a.units
     print(f"storm: {a.sites} sites x {a.units} units = {n} unit statuses "
@@ -287,7 +358,8 @@ def main():
               f"ratio gateway/mosquitto_sub "
               f"{statistics.median(r['gw_t'] / r['sub_t'] for r in rs):.2f}; "
               f"all connected {med(rs, 'conn'):.2f} s, all acknowledged "
-              f"{med(rs, 'pub'):.2f} s"
+              f"{med(rs, 'pub'):.2f} s, all in the gateway's hands "
+              f"{med(rs, 'recv'):.2f} s"
               + (f"; {late} run(s) not done in {a.timeout} s, counted as "
                  f"{a.timeout} s" if late else ""))
     for kind in kinds:
