@@ -9,12 +9,26 @@
 #                               RSS and CPU side by side (~2 min)
 #   make bench-restart-broker   restart with 1,000,000 retained units on
 #                               the broker, and bytes per unit (~5 min)
+#   make bench-storm            500 agents x 40 units reconnecting at once
+#                               (bench/stormgen): gateway vs mosquitto_sub
+#                               on one mosquitto and on a 3-node NATS
+#                               JetStream cluster (~10 min)
+#   make bench-nats-rate        gateway vs mosquitto_sub rate on the NATS
+#                               cluster, and the cluster vs one mosquitto
 #
 # collectd (Debian's collectd-core: modbus and mqtt plugins) is installed
 # here when missing and make runs as root, not in make check's DEBS.
 
-.PHONY: bench-latency bench-collectd bench-restart-broker collectd-deps
-BENCH_EXTRA += bench-latency bench-collectd bench-restart-broker
+.PHONY: bench-latency bench-collectd bench-restart-broker collectd-deps \
+        bench-storm bench-nats-rate nats-deps
+BENCH_EXTRA += bench-latency bench-collectd bench-restart-broker \
+               bench-storm bench-nats-rate
+BENCH_BIN += $(BUILD)/bench/stormgen
+
+# many clients in one process: libvigie's encoders, libmosquitto, threads
+$(BUILD)/bench/stormgen: bench/stormgen.c $(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBVG) $(LDFLAGS) $(LIBS)
 
 bench-latency: $(GATEWAY) $(AGENT) $(SIM)
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/change_latency.py --units 100 \
@@ -52,3 +66,31 @@ agent-bench-disk: $(AGENT) $(SIM) $(SLOWSYNC)
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/agent_disk.py --units 2000 \
 	  --changes 200 --runs 3 $(foreach a,$(AGENT_BENCH_PEERS),--agent $(a)) \
 	  $(if $(AGENT_BENCH_PEERS),--agent $(AGENT))
+
+# make bench-storm: a birth storm, 500 sites x 40 units reconnecting at
+# once, on one mosquitto, on the NATS cluster as deploy/nats/ sets it and
+# on the cluster with max_ack_pending raised (docs/BENCHMARKS.md, Birth
+# storm).  A run that does not converge in STORM_TIMEOUT s counts as that.
+# make bench-nats-rate: bench/gateway_vs_sub.py on mosquitto and on the
+# cluster, each run on both.
+STORM_TIMEOUT ?= 180
+NATS_RATE_N ?= 50000
+
+nats-deps:
+	@if [ ! -x /usr/sbin/nats-server ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get \
+	    install -y -q --no-install-recommends nats-server; \
+	  else echo "nats-server missing: sudo apt-get install nats-server"; \
+	  exit 1; fi; fi
+
+bench-storm: $(GATEWAY) $(BUILD)/bench/stormgen nats-deps
+	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/storm.py --sites 500 --units 40 \
+	  --runs 3 --brokers mosquitto,nats,nats-tuned \
+	  --timeout $(STORM_TIMEOUT)
+
+bench-nats-rate: $(GATEWAY) $(BUILD)/bench/loadgen nats-deps
+	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/gateway_vs_sub.py $(NATS_RATE_N) 3 \
+	  --nats
+	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/gateway_vs_sub.py $(NATS_RATE_N) 3 \
+	  --nats --tuned

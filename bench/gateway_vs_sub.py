@@ -10,7 +10,14 @@ last message received (mosquitto_sub exits after N) or applied (the
 gateway's retained province summaries count N units).  Goal: gateway ÷
 mosquitto_sub ≥ 0.95.  Medians over RUNS fresh runs.
 
-usage: gateway_vs_sub.py [N [RUNS]]
+With --nats, each run is made twice, on one mosquitto and on a 3-node NATS
+JetStream cluster (bench/natskit.py: deploy/nats/'s MQTT and JetStream
+settings, no TLS; --tuned adds `max_ack_pending: 13107` to its mqtt
+block): the gateway, the peer and the watcher on node 1, the generator on
+node 2, so that every message crosses the cluster.  It prints the ratio on
+each, and the cluster's rates ÷ mosquitto's (median of per-run ratios).
+
+usage: gateway_vs_sub.py [N [RUNS]] [--nats [--tuned]]
 """
 import json
 import os
@@ -24,33 +31,63 @@ import time
 
 import paho.mqtt.client as mqtt
 from benchkit import BUILD, free_port, wait
+from natskit import Cluster
 
 
 
 
 
-def one_run(n, tmp):
-    port = free_port()
-    conf = os.path.join(tmp, "m.conf")
-    with open(conf, "w") as f:
-        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                "max_queued_messages 10000000\nmax_inflight_messages 1000\n")
-    procs = []
+def consumers(cluster):
+    """JetStream consumers of the MQTT messages stream, seen from node 1:
+    a QoS 1 subscription to a/# is two, made before its SUBACK."""
+    code, body = cluster.http(0, "/jsz?consumers=true")
+    if code != 200:
+        return -1
+    return sum(len(st.get("consumer_detail") or [])
+               for a in json.loads(body).get("account_details", [])
+               for st in a.get("stream_detail", [])
+               if st.get("name") == "$MQTT_msgs")
+
+
+def one_run(n, tmp, nats=None):
+    """nats: None for one mosquitto, else the mqtt lines of the cluster."""
+    procs, cluster = [], None
     try:
-        procs.append(subprocess.Popen(["mosquitto", "-c", conf],
-                                      stderr=subprocess.DEVNULL))
-        wait(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0,
-             10, "broker")
+        if nats is None:
+            port = pub_port = free_port()
+            conf = os.path.join(tmp, "m.conf")
+            with open(conf, "w") as f:
+                f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                        "max_queued_messages 10000000\n"
+                        "max_inflight_messages 1000\n")
+            procs.append(subprocess.Popen(["mosquitto", "-c", conf],
+                                          stderr=subprocess.DEVNULL))
+            wait(lambda: socket.socket().connect_ex(("127.0.0.1", port))
+                 == 0, 10, "broker")
+            brokers = f"127.0.0.1:{port}"
+        else:
+            cluster = Cluster(tmp, nats).start()
+            port, pub_port = cluster.mqtt_ports[0], cluster.mqtt_ports[1]
+            brokers = ",".join(cluster.addresses())
         data = tempfile.mkdtemp(dir=tmp)
         gwlog = open(os.path.join(tmp, "gw.log"), "w")
         procs.append(subprocess.Popen(
             [os.path.join(BUILD, "vigie-gateway"), "--broker",
-             f"127.0.0.1:{port}", "--data-dir", data, "--coalesce-ms", "10",
+             brokers, "--data-dir", data, "--coalesce-ms", "10",
              "--today", "2024-06-01"], stderr=gwlog))
+        if cluster:
+            # the gateway subscribed (its replay marker came back)
+            wait(lambda: "replayed" in open(gwlog.name).read(), 60,
+                 "gateway")
+            before = consumers(cluster)
         sub = subprocess.Popen(["mosquitto_sub", "-p", str(port), "-q", "1",
                                 "-t", "vigie/v1/unit/#", "-C", str(n)],
                                stdout=subprocess.DEVNULL)
         procs.append(sub)
+        if cluster:
+            # its two consumers exist: its SUBACK is on the way
+            wait(lambda: consumers(cluster) >= before + 2, 60,
+                 "mosquitto_sub's consumers", 0.1)
         totals = {}
         watcher = mqtt.Client()
 
@@ -65,10 +102,10 @@ def one_run(n, tmp):
         time.sleep(0.5)  # mosquitto_sub subscribed
         t0 = time.monotonic()
         gen = subprocess.Popen([os.path.join(BUILD, "bench", "loadgen"),
-                                "127.0.0.1", str(port), str(n), str(n),
+                                "127.0.0.1", str(pub_port), str(n), str(n),
                                 "2000"], stdout=subprocess.PIPE)
         t_sub = t_gw = None
-        end = t0 + 300
+        end = t0 + 600
         while (t_sub is None or t_gw is None) and time.monotonic() < end:
             now = time.monotonic()
             if t_sub is None and sub.poll() is not None:
@@ -86,11 +123,59 @@ def one_run(n, tmp):
             if p.poll() is None:
                 p.terminate()
                 p.wait(10)
+        if cluster:
+            cluster.stop()
+
+
+def main_nats(n, runs, mqtt_extra):
+    rows = []
+    for i in range(runs):
+        row = []
+        for nats in (None, mqtt_extra):
+            tmp = tempfile.mkdtemp(prefix="vigie-bench-")
+            try:
+                row.append(one_run(n, tmp, nats))
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        (ms, mg), (ns, ng) = row
+        rows.append(row)
+        print(f"  run {i + 1}: mosquitto sub {ms:.0f} gw {mg:.0f} msg/s "
+              f"({mg / ms:.3f}); nats sub {ns:.0f} gw {ng:.0f} msg/s "
+              f"({ng / ns:.3f})", flush=True)
+
+    def med(f):
+        return statistics.median(f(r) for r in rows)
+
+    def rng(f):
+        v = [f(r) for r in rows]
+        return f"{min(v):.3f}-{max(v):.3f}"
+    print(f"gateway-vs-sub --nats: {n} messages (distinct units, QoS 1), "
+          f"{runs} runs (medians, min-max)"
+          + (f"; cluster mqtt: {mqtt_extra}" if mqtt_extra else ""))
+    print(f"  mosquitto:  mosquitto_sub {med(lambda r: r[0][0]):.0f} msg/s, "
+          f"gateway {med(lambda r: r[0][1]):.0f} msg/s, ratio "
+          f"{med(lambda r: r[0][1] / r[0][0]):.3f} "
+          f"({rng(lambda r: r[0][1] / r[0][0])})")
+    print(f"  NATS x3:    mosquitto_sub {med(lambda r: r[1][0]):.0f} msg/s, "
+          f"gateway {med(lambda r: r[1][1]):.0f} msg/s, ratio "
+          f"{med(lambda r: r[1][1] / r[1][0]):.3f} "
+          f"({rng(lambda r: r[1][1] / r[1][0])})")
+    print(f"  cluster / mosquitto: mosquitto_sub "
+          f"{med(lambda r: r[1][0] / r[0][0]):.3f} "
+          f"({rng(lambda r: r[1][0] / r[0][0])}), gateway "
+          f"{med(lambda r: r[1][1] / r[0][1]):.3f} "
+          f"({rng(lambda r: r[1][1] / r[0][1])})")
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200000
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    flags = [a for a in sys.argv[1:] if a.startswith("--")]
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else 200000
+    runs = int(args[1]) if len(args) > 1 else 5
+    if "--nats" in flags:
+        main_nats(n, runs, "max_ack_pending: 13107" if "--tuned" in flags
+                  else "")
+        return
     tmp = tempfile.mkdtemp(prefix="vigie-bench-")
     subs, gws, ratios = [], [], []
     try:
