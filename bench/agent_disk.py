@@ -19,7 +19,6 @@ Nothing is asserted: it prints figures for docs/BENCHMARKS.md.
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, os.path.dirname(__file__))
 from agent_vs_collectd import SLAVES, agent_conf, start_sim  # noqa: E402
-from benchkit import BUILD, free_port, stop, wait  # noqa: E402
+from benchkit import BUILD, start_mosquitto, stop, wait  # noqa: E402
 
 SHIM = os.path.join(BUILD, "bench", "slowsync.so")
 KEYS = ("fsync", "fdatasync", "rename", "create", "write", "unlink")
@@ -90,18 +89,11 @@ def drained(agent_bin, sock):
 
 
 def one_run(a, agent_bin, tmp):
-    port = free_port()
-    conf = os.path.join(tmp, "m.conf")
-    with open(conf, "w") as f:
-        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                "persistence false\nmax_queued_messages 100000\n")
     procs, per = [], a.units // SLAVES
     res = {}
     try:
-        procs.append(subprocess.Popen(["mosquitto", "-c", conf],
-                                      stderr=subprocess.DEVNULL))
-        wait(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0,
-             10, "broker")
+        broker, port = start_mosquitto(tmp, "max_queued_messages 100000\n")
+        procs.append(broker)
         sim, simport = start_sim(per)
         procs.append(sim)
         states = States(port)

@@ -36,3 +36,19 @@ def stop(p):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def start_mosquitto(tmp, extra=""):
+    """A private mosquitto on a free loopback port (no persistence, an
+    anonymous listener, `extra` config lines), once it listens: the
+    process and its port."""
+    port = free_port()
+    conf = os.path.join(tmp, "m.conf")
+    with open(conf, "w") as f:
+        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                "persistence false\n" + extra)
+    p = subprocess.Popen(["mosquitto", "-c", conf],
+                         stderr=subprocess.DEVNULL)
+    wait(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0,
+         10, "broker")
+    return p, port
