@@ -30,11 +30,12 @@ unit: $(AGENT_UT_BIN)
 
 # Cold code is built for size: the configuration (parser, typed values,
 # rules, request planner), the command line, status and control text and
-# the lifecycle run at load, on request or once.  The data path (modbus,
-# outbox, mqtt, acklog, health) stays -O2; a poll's decoding and rules cost
+# the lifecycle run at load, on request or once; and the store (outbox,
+# acknowledgement log, health), whose time goes to fsync, not to code.
+# The Modbus and MQTT threads stay -O2; a poll's decoding and rules cost
 # microseconds either way.  On arm64 the file grows in 64 KiB steps
 # (max-page-size, docs/BENCHMARKS.md): this keeps it in the first.
-AGENT_SMALL := config value rule plan main status ctl view agent
+AGENT_SMALL := config value rule plan main status ctl view agent acklog health outbox
 $(AGENT_SMALL:%=$(BUILD)/firmware/%.o): AGENT_OPT := -Os
 
 $(BUILD)/firmware/%.o: firmware/%.c

@@ -22,6 +22,7 @@
 #include "vigie/err.h"
 #include "vigie/log.h"
 #include "vigie/timeutil.h"
+#include "vigie/str.h"
 
 #define BUSY_PAUSE_MS 50
 
@@ -292,7 +293,7 @@ static void apply(struct agent_modbus *m, struct agent_modbus_bus *b,
 	/* a fault that does not change with the value: one record, not one
 	 * per poll, while a value matches nothing */
 	if (err)
-		snprintf(fault, sizeof(fault), "%s", modbus_strerror(err));
+		vg_strlcpy(fault, modbus_strerror(err), sizeof(fault));
 	else if (u->nrules)
 		snprintf(fault, sizeof(fault), "no rule matched");
 	else if (d[0].kind == AGENT_K_INT)

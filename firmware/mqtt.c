@@ -56,8 +56,8 @@ int agent_mqtt_presence(const struct agent_config *cfg, bool online,
 	vg_strlcpy(pr.site, cfg->site, sizeof(pr.site));
 	pr.region = cfg->region;
 	pr.online = online;
-	snprintf(pr.version, sizeof(pr.version), "%s", VG_VERSION);
-	snprintf(pr.board, sizeof(pr.board), "%s", VG_BOARD);
+	vg_strlcpy(pr.version, VG_VERSION, sizeof(pr.version));
+	vg_strlcpy(pr.board, VG_BOARD, sizeof(pr.board));
 	pr.units = cfg->nunits;
 	pr.ts = vg_now();
 	return vg_presence_encode(&pr, buf, size);
@@ -67,7 +67,7 @@ void agent_mqtt_reason(int rc, char *buf, size_t size)
 {
 	const char *s = mosquitto_reason_string(rc);
 
-	snprintf(buf, size, "%s", s ? s : "unknown reason");
+	vg_strlcpy(buf, s ? s : "unknown reason", size);
 	/* mosquitto capitalises; the status line reads as one sentence */
 	if (buf[0] >= 'A' && buf[0] <= 'Z' && (buf[1] < 'A' || buf[1] > 'Z'))
 		buf[0] = (char)(buf[0] - 'A' + 'a');
@@ -140,7 +140,7 @@ static void set_state(struct agent_mqtt *mq, bool connected, const char *err)
 	if (connected)
 		mq->st.connects++;
 	if (err)
-		snprintf(mq->st.error, sizeof(mq->st.error), "%s", err);
+		vg_strlcpy(mq->st.error, err, sizeof(mq->st.error));
 	pthread_mutex_unlock(&mq->lock);
 }
 

@@ -147,7 +147,7 @@ static void fill_status_rec(const struct agent_outbox *ob, int i,
 	vg_strlcpy(st->tech, r->tech, sizeof(st->tech));
 	vg_strlcpy(st->fault, r->fault, sizeof(st->fault));
 	if (r->note)
-		snprintf(st->note, sizeof(st->note), "%s", r->note);
+		vg_strlcpy(st->note, r->note, sizeof(st->note));
 }
 
 static void fill_status(const struct agent_outbox *ob, int i,

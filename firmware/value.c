@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "vigie/err.h"
+#include "vigie/str.h"
 
 /* agent_value.keys: which keys were given (bit k: keys[k] below) */
 #define K_TYPE 1
@@ -185,7 +186,7 @@ int agent_value_spec(struct agent_value *v, const char *spec, char *why,
 	memcpy(name, v->name, sizeof(name));
 	memset(v, 0, sizeof(*v));
 	memcpy(v->name, name, sizeof(name));
-	snprintf(buf, sizeof(buf), "%s", spec);
+	vg_strlcpy(buf, spec, sizeof(buf));
 	for (char *w = strtok_r(buf, " \t", &save); w && rc == VG_OK;
 	     w = strtok_r(NULL, " \t", &save), i++) {
 		if (i > 1) {

@@ -21,6 +21,7 @@
 #include "gateway.h"
 #include "vigie/err.h"
 #include "vigie/timeutil.h"
+#include "vigie/str.h"
 
 /* The address of the current connection or attempt, as text. */
 static void current_addr(struct gateway *gw, char *buf, size_t size)
@@ -221,7 +222,7 @@ int gw_mqtt_init(struct gateway *gw)
 	/* brokers bind identity to the user name (use_username_as_clientid):
 	 * say the same client id they will use */
 	if (gw->o.username[0])
-		snprintf(cid, sizeof(cid), "%s", gw->o.username);
+		vg_strlcpy(cid, gw->o.username, sizeof(cid));
 	else
 		snprintf(cid, sizeof(cid), "vigie-gateway-%s", gw->o.id);
 	gw->mosq = mosquitto_new(cid, true, gw);

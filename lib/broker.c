@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "vigie/err.h"
+#include "vigie/str.h"
 
 /*
  * Host names as DNS has them (letters, digits, '-', '.'), and '_' which
@@ -130,7 +131,7 @@ int vg_broker_parse(const char *s, size_t len, struct vg_broker *out,
 	if (!err && p.hl >= sizeof(out->host))
 		err = "the host is too long";
 	if (err) {
-		snprintf(why, whylen, "%s", err);
+		vg_strlcpy(why, err, whylen);
 		memset(out, 0, sizeof(*out));
 	} else {
 		memcpy(out->host, p.host, p.hl);
