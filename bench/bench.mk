@@ -74,7 +74,7 @@ agent-bench-disk: $(AGENT) $(SIM) $(SLOWSYNC)
 # make bench-nats-rate: bench/gateway_vs_sub.py on mosquitto and on the
 # cluster, each run on both.
 STORM_TIMEOUT ?= 180
-NATS_RATE_N ?= 50000
+NATS_RATE_N ?= 20000
 
 nats-deps:
 	@if [ ! -x /usr/sbin/nats-server ]; then \
