@@ -12,9 +12,12 @@
 #   make bench-storm            500 agents x 40 units reconnecting at once
 #                               (bench/stormgen): gateway vs mosquitto_sub
 #                               on one mosquitto and on a 3-node NATS
-#                               JetStream cluster (~10 min)
+#                               JetStream cluster (~25 min: a NATS run
+#                               that does not converge waits
+#                               STORM_TIMEOUT s)
 #   make bench-nats-rate        gateway vs mosquitto_sub rate on the NATS
 #                               cluster, and the cluster vs one mosquitto
+#                               (~20 min)
 #
 # collectd (Debian's collectd-core: modbus and mqtt plugins) is installed
 # here when missing and make runs as root, not in make check's DEBS.
