@@ -253,9 +253,10 @@ def metrics(port):
 
 
 def consumer_state(cluster):
-    """(redelivered, ack pending, not yet delivered) over the consumers of
+    """(redelivered, ack pending, num_pending) now, over the consumers of
     the MQTT messages stream: each node reports its replica, the leader
-    the live figures, so each consumer's largest is taken."""
+    the live figures, so each consumer's largest is taken (num_pending
+    counts stream messages, not this subscriber's: not printed)."""
     best = {}
     for k in range(3):
         code, body = cluster.http(k, "/jsz?consumers=true")
@@ -325,9 +326,9 @@ def main():
             ratio = f"{r['gw'] / r['sub']:.2f}" if r["gw"] and r["sub"] \
                 else "-"
             extra = (f"mosquitto nofile {r['nofile']}" if kind == "mosquitto"
-                     else f"consumers: redelivered {r['redelivered']}, "
-                          f"ack pending {r['ack_pending']}, undelivered "
-                          f"{r['undelivered']}; "
+                     else f"consumers at the end: redelivered "
+                          f"{r['redelivered']}, ack pending "
+                          f"{r['ack_pending']}; "
                           f"[WRN] {r['warn']}, slow consumers {r['slow']}, "
                           f"nodes' mem {r['rss_mb']} MiB")
             print(f"  run {i + 1} {kind:10}: gateway {gw}, "
@@ -359,7 +360,8 @@ def main():
               f"{statistics.median(r['gw_t'] / r['sub_t'] for r in rs):.2f}; "
               f"all connected {med(rs, 'conn'):.2f} s, all acknowledged "
               f"{med(rs, 'pub'):.2f} s, all in the gateway's hands "
-              f"{med(rs, 'recv'):.2f} s"
+              + (f"{med(rs, 'recv'):.2f} s" if any(r["recv"] for r in rs)
+                 else "- (not seen: done between two 0.25 s polls, or never)")
               + (f"; {late} run(s) not done in {a.timeout} s, counted as "
                  f"{a.timeout} s" if late else ""))
     for kind in kinds:
