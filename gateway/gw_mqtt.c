@@ -338,7 +338,10 @@ static void *mqtt_main(void *arg)
 		if (rc == MOSQ_ERR_SUCCESS)
 			rc = mosquitto_loop(gw->mosq, 100, 1);
 		if (rc == MOSQ_ERR_SUCCESS) {
-			if (atomic_load(&gw->connected)) {
+			/* a connection counts as working once synced: one
+			 * whose subscription is refused (0x80) is a failure,
+			 * and a list of them ends in the backoff */
+			if (atomic_load(&gw->synced)) {
 				backoff = 500;
 				vg_failover_ok(&fo);
 			}
