@@ -4,7 +4,7 @@
 # (addresses, ports and paths made local), credentials and rights from
 # tools/vigie-pki, the real gateway, agent and simulator.
 #
-#   make cluster      the cluster tests (part of make check; about 4 min),
+#   make cluster      the cluster tests (part of make check; 2.5 to 5 min),
 #                     test_cluster_faults.py at FAULT_SCALE=ci (one round)
 #   make soak         also runs test_cluster_faults.py at FAULT_SCALE=soak
 #                     (three rounds of node and gateway deaths)
