@@ -4,8 +4,14 @@
  * some errors).  On every (re)connect it subscribes again, which makes the
  * broker replay every retained unit and presence message: that replay,
  * applied with the seq rules, rebuilds the state.  A marker published to
- * our own sync topic right after subscribing comes back after the replay,
- * telling us when the state is whole again.
+ * our own sync topic right after subscribing comes back after the replay;
+ * then we subscribe once more and send a second marker, whose return
+ * tells us the state is whole again.  The second replay is for NATS
+ * (docs/scale-out.md): it answers a QoS 1 subscription with its retained
+ * messages before the JetStream consumer that delivers what comes next
+ * exists, and a unit published in between came in neither.  Once the
+ * first marker is back the consumers exist, so a subscription made then
+ * misses nothing; on mosquitto the second replay only brings duplicates.
  *
  * With several --broker addresses, any failure (refused, lost, TLS) moves
  * to the next one, round-robin, and the backoff applies once every address
@@ -45,9 +51,14 @@ static void sleep_ms(int ms)
 		;
 }
 
-static void subscribe_all(struct gateway *gw)
+#define MARKER_1 "sync"  /* the first replay is over */
+#define MARKER_2 "sync2" /* the second one too: the state is whole */
+
+/* again: the second pass (units and presences only, marker 2). */
+static void subscribe_all(struct gateway *gw, bool again)
 {
 	static const char *const kinds[] = { "unit", "agent" };
+	const char *marker = again ? MARKER_2 : MARKER_1;
 	char filter[VG_TOPIC_MAX];
 	int rc = MOSQ_ERR_SUCCESS;
 
@@ -55,12 +66,12 @@ static void subscribe_all(struct gateway *gw)
 		vg_topic_filter(filter, sizeof(filter), gw->o.prefix, kinds[i]);
 		rc = mosquitto_subscribe(gw->mosq, NULL, filter, 1);
 	}
-	if (rc == MOSQ_ERR_SUCCESS)
+	if (rc == MOSQ_ERR_SUCCESS && !again)
 		rc = mosquitto_subscribe(gw->mosq, NULL, gw->sync_topic, 1);
 	/* Queued after SUBSCRIBE: delivered back after the retained replay. */
 	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_publish(gw->mosq, NULL, gw->sync_topic, 4,
-				       "sync", 1, false);
+		rc = mosquitto_publish(gw->mosq, NULL, gw->sync_topic,
+				       (int)strlen(marker), marker, 1, false);
 	/* the connection is gone (NO_CONN): the next connect subscribes
 	 * again; anything else leaves us unsynced, which /healthz shows */
 	if (rc != MOSQ_ERR_SUCCESS)
@@ -87,10 +98,11 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
 	       gw->o.nbrokers);
 	atomic_store(&gw->synced, false);
 	atomic_store(&gw->sub_refused, false);
+	atomic_store(&gw->resubscribed, false);
 	atomic_store(&gw->connected_at, (long long)vg_mono_ms());
 	atomic_store(&gw->connected, true);
 	gw_publish_presence(gw, true);
-	subscribe_all(gw);
+	subscribe_all(gw, false);
 }
 
 /*
@@ -151,6 +163,12 @@ static void log_reject(struct gateway *gw, const char *topic,
 	vg_log(VG_LOG_WARN, "rejected %s: %s", topic, vg_reject_name(r));
 }
 
+static bool is_marker(const struct mosquitto_message *msg, const char *m)
+{
+	return msg->payloadlen == (int)strlen(m) &&
+	       memcmp(msg->payload, m, strlen(m)) == 0;
+}
+
 static void on_message(struct mosquitto *m, void *ud,
 		       const struct mosquitto_message *msg)
 {
@@ -162,6 +180,14 @@ static void on_message(struct mosquitto *m, void *ud,
 	if (strcmp(msg->topic, gw->sync_topic) == 0) {
 		if (atomic_load(&gw->sub_refused))
 			return; /* not whole: the connection is being dropped */
+		if (is_marker(msg, MARKER_1)) {
+			/* every subscription granted: replay once more */
+			if (!atomic_exchange(&gw->resubscribed, true))
+				subscribe_all(gw, true);
+			return;
+		}
+		if (!is_marker(msg, MARKER_2))
+			return;
 		if (!atomic_exchange(&gw->synced, true)) {
 			vg_log(VG_LOG_INFO, "retained state replayed in %lld ms",
 			       (long long)(vg_mono_ms() -
@@ -313,7 +339,10 @@ static void *mqtt_main(void *arg)
 		if (rc == MOSQ_ERR_SUCCESS)
 			rc = mosquitto_loop(gw->mosq, 100, 1);
 		if (rc == MOSQ_ERR_SUCCESS) {
-			if (atomic_load(&gw->connected)) {
+			/* a connection counts as working once synced: one
+			 * whose subscription is refused (0x80) is a failure,
+			 * and a list of them ends in the backoff */
+			if (atomic_load(&gw->synced)) {
 				backoff = 500;
 				vg_failover_ok(&fo);
 			}

@@ -4,7 +4,11 @@
 # (addresses, ports and paths made local), credentials and rights from
 # tools/vigie-pki, the real gateway, agent and simulator.
 #
-#   make cluster      the cluster tests (part of make check; about 1.5 min)
+#   make cluster      the cluster tests (part of make check; 2.5 to 5 min),
+#                     test_cluster_faults.py at FAULT_SCALE=ci (one round)
+#   make soak         also runs test_cluster_faults.py at FAULT_SCALE=soak
+#                     (three rounds of node and gateway deaths)
+#   FAULT_SEED=N      replays the fault test's random choices
 #
 # nats-server missing fails the run (no silent skip).  python3-bcrypt is
 # what tools/vigie-pki hashes the NATS passwords with.
@@ -13,9 +17,16 @@ DEBS += nats-server python3-bcrypt
 CHECK_EXTRA += cluster
 NATS_SERVER ?= /usr/sbin/nats-server
 
-.PHONY: cluster
-cluster: $(GATEWAY) $(AGENT) $(SIM)
+.PHONY: cluster cluster-soak nats-server-present
+nats-server-present:
 	@test -x $(NATS_SERVER) || { echo "$(NATS_SERVER) missing:" \
 	  "sudo make deps (or apt-get install nats-server)"; exit 1; }
-	NATS_SERVER=$(NATS_SERVER) VIGIE_BUILD=$(abspath $(BUILD)) \
+
+cluster: $(GATEWAY) $(AGENT) $(SIM) nats-server-present
+	FAULT_SCALE=ci NATS_SERVER=$(NATS_SERVER) VIGIE_BUILD=$(abspath $(BUILD)) \
 	  $(PYTHON) -m pytest -q tests/cluster
+
+soak: cluster-soak
+cluster-soak: $(GATEWAY) $(AGENT) $(SIM) nats-server-present
+	FAULT_SCALE=soak NATS_SERVER=$(NATS_SERVER) VIGIE_BUILD=$(abspath $(BUILD)) \
+	  $(PYTHON) -m pytest -q tests/cluster/test_cluster_faults.py

@@ -21,14 +21,38 @@ DEPLOY = os.path.join(ROOT, "deploy", "nats")
 NATS = os.environ.get("NATS_SERVER", "/usr/sbin/nats-server")
 
 
+def _ephemeral():
+    """The kernel's range for outgoing connections' local ports."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_ports(n):
-    """n distinct free loopback ports (held together while picked)."""
+    """n distinct free loopback ports (held together while picked), below
+    the ephemeral range when there is room: a node killed and started
+    again must find its ports free, and a port of the ephemeral range may
+    meanwhile be the local end of any outgoing connection on the machine
+    (seen: "bind: address already in use" at a node's restart)."""
+    import random
     import socket
+    lo = _ephemeral()[0]
     socks = []
     try:
-        for _ in range(n):
+        tries = 0
+        while len(socks) < n:
             s = socket.socket()
-            s.bind(("127.0.0.1", 0))
+            tries += 1
+            port = random.randrange(10000, lo) if lo > 12000 and \
+                tries < 1000 else 0
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
         return [s.getsockname()[1] for s in socks]
     finally:

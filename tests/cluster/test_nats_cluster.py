@@ -472,6 +472,11 @@ def test_gateway_reconnects_when_a_subscription_is_refused(
         f"{pki}/sites/qc-1.password", "--cafile", f"{pki}/ca.crt"])
     procs.append(gw)
     gw.start(wait=False)
-    wait_for(lambda: gw.logtext().count("refused a subscription") >= 2, 60,
-             what="two refused subscriptions, on two connections")
+    wait_for(lambda: gw.logtext().count("refused a subscription") >= 3, 60,
+             what="three refused subscriptions, on three connections")
     assert Gateway.READY not in gw.logtext()
+    # a refused connection is a failed one: the backoff grows (it used to
+    # start again at 500 ms, the CONNECT having been accepted, so that a
+    # gateway hammered the nodes while they elected leaders)
+    log = gw.logtext()
+    assert "retrying 127.0.0.1:%d in 1000 ms" % n1.mqtt_port in log, log
