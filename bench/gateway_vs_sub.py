@@ -76,7 +76,8 @@ def one_run(n, tmp, nats=None, limit=600):
         procs.append(subprocess.Popen(
             [os.path.join(BUILD, "vigie-gateway"), "--broker",
              brokers, "--data-dir", data, "--coalesce-ms", "10",
-             "--today", "2024-06-01"], stderr=gwlog))
+             "--today", "2024-06-01"] +
+            (["--broker-kind", "nats"] if cluster else []), stderr=gwlog))
         if cluster:
             # the gateway subscribed (its replay marker came back)
             wait(lambda: "replayed" in open(gwlog.name).read(), 60,

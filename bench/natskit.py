@@ -85,6 +85,8 @@ def mqtt_answers(port, timeout=5):
 class Cluster:
     """Three nats-server processes; mqtt_ports[0] is node 1's."""
 
+    nats = True  # the gateway's --broker-kind
+
     def __init__(self, tmp, mqtt_extra=""):
         """mqtt_extra: lines added to every node's mqtt block (a bench's
         variant of deploy/nats/, e.g. "max_ack_pending: 13107")."""
@@ -170,6 +172,8 @@ class Cluster:
 class Mosquitto:
     """One private mosquitto, configured as the other benches' (no
     persistence; queues and in-flight as deploy/mosquitto/vigie.conf)."""
+
+    nats = False  # the gateway's --broker-kind
 
     def __init__(self, tmp, inflight=100):
         self.port = free_port()

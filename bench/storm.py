@@ -155,7 +155,8 @@ def one_run(kind, a, tmp):
                 [os.path.join(BUILD, "vigie-gateway"), "--broker",
                  ",".join(broker.addresses()), "--data-dir",
                  os.path.join(tmp, "gwdata"), "--today", "2024-06-01",
-                 "--http", f"127.0.0.1:{http}"],
+                 "--http", f"127.0.0.1:{http}"] +
+                (["--broker-kind", "nats"] if broker.nats else []),
                 stderr=lf, stdout=subprocess.DEVNULL, start_new_session=True)
         procs.append(gw)
         # subscribed, its replay marker back: it will see the whole storm

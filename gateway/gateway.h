@@ -26,6 +26,8 @@ struct gw_opts {
 	/* --broker, in the order tried: failover (vigie/broker.h) */
 	struct vg_broker brokers[VG_BROKERS_MAX];
 	int nbrokers;             /* at least 1 once parsed */
+	/* --broker-kind nats: replay twice before synced (gw_mqtt.c) */
+	bool nats;
 	char username[128];
 	char password[256];
 	const char *cafile;

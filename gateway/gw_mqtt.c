@@ -4,14 +4,15 @@
  * some errors).  On every (re)connect it subscribes again, which makes the
  * broker replay every retained unit and presence message: that replay,
  * applied with the seq rules, rebuilds the state.  A marker published to
- * our own sync topic right after subscribing comes back after the replay;
- * then we subscribe once more and send a second marker, whose return
- * tells us the state is whole again.  The second replay is for NATS
- * (docs/scale-out.md): it answers a QoS 1 subscription with its retained
- * messages before the JetStream consumer that delivers what comes next
- * exists, and a unit published in between came in neither.  Once the
- * first marker is back the consumers exist, so a subscription made then
- * misses nothing; on mosquitto the second replay only brings duplicates.
+ * our own sync topic right after subscribing comes back after the replay,
+ * telling us when the state is whole again.  With --broker-kind nats we
+ * then subscribe once more and wait for a second marker (docs/scale-out.md):
+ * NATS answers a QoS 1 subscription with its retained messages before the
+ * JetStream consumer that delivers what comes next exists, and a unit
+ * published in between came in neither.  Once the first marker is back the
+ * consumers exist, so a subscription made then misses nothing.  Mosquitto
+ * replays and goes live atomically: there the second replay would only
+ * double every restart's work, so it is not asked for.
  *
  * With several --broker addresses, any failure (refused, lost, TLS) moves
  * to the next one, round-robin, and the backoff applies once every address
@@ -180,13 +181,13 @@ static void on_message(struct mosquitto *m, void *ud,
 	if (strcmp(msg->topic, gw->sync_topic) == 0) {
 		if (atomic_load(&gw->sub_refused))
 			return; /* not whole: the connection is being dropped */
-		if (is_marker(msg, MARKER_1)) {
+		if (gw->o.nats && is_marker(msg, MARKER_1)) {
 			/* every subscription granted: replay once more */
 			if (!atomic_exchange(&gw->resubscribed, true))
 				subscribe_all(gw, true);
 			return;
 		}
-		if (!is_marker(msg, MARKER_2))
+		if (!is_marker(msg, gw->o.nats ? MARKER_2 : MARKER_1))
 			return;
 		if (!atomic_exchange(&gw->synced, true)) {
 			vg_log(VG_LOG_INFO, "retained state replayed in %lld ms",

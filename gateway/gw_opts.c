@@ -31,6 +31,10 @@ static void usage(FILE *f)
 "                          again, or a comma-separated list, for failover:\n"
 "                          on any failure the next one, in turn (at most\n"
 "                          8; an IPv6 address as [ADDR]:PORT)\n"
+"  --broker-kind KIND      mosquitto (default) or nats: on a NATS\n"
+"                          JetStream cluster the gateway reads the\n"
+"                          retained state twice before it says synced\n"
+"                          (docs/scale-out.md)\n"
 "  --username NAME         MQTT user name\n"
 "  --password-file FILE    MQTT password, first line of FILE (mode 0600)\n"
 "  --password PASS         MQTT password (visible in ps: prefer a file)\n"
@@ -197,11 +201,13 @@ enum {
 	O_PREFIX, O_DATADIR, O_TARGETS, O_SITES, O_COALESCE, O_HISTORY, O_TODAY,
 	O_LOGLEVEL, O_KEEPALIVE, O_HTTP, O_HTTP_TOKEN, O_HTTP_CERT, O_HTTP_KEY,
 	O_HTTP_CLIENTS, O_HTTP_PER_IP, O_HTTP_STREAMS, O_HTTP_HDR_TO,
-	O_HTTP_IDLE_TO, O_PROJ_DAYS, O_SITE_CAP, O_HELP, O_VERSION
+	O_HTTP_IDLE_TO, O_PROJ_DAYS, O_SITE_CAP, O_BROKER_KIND, O_HELP,
+	O_VERSION
 };
 
 static const struct option longopts[] = {
 	{ "broker", required_argument, NULL, O_BROKER },
+	{ "broker-kind", required_argument, NULL, O_BROKER_KIND },
 	{ "username", required_argument, NULL, O_USER },
 	{ "password-file", required_argument, NULL, O_PWFILE },
 	{ "password", required_argument, NULL, O_PW },
@@ -356,6 +362,10 @@ static const char *one_opt(void *ctx, int c, const char *arg)
 		exit(0);
 	case O_BROKER:
 		return parse_broker(o, arg);
+	case O_BROKER_KIND:
+		o->nats = strcmp(arg, "nats") == 0;
+		return o->nats || strcmp(arg, "mosquitto") == 0
+			       ? NULL : "--broker-kind wants mosquitto or nats";
 	case O_USER:
 		return set_text(o->username, sizeof(o->username), arg, true,
 				NULL);

@@ -377,7 +377,7 @@ class ClusterSystem:
             # elects leaders, and a keepalive that short makes the gateway
             # drop connections that would have worked (a dead node is seen
             # by its reset anyway)
-            "--keepalive", "30"])
+            "--keepalive", "30", "--broker-kind", "nats"])
 
     def gateway_node(self, g):
         """The node gateway g is on, from its /healthz."""

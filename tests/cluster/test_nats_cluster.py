@@ -222,6 +222,7 @@ def test_gateway_and_agent_on_node_1(cluster, tmp_path, procs):
     n1, _, n3 = cluster.nodes
     pki = cluster.pki
     gw = Gateway(tmp_path, n1.mqtt_port, extra=[
+        "--broker-kind", "nats",
         "--username", "vigie-gateway", "--password-file",
         f"{pki}/vigie-gateway.password", "--cafile", f"{pki}/ca.crt",
         "--inventory", f"{pki}/sites.map"])
