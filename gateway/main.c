@@ -158,9 +158,15 @@ static void wait_for_work(struct gateway *gw, struct timers *t, int64_t now)
 		next = earliest(next, t->store + gw->o.store_ms);
 	next = earliest(next, t->hist + (int64_t)gw->o.history_s * 1000);
 	next = earliest(next, t->ping + DB_PING_MS);
-	if (atomic_load(&gw->connected) && !atomic_load(&gw->synced))
-		next = earliest(next, atomic_load(&gw->connected_at) +
-				      gw->o.sync_timeout_ms);
+	/* the moment an unsynced connection may publish anyway; once past,
+	 * it is no reason to wake (the loop would spin until synced: seen
+	 * while NATS refused a gateway's subscriptions for minutes) */
+	if (atomic_load(&gw->connected) && !atomic_load(&gw->synced)) {
+		int64_t give_up = atomic_load(&gw->connected_at) +
+				  gw->o.sync_timeout_ms;
+		if (give_up > now)
+			next = earliest(next, give_up);
+	}
 	if (got_stop || got_hup || next <= now)
 		return;
 	if (poll(&pfd, 1, (int)(next - now)) > 0 &&

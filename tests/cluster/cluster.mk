@@ -14,7 +14,8 @@
 # what tools/vigie-pki hashes the NATS passwords with.
 
 DEBS += nats-server python3-bcrypt
-CHECK_EXTRA += cluster
+# alone, after the other suites (the top Makefile's check-run)
+CHECK_ALONE += cluster
 NATS_SERVER ?= /usr/sbin/nats-server
 
 .PHONY: cluster cluster-soak nats-server-present

@@ -2,6 +2,7 @@
 independently computed ground truth, through restarts, kill -9, broker
 restarts and a catalogue of bad input."""
 import json
+import os
 import random
 import threading
 import time
@@ -357,3 +358,40 @@ def test_one_replay_on_mosquitto(tmp_path, broker):
     markers, dups = _markers_and_duplicates(tmp_path, broker, [])
     assert markers == [b"sync"]
     assert dups == 0, dups
+
+
+def _cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_gateway_idles_when_its_replay_marker_never_comes_back(tmp_path):
+    """A broker that drops the gateway's replay marker (here an ACL that
+    lets it read its sync topic but not write it; on NATS, a refusal or an
+    election) leaves it unsynced: after the sync timeout it publishes
+    anyway, and must then wait for work, not spin (it burned a core until
+    synced, seen during a NATS election)."""
+    from conftest import Broker
+    acl = tmp_path / "acl"
+    acl.write_text("".join(f"topic readwrite vigie/v1/{t}\n" for t in (
+        "unit/#", "agent/#", "summary/#", "event/#", "receipt/#",
+        "gateway/central")) + "topic read vigie/v1/gateway/central/sync\n"
+        "topic readwrite vigie-test/#\n")
+    broker = Broker(tmp_path, extra_conf=f"acl_file {acl}\n")
+    broker.start()
+    gw = Gateway(tmp_path, broker.port).start(wait=False)
+    try:
+        # published after the sync timeout (10 s) without the marker
+        wait_for(lambda: retained(broker.port, "vigie/v1/summary/#"),
+                 timeout=60, what="summaries without the marker")
+        assert "retained state replayed" not in gw.logtext()
+        before = _cpu_seconds(gw.proc.pid)
+        time.sleep(4)  # a window to measure CPU over, not a readiness wait
+        used = _cpu_seconds(gw.proc.pid) - before
+        # idle, it uses a few ms; spinning, whatever share of a core the
+        # machine leaves it (about 4 s of 4 when not loaded)
+        assert used < 1.0, f"{used:.2f} s of CPU in 4 s while unsynced"
+    finally:
+        gw.stop()
+        broker.stop()
