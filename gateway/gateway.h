@@ -107,6 +107,7 @@ struct gateway {
 	atomic_bool synced;        /* retained replay finished */
 	atomic_bool sub_refused;   /* a SUBACK said 0x80: not a whole replay */
 	atomic_bool resubscribed;  /* second replay asked for (gw_mqtt.c) */
+	atomic_int bridge_mid;     /* the bridge notifications' SUBSCRIBE */
 	atomic_bool republish;     /* (re)connected: publish every summary */
 	atomic_llong connected_at; /* monotonic ms */
 	atomic_bool db_ok;         /* last store write or ping succeeded */

@@ -42,6 +42,9 @@ struct gw_core {
 	int8_t met[VG_PROG_COUNT][NREG];
 	struct trigger trig[VG_PROG_COUNT][NREG];
 	uint32_t dirty[VG_PROG_COUNT];
+	/* regions whose bridge to this broker is down (vigie/v1/bridge/RR
+	 * at "0"): what their sites said last is as of the cut */
+	bool bridge_down[NREG];
 	uint32_t live;
 	bool closed; /* sites come from a sites file only */
 	bool receipts; /* some site's receipt_seq moved */
@@ -128,6 +131,15 @@ enum vg_reject gw_core_decode(const char *prefix, const char *topic,
 			return VG_REJ_NONE;
 		return vg_presence_decode(payload, len, &out->topic,
 					  &out->u.pr);
+	case VG_TOPIC_BRIDGE:
+		/* mosquitto's notification: "1" connected, "0" not (also its
+		 * will); no notification at all (deleted) is no news of a cut */
+		out->kind = GW_MSG_BRIDGE;
+		out->u.bridge_up = len == 0 || (len == 1 &&
+						*(const char *)payload == '1');
+		return len <= 1 && (len == 0 || out->u.bridge_up ||
+				    *(const char *)payload == '0')
+			       ? VG_REJ_NONE : VG_REJ_MALFORMED;
 	default:
 		out->kind = GW_MSG_IGNORE;
 		return VG_REJ_NONE;
@@ -203,6 +215,13 @@ static void add32(uint32_t *x, int d)
 	*x = d > 0 ? *x + 1 : *x - 1;
 }
 
+/* Whether a site's healthy units count as stale: its will was seen, or
+ * its region's bridge is cut (its presence at the centre is as of then). */
+static bool dark(const struct gw_core *c, const struct gw_site *s)
+{
+	return s->online == 0 || c->bridge_down[s->region];
+}
+
 /* Add (d = +1) or remove (d = -1) a live unit from every count. */
 static void tally(struct gw_core *c, const struct gw_unit *u,
 		  struct gw_site *s, int d)
@@ -215,7 +234,7 @@ static void tally(struct gw_core *c, const struct gw_unit *u,
 	add32(&s->units[p], d);
 	if (fault)
 		add32(&s->faulted[p], d);
-	if (s->online == 0 || fault)
+	if (fault || dark(c, s))
 		add(&c->stale[p][r], d);
 	add32(&c->live, d);
 	mark_dirty(c, p, r);
@@ -678,20 +697,56 @@ static enum vg_reject remove_unit(struct gw_core *c, const struct vg_topic *t)
 	return VG_REJ_NONE;
 }
 
-/* Presence changes whether a site's non-faulted units count as stale. */
-static void set_online(struct gw_core *c, struct gw_site *s, int8_t online)
+/* A site going dark or coming back moves its non-faulted units in or out
+ * of its region's stale count. */
+static void relight(struct gw_core *c, const struct gw_site *s, bool was,
+		    bool now)
 {
+	if (was == now)
+		return;
 	for (int p = 0; p < VG_PROG_COUNT; p++) {
 		uint64_t healthy = s->units[p] - s->faulted[p];
 		uint64_t *st = &c->stale[p][s->region];
-		if (s->online == 0)
-			*st -= healthy;
-		if (online == 0)
-			*st += healthy;
+		*st = now ? *st + healthy : *st - healthy;
 		if (healthy)
 			c->dirty[p] |= (1u << s->region) | 1u;
 	}
+}
+
+static void set_online(struct gw_core *c, struct gw_site *s, int8_t online)
+{
+	bool was = dark(c, s);
+
 	s->online = online;
+	relight(c, s, was, dark(c, s));
+}
+
+/* Every site bound to the region goes dark, or back to what its presence
+ * says.  O(sites), on a bridge's connection or loss only. */
+static enum vg_reject set_bridge(struct gw_core *c, int region, bool up)
+{
+	uint32_t n = gw_units_site_count(c->t);
+
+	if (region < 1 || region > VG_REGION_COUNT)
+		return VG_REJ_REGION;
+	if (c->bridge_down[region] == !up) {
+		c->stats.applied++;
+		return VG_REJ_NONE; /* no change: a replay, a duplicate */
+	}
+	for (uint32_t si = 0; si < n; si++) {
+		struct gw_site *s = gw_units_site(c->t, si);
+		if (s->region == region)
+			relight(c, s, dark(c, s), !up || s->online == 0);
+	}
+	c->bridge_down[region] = !up;
+	c->stats.applied++;
+	return VG_REJ_NONE;
+}
+
+bool gw_core_bridge_down(const struct gw_core *c, int region)
+{
+	return region >= 1 && region <= VG_REGION_COUNT &&
+	       c->bridge_down[region];
 }
 
 /*
@@ -779,6 +834,9 @@ enum vg_reject gw_core_apply(struct gw_core *c, const struct gw_msg *m)
 	case GW_MSG_PRESENCE: r = apply_presence(c, &m->u.pr); break;
 	case GW_MSG_PRESENCE_REMOVE:
 		r = remove_presence(c, m->topic.site);
+		break;
+	case GW_MSG_BRIDGE:
+		r = set_bridge(c, m->topic.region, m->u.bridge_up);
 		break;
 	default: break;
 	}

@@ -28,6 +28,7 @@ enum gw_msg_kind {
 	GW_MSG_UNIT_REMOVE,     /* empty retained payload on a unit topic */
 	GW_MSG_PRESENCE,
 	GW_MSG_PRESENCE_REMOVE, /* empty retained payload on an agent topic */
+	GW_MSG_BRIDGE,          /* a region's bridge: u.bridge_up */
 	GW_MSG_IGNORE           /* ours or not for us: summaries, events... */
 };
 
@@ -37,6 +38,7 @@ struct gw_msg {
 	union {
 		struct vg_unit_status st;
 		struct vg_presence pr;
+		bool bridge_up; /* "1"; "0" or the bridge's will: false */
 	} u;
 };
 
@@ -187,6 +189,10 @@ bool gw_core_trigger(const struct gw_core *c, int program, int region,
 		     struct gw_trigger *out);
 
 /* Counts of a program in a region (1..17) or the province (0). */
+/* Whether region's bridge notification says it is cut off (its sites'
+ * healthy units then count as stale). */
+bool gw_core_bridge_down(const struct gw_core *c, int region);
+
 void gw_core_counts(const struct gw_core *c, int program, int region,
 		    struct vg_counts *out);
 /*

@@ -69,6 +69,14 @@ static void subscribe_all(struct gateway *gw, bool again)
 	}
 	if (rc == MOSQ_ERR_SUCCESS && !again)
 		rc = mosquitto_subscribe(gw->mosq, NULL, gw->sync_topic, 1);
+	/* regional bridges' notifications (mosquitto only: NATS has no
+	 * bridges, and every subscription there is a JetStream consumer) */
+	if (rc == MOSQ_ERR_SUCCESS && !again && !gw->o.nats) {
+		int mid = 0;
+		vg_topic_filter(filter, sizeof(filter), gw->o.prefix, "bridge");
+		rc = mosquitto_subscribe(gw->mosq, &mid, filter, 1);
+		atomic_store(&gw->bridge_mid, mid);
+	}
 	/* Queued after SUBSCRIBE: delivered back after the retained replay. */
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_publish(gw->mosq, NULL, gw->sync_topic,
@@ -119,10 +127,16 @@ static void on_subscribe(struct mosquitto *m, void *ud, int mid, int n,
 	char addr[VG_BROKER_ADDR_MAX];
 	int rc;
 
-	(void)mid;
 	for (int i = 0; i < n; i++) {
 		if (granted[i] < 0x80)
 			continue;
+		if (mid == atomic_load(&gw->bridge_mid)) {
+			/* an ACL of before bridges: nothing else is missed */
+			vg_log(VG_LOG_WARN, "broker refused vigie/v1/bridge/# "
+			       "(ACL?): a region cut off behind a bridge will "
+			       "not show as stale");
+			continue;
+		}
 		atomic_store(&gw->sub_refused, true);
 		current_addr(gw, addr, sizeof(addr));
 		vg_log(VG_LOG_ERR, "broker %s refused a subscription (reason "

@@ -71,6 +71,13 @@ static int parse_body(const struct seg *g, int n, struct vg_topic *out)
 		out->kind = seg_is(&g[0], "agent") ? VG_TOPIC_AGENT
 						   : VG_TOPIC_RECEIPT;
 		return VG_OK;
+	} else if (n == 2 && seg_is(&g[0], "bridge")) {
+		r = vg_region_parse(g[1].s, g[1].len);
+		if (r < 0)
+			return VG_ERR_INVAL;
+		out->kind = VG_TOPIC_BRIDGE;
+		out->region = r;
+		return VG_OK;
 	} else if (n == 2 && seg_is(&g[0], "gateway")) {
 		if (copy_ident(out->id, &g[1]))
 			return VG_ERR_INVAL;

@@ -6,6 +6,7 @@
  *   [prefix/]vigie/v1/summary/{program}/{region|all}
  *   [prefix/]vigie/v1/event/{program}/{region|all}
  *   [prefix/]vigie/v1/gateway/{id}
+ *   [prefix/]vigie/v1/bridge/{region}   (a regional bridge's notification)
  * The prefix (possibly empty) is given without a trailing '/'.
  */
 #ifndef VIGIE_TOPIC_H
@@ -27,13 +28,15 @@ enum vg_topic_kind {
 	VG_TOPIC_SUMMARY,
 	VG_TOPIC_EVENT,
 	VG_TOPIC_GATEWAY,
-	VG_TOPIC_RECEIPT
+	VG_TOPIC_RECEIPT,
+	VG_TOPIC_BRIDGE
 };
 
 struct vg_topic {
 	enum vg_topic_kind kind;
 	enum vg_program program;       /* unit, summary, event */
-	int region;                    /* 1..17; 0 = all (summary, event) */
+	int region;                    /* 1..17; 0 = all (summary, event);
+					  unit and bridge: 1..17 */
 	char site[VG_IDENT_MAX + 1];   /* unit, agent, receipt */
 	char unit[VG_IDENT_MAX + 1];   /* unit */
 	char id[VG_IDENT_MAX + 1];     /* gateway */

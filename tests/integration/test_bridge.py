@@ -441,15 +441,20 @@ def test_a_cut_bridge_stores_and_forwards_states_and_a_removal(system):
     mtl1.mark(truth, "M1", "migrated")
     mtl1.mark(truth, "M3", "migrated")
 
-    # region 06 goes on; the NOC sees region 03 as it was before the cut
+    # region 06 goes on; the NOC sees region 03 as it was before the cut,
+    # and as such: every unit of it stale (the gateway reads the bridge's
+    # notification), none of region 06's
     def region06_and_frozen_03():
         got = centre.summaries()
         return all(comparable(got[(p, "06")])["counts"] ==
                    truth.summary(p, "06", FY)["counts"] and
-                   got[(p, "03")]["counts"] == before_cut[p]
+                   got[(p, "06")]["stale"] == 0 and
+                   got[(p, "03")]["counts"] == before_cut[p] and
+                   got[(p, "03")]["stale"] == sum(before_cut[p].values())
                    for p in ("renir", "rgt"))
     wait_for(region06_and_frozen_03, timeout=15, interval=0.3,
-             what="region 06 up to date, region 03 frozen at the centre")
+             what="region 06 up to date, region 03 frozen and stale at "
+             "the centre")
 
     # region 03's queue for the centre overflows (retries re-queue its
     # retained state) before the removal

@@ -375,7 +375,7 @@ def test_gateway_idles_when_its_replay_marker_never_comes_back(tmp_path):
     from conftest import Broker
     acl = tmp_path / "acl"
     acl.write_text("".join(f"topic readwrite vigie/v1/{t}\n" for t in (
-        "unit/#", "agent/#", "summary/#", "event/#", "receipt/#",
+        "unit/#", "agent/#", "bridge/#", "summary/#", "event/#", "receipt/#",
         "gateway/central")) + "topic read vigie/v1/gateway/central/sync\n"
         "topic readwrite vigie-test/#\n")
     broker = Broker(tmp_path, extra_conf=f"acl_file {acl}\n")

@@ -385,6 +385,53 @@ static void test_stale_follows_presence_and_faults(void **s)
 	gw_core_free(c);
 }
 
+/* A region cut off behind its bridge: its sites' healthy units are stale
+ * until the bridge is back, whatever their presence said before the cut;
+ * a site whose will came meanwhile stays stale after it. */
+static void test_stale_while_a_regions_bridge_is_down(void **s)
+{
+	struct gw_core *c = gw_core_new();
+	(void)s;
+	unit_msg(c, "renir", "03", "q", "u1", "migrated", 1, NULL);
+	unit_msg(c, "renir", "03", "q", "u2", "pending", 1,
+		 ",\"fault\":\"timeout\"");
+	unit_msg(c, "renir", "03", "r", "u3", "pending", 1, NULL);
+	unit_msg(c, "rgt", "06", "m", "l1", "pending", 1, NULL);
+	assert_int_equal(count(c, 0, 3, -1), 1); /* the fault */
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/bridge/03", "0"),
+			 VG_REJ_NONE);
+	assert_true(gw_core_bridge_down(c, 3));
+	assert_int_equal(count(c, 0, 3, -1), 3);
+	assert_int_equal(count(c, 1, 6, -1), 0); /* another region */
+	/* a duplicate changes nothing; counts stay as last known */
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/bridge/03", "0"),
+			 VG_REJ_NONE);
+	assert_int_equal(count(c, 0, 3, -1), 3);
+	assert_int_equal(count(c, 0, 3, VG_STATE_MIGRATED), 1);
+	/* a unit that arrives during the cut (from a later replay) is stale */
+	unit_msg(c, "renir", "03", "r", "u4", "migrated", 1, NULL);
+	assert_int_equal(count(c, 0, 3, -1), 4);
+	/* site r's will arrives through the bridge as it comes back */
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/agent/r",
+			     "{\"v\":1,\"site\":\"r\",\"region\":\"03\","
+			     "\"online\":false,\"ts\":\"2026-11-22T18:00:00Z\"}"),
+			 VG_REJ_NONE);
+	assert_int_equal(count(c, 0, 3, -1), 4);
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/bridge/03", "1"),
+			 VG_REJ_NONE);
+	assert_false(gw_core_bridge_down(c, 3));
+	assert_int_equal(count(c, 0, 3, -1), 3); /* u2's fault, r's two */
+	/* no notification at all is no news of a cut; junk is refused */
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/bridge/03", ""),
+			 VG_REJ_NONE);
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/bridge/03", "down"),
+			 VG_REJ_MALFORMED);
+	assert_int_equal(gw_kit_feed(c, "vigie/v1/bridge/18", "0"),
+			 VG_REJ_TOPIC);
+	assert_int_equal(count(c, 0, 3, -1), 3);
+	gw_core_free(c);
+}
+
 static void test_batch_coalesces_rows_and_keeps_transitions(void **s)
 {
 	struct gw_core *c = gw_core_new();
@@ -484,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_two_histories_one_state),
 		cmocka_unit_test(test_trigger_is_the_last_flip),
 		cmocka_unit_test(test_stale_follows_presence_and_faults),
+		cmocka_unit_test(test_stale_while_a_regions_bridge_is_down),
 		cmocka_unit_test(test_batch_coalesces_rows_and_keeps_transitions),
 		cmocka_unit_test(test_transition_is_dated_by_arrival_not_payload),
 		cmocka_unit_test(test_dirty_regions),

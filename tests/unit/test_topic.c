@@ -91,6 +91,12 @@ static void test_parse_other_kinds(void **state)
 		assert_int_equal(tparse(p, topic, &t), VG_OK);
 		assert_int_equal(t.kind, VG_TOPIC_GATEWAY);
 		assert_string_equal(t.id, "gw-1");
+
+		snprintf(topic, sizeof(topic), "%s%svigie/v1/bridge/03",
+			 pre, sep);
+		assert_int_equal(tparse(p, topic, &t), VG_OK);
+		assert_int_equal(t.kind, VG_TOPIC_BRIDGE);
+		assert_int_equal(t.region, 3);
 	}
 }
 
@@ -127,6 +133,9 @@ static void test_parse_rejects(void **state)
 	expect_bad(NULL, "");
 	/* extra or missing segments */
 	expect_bad(NULL, "vigie/v1/unit/renir/01/s/u/x");
+	expect_bad(NULL, "vigie/v1/bridge/all");
+	expect_bad(NULL, "vigie/v1/bridge/18");
+	expect_bad(NULL, "vigie/v1/bridge/03/x");
 	expect_bad(NULL, "vigie/v1/unit/renir/01/s/u/x/y/z");
 	expect_bad(NULL, "vigie/v1/unit/renir/01/s");
 	expect_bad(NULL, "vigie/v1/unit/renir/01/s/");
