@@ -96,6 +96,7 @@ include tests/faults/faults.mk
 include tests/tsan/tsan.mk
 include tests/stress/stress.mk
 include tests/cluster/cluster.mk
+include tests/man/man.mk
 
 .PHONY: bench all check check-run check-suites ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
@@ -206,9 +207,15 @@ deps:
 
 .PHONY: install-gateway
 install: $(if $(call runs,gateway),install-gateway)
+# with its pages: the gateway, its inventory and the sites list of
+# tools/vigie-pki (deploy/*.[1-8]; the agent's are in firmware/agent.mk)
 install-gateway: $(GATEWAY)
-	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
+	  $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(GATEWAY) $(DESTDIR)$(PREFIX)/sbin/vigie-gateway
+	install -m 0644 deploy/vigie-gateway.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 deploy/vigie-inventory.5 deploy/vigie-sites.5 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5/
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

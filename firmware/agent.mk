@@ -78,9 +78,11 @@ agent-size: $(AGENT)
 	@echo "vigie-agent stripped: $$(stat -c %s $(BUILD)/vigie-agent.stripped) bytes"
 
 install-agent: $(AGENT)
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/sbin/vigie-agent
 	install -m 0644 deploy/vigie-agent.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 deploy/vigie-agent.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 -include $(AGENT_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(AGENT_UT_KIT:.o=.d)
 

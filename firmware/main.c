@@ -43,8 +43,11 @@ static void usage(FILE *f)
 	      "--all] [--json]\n"
 	      "       vigie-agent [-c FILE|-s SOCK] mark UNIT STATE --tech ID "
 	      "[--note TEXT] [--wait SECONDS]\n"
-	      "       vigie-agent --version\n"
-	      "default FILE: " AGENT_CONFIG_PATH "\n", f);
+	      "       vigie-agent --version | -h | --help\n"
+	      "-c, --config FILE  configuration (default "
+	      AGENT_CONFIG_PATH ")\n"
+	      "-s, --socket SOCK  control socket (default: the one FILE "
+	      "names)\n", f);
 }
 
 /*

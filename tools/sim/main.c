@@ -30,6 +30,7 @@ static const char usage[] =
 	"usage: vigie-sim [--tcp PORT | --rtu] [--slaves 1-3,7] [--size N]\n"
 	"       [--units FILE] [--site ID] [--region RR] [--seed N]\n"
 	"       [--tick-ms N] [--rates START,FINISH,RETIRE] [--truth FILE]\n"
+	"       vigie-sim --help\n"
 	"FILE lines: UNIT PROGRAM SLAVE ADDRESS STATE [plain|radio|cpe|model]\n"
 	"(the kinds of equipment: tools/sim/equip.c); rates are chances per\n"
 	"tick in parts per million (default 4000,50000,100); --tick-ms 0\n"
@@ -77,6 +78,7 @@ static int parse_migrate(int argc, char **argv, int *i, struct args *a,
 	return VG_OK;
 }
 
+/* VG_OK, VG_ERR_INVAL (usage on stderr) or VG_ERR_NOTFOUND for --help. */
 static int parse_args(int argc, char **argv, struct args *a, struct sim *s)
 {
 	*a = (struct args){ .slaves = "1", .size = 1000, .seed = 1 };
@@ -88,6 +90,8 @@ static int parse_args(int argc, char **argv, struct args *a, struct sim *s)
 			return VG_ERR_INVAL;
 		if (m == VG_OK)
 			continue;
+		if (!strcmp(argv[i], "--help"))
+			return VG_ERR_NOTFOUND; /* not an error: usage on stdout */
 		if (!strcmp(argv[i], "--rtu"))
 			a->rtu = true;
 		else if (!strcmp(argv[i], "--tcp") && i + 1 < argc)
@@ -160,9 +164,10 @@ int main(int argc, char **argv)
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (parse_args(argc, argv, &a, &s) != VG_OK) {
-		fputs(usage, stderr);
-		return 2;
+	rc = parse_args(argc, argv, &a, &s);
+	if (rc != VG_OK) {
+		fputs(usage, rc == VG_ERR_NOTFOUND ? stdout : stderr);
+		return rc == VG_ERR_NOTFOUND ? 0 : 2;
 	}
 	if (sim_slaves_create(&s, a.slaves, a.size) != VG_OK) {
 		fprintf(stderr, "vigie-sim: bad slave list '%s'\n", a.slaves);
