@@ -4,6 +4,8 @@ deploy/prometheus/vigie-rules.yml as shipped but for its `for:` durations
 frozen agent (SIGSTOP) makes the site-offline and stale-units alerts fire
 once the broker gives up on it and publishes its will, and thawing it
 (SIGCONT) resolves them; a stopped gateway makes VigieGatewayDown fire.
+Prometheus scrapes as deploy/prometheus/prometheus.yml says a NOC should:
+HTTPS, verifying the gateway's certificate, with a Bearer token.
 
 Everything is on loopback: a private mosquitto, a vigie-sim, a vigie-agent
 (keepalive 5 s, the least it takes), the gateway with --http, and
@@ -53,7 +55,7 @@ class Prometheus:
     """/usr/bin/prometheus on 127.0.0.1, scraping the gateway every
     second as job vigie-gateway (the name the rules expect)."""
 
-    def __init__(self, tmp, target):
+    def __init__(self, tmp, target, token, ca):
         self.dir = os.path.join(str(tmp), "prometheus")
         os.makedirs(self.dir)
         self.port = free_port()
@@ -68,6 +70,11 @@ class Prometheus:
                     f"rule_files: [{json.dumps(rules)}]\n"
                     "scrape_configs:\n"
                     "  - job_name: vigie-gateway\n"
+                    "    scheme: https\n"
+                    "    authorization:\n"
+                    "      type: Bearer\n"
+                    f"      credentials_file: {json.dumps(token)}\n"
+                    f"    tls_config: {{ca_file: {json.dumps(ca)}}}\n"
                     f"    static_configs: [{{targets: ['{target}']}}]\n")
         self.log = open(os.path.join(self.dir, "prometheus.log"), "ab")
         self.proc = subprocess.Popen(
@@ -119,6 +126,24 @@ class Prometheus:
         self.log.close()
 
 
+def https_credentials(tmp):
+    """A self-signed certificate for 127.0.0.1 and a token, as the gateway
+    wants them (keys and token readable by their owner only)."""
+    key, cert = os.path.join(tmp, "http.key"), os.path.join(tmp, "http.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=30)
+    token = os.path.join(tmp, "http.token")
+    with open(token, "w") as f:
+        f.write(os.urandom(16).hex() + "\n")
+    for path in (key, token):
+        os.chmod(path, 0o600)
+    return key, cert, token
+
+
 def test_alerts_fire_on_a_frozen_agent_and_resolve_when_it_thaws(tmp_path):
     started = []
     try:
@@ -126,8 +151,11 @@ def test_alerts_fire_on_a_frozen_agent_and_resolve_when_it_thaws(tmp_path):
         broker.start()
         started.append(broker)
         http = free_port()
+        key, cert, token = https_credentials(str(tmp_path))
         gw = Gateway(tmp_path, broker.port,
-                     extra=("--http", f"127.0.0.1:{http}")).start()
+                     extra=("--http", f"127.0.0.1:{http}",
+                            "--http-token-file", token,
+                            "--http-cert", cert, "--http-key", key)).start()
         started.append(gw)
         sim = Sim(slaves="1")
         started.append(sim)
@@ -148,7 +176,7 @@ def test_alerts_fire_on_a_frozen_agent_and_resolve_when_it_thaws(tmp_path):
         agent.start()
         started.append(agent)
 
-        prom = Prometheus(tmp_path, f"127.0.0.1:{http}")
+        prom = Prometheus(tmp_path, f"127.0.0.1:{http}", token, cert)
         started.append(prom)
         site = {"site": SITE, "region": REGION}
         online = f'site_region:vigie_agent_online:min{{site="{SITE}"}}'
