@@ -208,12 +208,12 @@ def test_alerts_fire_on_a_frozen_agent_and_resolve_when_it_thaws(tmp_path):
             f"Site {SITE} (région {REGION}) hors ligne"
         assert fired[0]["annotations"]["summary_en"] == \
             f"Site {SITE} (region {REGION}) offline"
-        stale = wait_for(lambda: prom.firing("VigieUnitsStale",
-                                             region=REGION),
-                         timeout=30, what="VigieUnitsStale firing")
         # both programs' units of the site: 2 renir, 1 rgt
-        assert sorted((a["labels"]["program"], float(a["value"]))
-                      for a in stale) == [("renir", 2.0), ("rgt", 1.0)]
+        wait_for(lambda: sorted(
+            (a["labels"]["program"], float(a["value"]))
+            for a in prom.firing("VigieUnitsStale", region=REGION)) ==
+            [("renir", 2.0), ("rgt", 1.0)],
+            timeout=30, what="VigieUnitsStale firing for 2 renir, 1 rgt")
         assert not prom.alerts("VigieUnitsStale", region="all")
 
         # thawed: the agent reconnects, its birth puts the site back
