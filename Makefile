@@ -97,6 +97,7 @@ include tests/tsan/tsan.mk
 include tests/stress/stress.mk
 include tests/cluster/cluster.mk
 include tests/man/man.mk
+include tests/prometheus/prometheus.mk
 
 .PHONY: bench all check check-run check-suites ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean

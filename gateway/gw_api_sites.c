@@ -161,14 +161,18 @@ static void devices(const struct gw_sites_snap *s, struct gw_buf *b)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct vg_health *h = &s->v[i].health;
 
+		const char *reg = vg_region_code(s->v[i].region);
+
 		if (h->devices_ok >= 0)
 			gw_buf_printf(b, "vigie_agent_devices{site=\"%s\","
-					 "status=\"answering\"} %lld\n",
-				      s->v[i].id, (long long)h->devices_ok);
+					 "region=\"%s\",status=\"answering\"}"
+					 " %lld\n",
+				      s->v[i].id, reg, (long long)h->devices_ok);
 		if (h->devices_failing >= 0)
 			gw_buf_printf(b, "vigie_agent_devices{site=\"%s\","
-					 "status=\"failing\"} %lld\n",
-				      s->v[i].id,
+					 "region=\"%s\",status=\"failing\"}"
+					 " %lld\n",
+				      s->v[i].id, reg,
 				      (long long)h->devices_failing);
 	}
 }

@@ -1,9 +1,13 @@
 /*
  * /metrics in the Prometheus text exposition format 0.0.4: one HELP and
  * TYPE line per family, then its samples.  Every value comes from one
- * snapshot, so the families agree with each other.  A region with nothing
- * eligible has no percentage: its vigie_percent sample is left out rather
- * than exported as NaN, which alerting rules handle badly.
+ * snapshot, so the families agree with each other.  Names follow
+ * Prometheus's conventions: the unit last (units, seconds, ratio from 0
+ * to 1 rather than percent, rows, messages), _total on counters only,
+ * base units (a pace per second, not per week), no unit ids as labels.
+ * A region with nothing eligible has no ratio: its vigie_migrated_ratio
+ * sample is left out rather than exported as NaN, which alerting rules
+ * handle badly.  deploy/prometheus/ holds the rules that read them.
  */
 #include <stdio.h>
 
@@ -80,25 +84,30 @@ static int v_percent(const struct gw_api_snap *s, const struct vg_summary *m,
 		     int p, int r, char *o, size_t n)
 {
 	(void)s; (void)p; (void)r;
-	return m->has_percent ? vg_bp_format(m->percent_bp, o, n) : SKIP;
+	return m->has_percent ? vg_bp_format_ratio(m->percent_bp, o, n) : SKIP;
 }
 
 static int v_target(const struct gw_api_snap *s, const struct vg_summary *m,
 		    int p, int r, char *o, size_t n)
 {
 	(void)s; (void)p; (void)r;
-	return m->current < 0 ? SKIP
-			      : vg_bp_format(m->targets[m->current].bp, o, n);
+	return m->current < 0
+		       ? SKIP
+		       : vg_bp_format_ratio(m->targets[m->current].bp, o, n);
 }
 
-static int v_needed(const struct gw_api_snap *s, const struct vg_summary *m,
-		    int p, int r, char *o, size_t n)
+/* The count rather than the shortfall: the rules subtract vigie_migrated_units
+ * and choose their own threshold (deploy/prometheus/vigie-rules.yml). */
+static int v_target_units(const struct gw_api_snap *s,
+			  const struct vg_summary *m, int p, int r, char *o,
+			  size_t n)
 {
 	(void)s; (void)p; (void)r;
 	if (m->current < 0)
 		return SKIP;
 	return snprintf(o, n, "%llu",
-			(unsigned long long)m->targets[m->current].units_needed);
+			(unsigned long long)vg_target_units(
+				m->eligible, m->targets[m->current].bp));
 }
 
 static int v_met(const struct gw_api_snap *s, const struct vg_summary *m,
@@ -120,7 +129,8 @@ static int v_proj(const struct gw_api_snap *s, const struct vg_summary *m,
 		  int p, int r, char *o, size_t n)
 {
 	(void)m;
-	return s->proj[p][r].ok ? vg_bp_format(s->proj[p][r].bp, o, n) : SKIP;
+	return s->proj[p][r].ok ? vg_bp_format_ratio(s->proj[p][r].bp, o, n)
+				: SKIP;
 }
 
 static int v_pace(const struct gw_api_snap *s, const struct vg_summary *m,
@@ -128,7 +138,7 @@ static int v_pace(const struct gw_api_snap *s, const struct vg_summary *m,
 {
 	(void)m;
 	return s->proj[p][r].pace_ok
-		       ? snprintf(o, n, "%.1f", s->proj[p][r].units_day * 7.0)
+		       ? snprintf(o, n, "%.9g", s->proj[p][r].units_day / 86400.0)
 		       : SKIP;
 }
 
@@ -173,7 +183,7 @@ static void ingest(const struct gw_api_snap *s, struct gw_buf *b)
 		gw_buf_printf(b, "vigie_messages_rejected_total{reason=\"%s\"} %llu\n",
 			      vg_reject_name((enum vg_reject)i),
 			      (unsigned long long)st->rejected[i]);
-	single(b, "vigie_store_dropped_total", "counter",
+	single(b, "vigie_store_dropped_rows_total", "counter",
 	       "Rows that could not be queued for SQLite (out of memory).",
 	       st->store_dropped);
 }
@@ -215,7 +225,7 @@ static void health(const struct gw_api_snap *s, struct gw_buf *b)
 	       s->synced);
 	single(b, "vigie_database_writable", "gauge",
 	       "1 while the last SQLite write or check succeeded.", s->db_ok);
-	single(b, "vigie_units_live", "gauge", "Units held in memory.",
+	single(b, "vigie_live_units", "gauge", "Units held in memory.",
 	       s->units);
 }
 
@@ -224,24 +234,28 @@ static const struct {
 	const char *name, *help;
 	pr_value value;
 } region_gauges[] = {
-	{ "vigie_eligible", "Eligible units (known - retired).", v_eligible },
-	{ "vigie_migrated", "Migrated units.", v_migrated },
-	{ "vigie_percent",
-	  "Percent migrated (absent when nothing is eligible).", v_percent },
-	{ "vigie_target_percent", "Current target, percent.", v_target },
+	{ "vigie_eligible_units", "Eligible units (known - retired).",
+	  v_eligible },
+	{ "vigie_migrated_units", "Migrated units.", v_migrated },
+	{ "vigie_migrated_ratio",
+	  "Migrated / eligible, 0 to 1, rounded as the summaries' percent "
+	  "(absent when nothing is eligible).", v_percent },
+	{ "vigie_target_ratio", "Current target, 0 to 1.", v_target },
+	{ "vigie_target_units",
+	  "Migrated units the current target asks for: ceil(target x "
+	  "eligible).", v_target_units },
 	{ "vigie_target_met", "1 when the current target is met.", v_met },
-	{ "vigie_units_needed",
-	  "Units still to migrate to meet the current target.", v_needed },
-	{ "vigie_stale",
+	{ "vigie_stale_units",
 	  "Units whose agent is offline or whose last read faulted.",
 	  v_stale },
-	{ "vigie_projected_percent",
-	  "Projected percent at the current target's due date.", v_proj },
+	{ "vigie_projected_ratio",
+	  "Projected migrated ratio at the current target's due date.",
+	  v_proj },
 	{ "vigie_on_track",
 	  "1 when the projection reaches the current target.", v_track },
-	{ "vigie_pace_units_per_week",
-	  "Once the plan has ended: units migrated per week, fitted over "
-	  "the projection window.", v_pace },
+	{ "vigie_pace_units_per_second",
+	  "Once the plan has ended: units migrated per second (x 604800 "
+	  "for a week), fitted over the projection window.", v_pace },
 };
 
 void gw_metrics_text(const struct gw_api_snap *s, struct gw_buf *b)

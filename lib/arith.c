@@ -22,17 +22,30 @@ bool vg_target_met(uint64_t migrated, uint64_t eligible, uint32_t target_bp)
 	return migrated * VG_BP_MAX >= (uint64_t)target_bp * eligible;
 }
 
+uint64_t vg_target_units(uint64_t eligible, uint32_t target_bp)
+{
+	return ((uint64_t)target_bp * eligible + VG_BP_MAX - 1) / VG_BP_MAX;
+}
+
 uint64_t vg_units_needed(uint64_t migrated, uint64_t eligible,
 			 uint32_t target_bp)
 {
-	uint64_t need = ((uint64_t)target_bp * eligible + VG_BP_MAX - 1) /
-			VG_BP_MAX;
+	uint64_t need = vg_target_units(eligible, target_bp);
+
 	return need > migrated ? need - migrated : 0;
 }
 
 int vg_bp_format(uint32_t bp, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "%u.%02u", bp / 100, bp % 100);
+	if (n < 0 || (size_t)n >= size)
+		return VG_ERR_RANGE;
+	return n;
+}
+
+int vg_bp_format_ratio(uint32_t bp, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%u.%04u", bp / VG_BP_MAX, bp % VG_BP_MAX);
 	if (n < 0 || (size_t)n >= size)
 		return VG_ERR_RANGE;
 	return n;

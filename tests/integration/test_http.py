@@ -251,18 +251,22 @@ def test_metrics_parse_and_equal_truth(broker, web):
         for reg in REGIONS + ["all"]:
             want = truth.summary(prog, reg, FY)
             lab = {"program": prog, "region": reg}
-            assert metric(s, "vigie_eligible", **lab) == want["eligible"]
-            assert metric(s, "vigie_migrated", **lab) == want["migrated"]
-            assert metric(s, "vigie_stale", **lab) == want["stale"]
-            pct = metric(s, "vigie_percent", **lab)
+            assert metric(s, "vigie_eligible_units", **lab) == \
+                want["eligible"]
+            assert metric(s, "vigie_migrated_units", **lab) == \
+                want["migrated"]
+            assert metric(s, "vigie_stale_units", **lab) == want["stale"]
+            ratio = metric(s, "vigie_migrated_ratio", **lab)
             if want["percent"] is None:
-                assert pct is None
+                assert ratio is None
             else:
-                assert Decimal(str(pct)) == want["percent"]
-            assert metric(s, "vigie_target_percent", **lab) == 75.0 if \
-                prog == "renir" else 40.0
-            assert metric(s, "vigie_units_needed", **lab) == \
-                want["target"]["units_needed"]
+                assert Decimal(str(ratio)) * 100 == want["percent"]
+            assert metric(s, "vigie_target_ratio", **lab) == \
+                (0.75 if prog == "renir" else 0.40)
+            # the shortfall the rules compute (deploy/prometheus/)
+            short = metric(s, "vigie_target_units", **lab) - \
+                metric(s, "vigie_migrated_units", **lab)
+            assert max(0, short) == want["target"]["units_needed"]
             assert metric(s, "vigie_target_met", **lab) == \
                 int(want["target"]["met"])
             for st, n in want["counts"].items():
@@ -496,8 +500,8 @@ def test_projection_from_history(tmp_path, broker):
         retained_06 = summaries(broker.port)[("renir", "06")]
         assert retained_06["migrated"] == 1 and "projection" not in retained_06
         m = parse_prometheus(http.text("/metrics")[1])
-        assert abs(metric(m, "vigie_projected_percent", program="renir",
-                          region="06") - s["percent"]) < 0.1
+        assert abs(metric(m, "vigie_projected_ratio", program="renir",
+                          region="06") * 100 - s["percent"]) < 0.1
     finally:
         gw.stop()
 

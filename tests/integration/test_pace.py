@@ -9,7 +9,7 @@ import sqlite3
 
 from conftest import summaries, wait_for
 from test_gateway import publish_units
-from test_http import _up, start_http_gateway
+from test_http import _up, metric, parse_prometheus, start_http_gateway
 from vigie import Truth
 
 DAY = 86400
@@ -53,7 +53,10 @@ def test_pace_once_the_plan_has_ended(tmp_path, broker):
         # the API's alone: not in the retained summary (docs/protocol.md)
         retained_06 = summaries(broker.port)[("renir", "06")]
         assert retained_06["migrated"] == 740 and "pace" not in retained_06
-        assert "vigie_pace_units_per_week{program=\"renir\",region=\"06\"}" \
-            in http.text("/metrics")[1]
+        # /metrics in base units: per second, the same pace as the API's
+        m = parse_prometheus(http.text("/metrics")[1])
+        per_s = metric(m, "vigie_pace_units_per_second", program="renir",
+                       region="06")
+        assert abs(per_s * 7 * DAY - s["units_per_week"]) < 0.1, (per_s, s)
     finally:
         gw.stop()

@@ -46,7 +46,8 @@ def test_site_health_in_the_api_and_metrics(tmp_path, broker):
                 'vigie_agent_outbox_records{site="mtl-042",region="06"} 7',
                 'vigie_agent_oldest_unacked_seconds{site="mtl-042",'
                 'region="06"} 42',
-                'vigie_agent_devices{site="mtl-042",status="failing"} 1',
+                'vigie_agent_devices{site="mtl-042",region="06",'
+                'status="failing"} 1',
                 'vigie_agent_publishes_refused_total{site="mtl-042",'
                 'region="06"} 3'):
             assert line in metrics.splitlines(), line

@@ -123,6 +123,23 @@ static void test_units_needed(void **state)
 	}
 }
 
+/* What /metrics exports as vigie_target_units: the count the target asks
+ * for, so that target - migrated is the shortfall when behind. */
+static void test_target_units(void **state)
+{
+	(void)state;
+	assert_int_equal(vg_target_units(0, 7500), 0);
+	assert_int_equal(vg_target_units(100, 7000), 70);
+	assert_int_equal(vg_target_units(101, 7000), 71);     /* ⌈70.7⌉ */
+	assert_int_equal(vg_target_units(3, 6667), 3);        /* ⌈2.0001⌉ */
+	assert_int_equal(vg_target_units(1000001, 7500), 750001);
+	for (uint64_t e = 0; e <= 60; e++)
+		for (uint64_t m = 0; m <= e; m++)
+			assert_int_equal(vg_units_needed(m, e, 7500),
+					 vg_target_units(e, 7500) > m ?
+					 vg_target_units(e, 7500) - m : 0);
+}
+
 static void test_all_retired(void **state)
 {
 	/* every unit retired: eligible is 0, as for an empty region */
@@ -154,6 +171,24 @@ static void test_bp_format(void **state)
 	/* too small: refused, never truncated silently */
 	assert_int_equal(vg_bp_format(5125, buf, 5), VG_ERR_RANGE);
 	assert_int_equal(vg_bp_format(5125, buf, 6), 5);
+}
+
+static void test_bp_format_ratio(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	assert_int_equal(vg_bp_format_ratio(5125, buf, sizeof(buf)), 6);
+	assert_string_equal(buf, "0.5125");
+	vg_bp_format_ratio(0, buf, sizeof(buf));
+	assert_string_equal(buf, "0.0000");
+	vg_bp_format_ratio(10000, buf, sizeof(buf));
+	assert_string_equal(buf, "1.0000");
+	vg_bp_format_ratio(7, buf, sizeof(buf));
+	assert_string_equal(buf, "0.0007");
+	vg_bp_format_ratio(7050, buf, sizeof(buf));
+	assert_string_equal(buf, "0.7050");
+	assert_int_equal(vg_bp_format_ratio(5125, buf, 6), VG_ERR_RANGE);
 }
 
 static void test_bp_parse(void **state)
@@ -218,8 +253,10 @@ int main(void)
 		cmocka_unit_test(test_percent_rounding),
 		cmocka_unit_test(test_target_met),
 		cmocka_unit_test(test_units_needed),
+		cmocka_unit_test(test_target_units),
 		cmocka_unit_test(test_all_retired),
 		cmocka_unit_test(test_bp_format),
+		cmocka_unit_test(test_bp_format_ratio),
 		cmocka_unit_test(test_bp_parse),
 		cmocka_unit_test(test_bp_parse_rejects),
 		cmocka_unit_test(test_bp_round_trip),
