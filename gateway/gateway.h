@@ -90,6 +90,24 @@ struct gw_projection {
 
 struct gw_http; /* gw_http.c */
 
+/* The gateway's subscriptions, one bit each in masks. */
+enum gw_sub { GW_SUB_UNIT, GW_SUB_AGENT, GW_SUB_SYNC, GW_SUB_BRIDGE,
+	      GW_SUB_N };
+
+/*
+ * Where a connection's replay stands (gw_mqtt.c).  Touched by the MQTT
+ * thread only, its libmosquitto callbacks included: no lock.
+ */
+struct gw_subs {
+	int mid[GW_SUB_N];  /* of each filter's last SUBSCRIBE */
+	unsigned refused;   /* filters refused since the last round */
+	int round;          /* of SUBSCRIBEs, each ended by its marker */
+	bool phase2;        /* NATS: the second replay is under way */
+	int retries;        /* rounds of refused filters on this connection */
+	int delay_ms;       /* before the next one */
+	int64_t retry_at;   /* monotonic ms; 0: none due */
+};
+
 struct gateway {
 	struct gw_opts o;
 	pthread_mutex_t lock;
@@ -105,9 +123,7 @@ struct gateway {
 	atomic_int broker;         /* o.brokers index of the current attempt */
 	atomic_uint failovers;     /* moves to another broker address */
 	atomic_bool synced;        /* retained replay finished */
-	atomic_bool sub_refused;   /* a SUBACK said 0x80: not a whole replay */
-	atomic_bool resubscribed;  /* second replay asked for (gw_mqtt.c) */
-	atomic_int bridge_mid;     /* the bridge notifications' SUBSCRIBE */
+	struct gw_subs subs;       /* the MQTT thread's alone (gw_mqtt.c) */
 	atomic_bool republish;     /* (re)connected: publish every summary */
 	atomic_llong connected_at; /* monotonic ms */
 	atomic_bool db_ok;         /* last store write or ping succeeded */

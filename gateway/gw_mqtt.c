@@ -5,7 +5,9 @@
  * broker replay every retained unit and presence message: that replay,
  * applied with the seq rules, rebuilds the state.  A marker published to
  * our own sync topic right after subscribing comes back after the replay,
- * telling us when the state is whole again.  With --broker-kind nats we
+ * telling us when the state is whole again; a refused subscription is
+ * asked for again on the same connection, with its own marker, before we
+ * give the connection up.  With --broker-kind nats we
  * then subscribe once more and wait for a second marker (docs/scale-out.md):
  * NATS answers a QoS 1 subscription with its retained messages before the
  * JetStream consumer that delivers what comes next exists, and a unit
@@ -53,31 +55,46 @@ static void sleep_ms(int ms)
 }
 
 #define MARKER_1 "sync"  /* the first replay is over */
-#define MARKER_2 "sync2" /* the second one too: the state is whole */
+#define MARKER_2 "sync2" /* the second one too (NATS): the state is whole */
 
-/* again: the second pass (units and presences only, marker 2). */
-static void subscribe_all(struct gateway *gw, bool again)
+/* Refused filters are asked for again on the same connection, 1 s, 2 s,
+ * 4 s and 8 s later, then the connection is dropped (the next broker). */
+#define SUB_RETRIES 4
+#define SUB_RETRY_MS 1000
+
+static void sub_filter(const struct gateway *gw, int i, char *buf,
+		       size_t size)
 {
-	static const char *const kinds[] = { "unit", "agent" };
-	const char *marker = again ? MARKER_2 : MARKER_1;
-	char filter[VG_TOPIC_MAX];
+	static const char *const kinds[] = { "unit", "agent", NULL,
+					      "bridge" };
+
+	if (i == GW_SUB_SYNC)
+		vg_strlcpy(buf, gw->sync_topic, size);
+	else
+		vg_topic_filter(buf, size, gw->o.prefix, kinds[i]);
+}
+
+/*
+ * One round: SUBSCRIBE to each filter of mask, then publish the round's
+ * marker ("sync:N", or "sync2:N" in NATS's second replay), which the
+ * broker queues after what those subscriptions replay.
+ */
+static void subscribe_round(struct gateway *gw, unsigned mask)
+{
+	struct gw_subs *u = &gw->subs;
+	char filter[VG_TOPIC_MAX], marker[32];
 	int rc = MOSQ_ERR_SUCCESS;
 
-	for (size_t i = 0; i < 2 && rc == MOSQ_ERR_SUCCESS; i++) {
-		vg_topic_filter(filter, sizeof(filter), gw->o.prefix, kinds[i]);
-		rc = mosquitto_subscribe(gw->mosq, NULL, filter, 1);
+	u->refused = 0;
+	u->round++;
+	for (int i = 0; i < GW_SUB_N && rc == MOSQ_ERR_SUCCESS; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		sub_filter(gw, i, filter, sizeof(filter));
+		rc = mosquitto_subscribe(gw->mosq, &u->mid[i], filter, 1);
 	}
-	if (rc == MOSQ_ERR_SUCCESS && !again)
-		rc = mosquitto_subscribe(gw->mosq, NULL, gw->sync_topic, 1);
-	/* regional bridges' notifications (mosquitto only: NATS has no
-	 * bridges, and every subscription there is a JetStream consumer) */
-	if (rc == MOSQ_ERR_SUCCESS && !again && !gw->o.nats) {
-		int mid = 0;
-		vg_topic_filter(filter, sizeof(filter), gw->o.prefix, "bridge");
-		rc = mosquitto_subscribe(gw->mosq, &mid, filter, 1);
-		atomic_store(&gw->bridge_mid, mid);
-	}
-	/* Queued after SUBSCRIBE: delivered back after the retained replay. */
+	snprintf(marker, sizeof(marker), "%s:%d",
+		 u->phase2 ? MARKER_2 : MARKER_1, u->round);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_publish(gw->mosq, NULL, gw->sync_topic,
 				       (int)strlen(marker), marker, 1, false);
@@ -87,6 +104,17 @@ static void subscribe_all(struct gateway *gw, bool again)
 		vg_log(rc == MOSQ_ERR_NO_CONN ? VG_LOG_WARN : VG_LOG_ERR,
 		       "subscribe and replay marker: %s",
 		       mosquitto_strerror(rc));
+}
+
+/* Every filter, as on a new connection.  Regional bridges' notifications
+ * on mosquitto only: NATS has no bridges, and every subscription there is
+ * a JetStream consumer. */
+static unsigned all_filters(const struct gateway *gw)
+{
+	unsigned m = 1u << GW_SUB_UNIT | 1u << GW_SUB_AGENT |
+		     1u << GW_SUB_SYNC;
+
+	return gw->o.nats ? m : m | 1u << GW_SUB_BRIDGE;
 }
 
 static void on_connect(struct mosquitto *m, void *ud, int rc)
@@ -106,48 +134,73 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
 	       "retained state", addr, atomic_load(&gw->broker) + 1,
 	       gw->o.nbrokers);
 	atomic_store(&gw->synced, false);
-	atomic_store(&gw->sub_refused, false);
-	atomic_store(&gw->resubscribed, false);
+	gw->subs = (struct gw_subs){ .round = gw->subs.round,
+				     .delay_ms = SUB_RETRY_MS };
 	atomic_store(&gw->connected_at, (long long)vg_mono_ms());
 	atomic_store(&gw->connected, true);
 	gw_publish_presence(gw, true);
-	subscribe_all(gw, false);
+	subscribe_round(gw, all_filters(gw));
 }
 
 /*
  * A refused subscription (0x80: an ACL, or a NATS cluster electing
  * leaders after a node died) would leave the gateway blind to units or
- * presences while looking synced: drop the connection, and the
- * supervisor connects again (to the next broker, with backoff).
+ * presences while looking synced: the round's marker is not taken, and
+ * the refused filters are asked for again on this connection, later
+ * (dropping it made NATS delete and create the session's consumers each
+ * time, more work for nodes already too slow to create them).  After
+ * SUB_RETRIES rounds, the connection is dropped: the next broker.
  */
 static void on_subscribe(struct mosquitto *m, void *ud, int mid, int n,
 			 const int *granted)
 {
 	struct gateway *gw = ud;
-	char addr[VG_BROKER_ADDR_MAX];
-	int rc;
+	struct gw_subs *u = &gw->subs;
+	char addr[VG_BROKER_ADDR_MAX], filter[VG_TOPIC_MAX];
+	int i = 0, rc;
 
-	for (int i = 0; i < n; i++) {
-		if (granted[i] < 0x80)
-			continue;
-		if (mid == atomic_load(&gw->bridge_mid)) {
-			/* an ACL of before bridges: nothing else is missed */
-			vg_log(VG_LOG_WARN, "broker refused vigie/v1/bridge/# "
-			       "(ACL?): a region cut off behind a bridge will "
-			       "not show as stale");
-			continue;
-		}
-		atomic_store(&gw->sub_refused, true);
-		current_addr(gw, addr, sizeof(addr));
-		vg_log(VG_LOG_ERR, "broker %s refused a subscription (reason "
-		       "0x%02x): reconnecting rather than missing messages",
-		       addr, (unsigned)granted[i]);
+	while (i < GW_SUB_N && u->mid[i] != mid)
+		i++;
+	if (i == GW_SUB_N || n < 1 || granted[0] < 0x80)
+		return;
+	sub_filter(gw, i, filter, sizeof(filter));
+	current_addr(gw, addr, sizeof(addr));
+	if (i == GW_SUB_BRIDGE) {
+		/* an ACL of before bridges: nothing else is missed */
+		vg_log(VG_LOG_WARN, "broker %s refused %s (ACL?): a region cut "
+		       "off behind a bridge will not show as stale", addr,
+		       filter);
+		return;
+	}
+	if (!u->refused && u->retries < SUB_RETRIES) {
+		u->retries++;
+		u->retry_at = vg_mono_ms() + u->delay_ms;
+		vg_log(VG_LOG_ERR, "broker %s refused %s (reason 0x%02x): "
+		       "asking again in %d ms", addr, filter,
+		       (unsigned)granted[0], u->delay_ms);
+		u->delay_ms *= 2;
+	} else if (!u->refused) {
+		vg_log(VG_LOG_ERR, "broker %s refused %s (reason 0x%02x) %d "
+		       "times: reconnecting rather than missing messages",
+		       addr, filter, (unsigned)granted[0], u->retries + 1);
 		rc = mosquitto_disconnect(m);
 		if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN)
 			vg_log(VG_LOG_WARN, "disconnect: %s",
 			       mosquitto_strerror(rc));
-		return;
 	}
+	u->refused |= 1u << i;
+}
+
+/* The refused filters, again, once their time has come. */
+static void retry_refused(struct gateway *gw)
+{
+	struct gw_subs *u = &gw->subs;
+
+	if (!u->retry_at || vg_mono_ms() < u->retry_at ||
+	    !atomic_load(&gw->connected))
+		return;
+	u->retry_at = 0;
+	subscribe_round(gw, u->refused);
 }
 
 static void on_disconnect(struct mosquitto *m, void *ud, int rc)
@@ -178,10 +231,42 @@ static void log_reject(struct gateway *gw, const char *topic,
 	vg_log(VG_LOG_WARN, "rejected %s: %s", topic, vg_reject_name(r));
 }
 
-static bool is_marker(const struct mosquitto_message *msg, const char *m)
+/* Which marker msg is: 1, 2, or 0 when not the current round's. */
+static int marker_of(const struct gw_subs *u,
+		     const struct mosquitto_message *msg)
 {
-	return msg->payloadlen == (int)strlen(m) &&
-	       memcmp(msg->payload, m, strlen(m)) == 0;
+	char want[32];
+
+	for (int k = 1; k <= 2; k++) {
+		int n = snprintf(want, sizeof(want), "%s:%d",
+				 k == 1 ? MARKER_1 : MARKER_2, u->round);
+		if (msg->payloadlen == n &&
+		    memcmp(msg->payload, want, (size_t)n) == 0)
+			return k;
+	}
+	return 0;
+}
+
+/* A marker back: its round's replay is over. */
+static void on_marker(struct gateway *gw, int k)
+{
+	struct gw_subs *u = &gw->subs;
+
+	if (u->refused || k == 0)
+		return; /* not whole: a retry or a reconnection follows */
+	if (gw->o.nats && !u->phase2) {
+		/* every subscription granted: replay once more */
+		u->phase2 = true;
+		subscribe_round(gw, 1u << GW_SUB_UNIT | 1u << GW_SUB_AGENT);
+		return;
+	}
+	if (!atomic_exchange(&gw->synced, true)) {
+		vg_log(VG_LOG_INFO, "retained state replayed in %lld ms",
+		       (long long)(vg_mono_ms() -
+				   atomic_load(&gw->connected_at)));
+		atomic_store(&gw->republish, true);
+		gw_wake(gw);
+	}
 }
 
 static void on_message(struct mosquitto *m, void *ud,
@@ -193,23 +278,7 @@ static void on_message(struct mosquitto *m, void *ud,
 
 	(void)m;
 	if (strcmp(msg->topic, gw->sync_topic) == 0) {
-		if (atomic_load(&gw->sub_refused))
-			return; /* not whole: the connection is being dropped */
-		if (gw->o.nats && is_marker(msg, MARKER_1)) {
-			/* every subscription granted: replay once more */
-			if (!atomic_exchange(&gw->resubscribed, true))
-				subscribe_all(gw, true);
-			return;
-		}
-		if (!is_marker(msg, gw->o.nats ? MARKER_2 : MARKER_1))
-			return;
-		if (!atomic_exchange(&gw->synced, true)) {
-			vg_log(VG_LOG_INFO, "retained state replayed in %lld ms",
-			       (long long)(vg_mono_ms() -
-					   atomic_load(&gw->connected_at)));
-			atomic_store(&gw->republish, true);
-			gw_wake(gw);
-		}
+		on_marker(gw, marker_of(&gw->subs, msg));
 		return;
 	}
 	r = gw_core_decode(gw->o.prefix, msg->topic, msg->payload,
@@ -354,6 +423,7 @@ static void *mqtt_main(void *arg)
 		if (rc == MOSQ_ERR_SUCCESS)
 			rc = mosquitto_loop(gw->mosq, 100, 1);
 		if (rc == MOSQ_ERR_SUCCESS) {
+			retry_refused(gw);
 			/* a connection counts as working once synced: one
 			 * whose subscription is refused (0x80) is a failure,
 			 * and a list of them ends in the backoff */

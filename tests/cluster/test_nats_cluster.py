@@ -461,8 +461,12 @@ def test_gateway_reconnects_when_a_subscription_is_refused(
         cluster, tmp_path, procs):
     """NATS answers 0x80 to a subscription its rights refuse (and to QoS 1
     subscriptions while it elects leaders after a node died).  The gateway
-    must not look synced while blind to units or presences: it drops the
-    connection and tries again, and never reports the replay whole.  A
+    must not look synced while blind to units or presences: it asks for
+    the refused filters again on the same connection (an election's
+    refusals pass, and dropping the connection made NATS delete and
+    create the session's consumers each time), after 1, 2, 4 and 8 s,
+    then drops the connection and tries again, and never reports the
+    replay whole.  A
     site's credential, which may not read the units, stands in for both
     (mosquitto's acl_file grants such a subscription and delivers
     nothing, so this is the broker that shows it)."""
@@ -473,9 +477,16 @@ def test_gateway_reconnects_when_a_subscription_is_refused(
         f"{pki}/sites/qc-1.password", "--cafile", f"{pki}/ca.crt"])
     procs.append(gw)
     gw.start(wait=False)
-    wait_for(lambda: gw.logtext().count("refused a subscription") >= 3, 60,
-             what="three refused subscriptions, on three connections")
-    assert Gateway.READY not in gw.logtext()
+    # asked again on the same connection 4 times (1, 2, 4, 8 s later),
+    # then a new connection, twice
+    wait_for(lambda: gw.logtext().count("times: reconnecting rather than "
+                                        "missing messages") >= 2, 90,
+             what="refused subscriptions, then two reconnections")
+    log = gw.logtext()
+    assert Gateway.READY not in log
+    for ms in (1000, 2000, 4000, 8000):
+        assert "vigie/v1/unit/# (reason 0x80): asking again in %d ms" % ms \
+            in log, log
     # a refused connection is a failed one: the backoff grows (it used to
     # start again at 500 ms, the CONNECT having been accepted, so that a
     # gateway hammered the nodes while they elected leaders)
