@@ -8,7 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import urllib.request
+
+from nats_kit import wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -29,42 +32,49 @@ def leftovers(path):
     return found
 
 
-def read_until(p, want, seen):
-    """Lines of p's output until one equals want (False at its end)."""
-    for line in p.stdout:
-        seen.append(line)
-        if line.strip() == want:
-            return True
-    return False
+def healthy(addr):
+    try:
+        with urllib.request.urlopen(f"http://{addr}/healthz",
+                                    timeout=10) as r:
+            return r.status == 200
+    except OSError:  # 503 (HTTPError) while unsynced, or not up yet
+        return False
 
 
 def test_demo_on_the_cluster_checks_out_and_both_gateways_answer(tmp_path):
     d = str(tmp_path / "demo")
     p = subprocess.Popen(
         [sys.executable, DEMO, "--cluster", "--small", "--plain", "--lang",
-         "en", "--build", BUILD, "--dir", d, "--duration", "25",
+         "en", "--build", BUILD, "--dir", d, "--duration", "40",
          "--tick-ms", "300"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = []
+    # drained all along: the table goes on printing while we poll
+    reader = threading.Thread(target=lambda: seen.extend(p.stdout),
+                              daemon=True)
+    reader.start()
     try:
-        assert read_until(p, "ready", seen), "".join(seen)
+        wait_for(lambda: "ready\n" in seen or p.poll() is not None,
+                 timeout=240, what="the demo's ready line")
+        assert "ready\n" in seen, "".join(seen)
         # the banner's addresses, as the README has a user curl them
         addrs = {g: open(os.path.join(d, g, "http")).read().strip()
                  for g in ("gateway", "gateway-b")}
+        # each says it is synced (200) once its replay is over
         for g, addr in addrs.items():
-            with urllib.request.urlopen(f"http://{addr}/healthz",
-                                        timeout=10) as r:
-                assert r.status == 200, g
-        out, _ = p.communicate(timeout=240)
+            wait_for(lambda: healthy(addr), timeout=120,
+                     what=f"{g}'s /healthz at 200")
+        p.wait(timeout=240)
+        reader.join(timeout=30)
     finally:
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
             try:
-                p.communicate(timeout=60)
+                p.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 p.kill()
-                p.communicate()
-    out = "".join(seen) + out
+                p.wait()
+    out = "".join(seen)
     assert p.returncode == 0, out[-4000:]
     assert "equal the simulators' ground truth" in out, out[-4000:]
     assert leftovers(d) == [], out[-2000:]
