@@ -46,6 +46,8 @@ void gw_api_snapshot(struct gateway *gw, struct gw_api_snap *s)
 	s->stats = *gw_core_stats(gw->core);
 	s->units = gw_core_units(gw->core);
 	count_agents(gw, s);
+	for (int r = 1; r < GW_NREG; r++)
+		s->bridge_down[r] = gw_core_bridge_down(gw->core, r);
 	pthread_mutex_unlock(&gw->lock);
 	s->connected = atomic_load(&gw->connected);
 	s->synced = atomic_load(&gw->synced);

@@ -52,6 +52,7 @@ struct gw_api_snap {
 	struct vg_targets targets;
 	struct gw_stats stats;
 	struct gw_agents agents[GW_NREG]; /* [0]: the province */
+	bool bridge_down[GW_NREG];        /* [1..17]: vigie/v1/bridge/RR 0 */
 	uint32_t units;
 	bool connected, synced, db_ok;
 	int broker;                           /* --broker index in use */

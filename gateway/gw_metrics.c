@@ -205,6 +205,17 @@ static void agents(const struct gw_api_snap *s, struct gw_buf *b)
 	}
 }
 
+/* Regions cut off from this broker behind their regional bridge. */
+static void bridges(const struct gw_api_snap *s, struct gw_buf *b)
+{
+	family(b, "vigie_bridge_down", "gauge",
+	       "1 while the region's bridge notification (vigie/v1/bridge/RR) "
+	       "says it is cut off: its units count as stale.");
+	for (int r = 1; r < GW_NREG; r++)
+		gw_buf_printf(b, "vigie_bridge_down{region=\"%s\"} %d\n",
+			      vg_region_code(r), s->bridge_down[r] ? 1 : 0);
+}
+
 static void health(const struct gw_api_snap *s, struct gw_buf *b)
 {
 	family(b, "vigie_build_info", "gauge",
@@ -268,4 +279,5 @@ void gw_metrics_text(const struct gw_api_snap *s, struct gw_buf *b)
 	states(s, b);
 	ingest(s, b);
 	agents(s, b);
+	bridges(s, b);
 }

@@ -357,6 +357,20 @@ def system(tmp_path):
             raise errors[0]
 
 
+def bridge_metrics(http):
+    """vigie_bridge_down of regions 03 and 06, from the gateway's
+    /metrics."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics",
+                                  timeout=10).read().decode()
+    got = {}
+    for line in text.splitlines():
+        for r in ("03", "06"):
+            if line.startswith(f'vigie_bridge_down{{region="{r}"}} '):
+                got[r] = int(line.split()[-1])
+    return got
+
+
 def test_a_cut_bridge_stores_and_forwards_states_and_a_removal(system):
     tmp, started = system
     sites_txt = tmp / "sites.txt"
@@ -400,10 +414,12 @@ def test_a_cut_bridge_stores_and_forwards_states_and_a_removal(system):
              centre.bridge("06") == b"1", timeout=20,
              what="both bridges connected to the centre")
 
+    http = free_port()
     gw = Gateway(tmp / "gw", cports[1883], extra=[
         "--username", "vigie-gateway",
         "--password-file", os.path.join(pki, "vigie-gateway.password"),
-        "--inventory", os.path.join(pki, "sites.map")])
+        "--inventory", os.path.join(pki, "sites.map"),
+        "--http", f"127.0.0.1:{http}"])
     os.makedirs(tmp / "gw", exist_ok=True)
     gw.start()
     started.append(gw)
@@ -455,6 +471,8 @@ def test_a_cut_bridge_stores_and_forwards_states_and_a_removal(system):
     wait_for(region06_and_frozen_03, timeout=15, interval=0.3,
              what="region 06 up to date, region 03 frozen and stale at "
              "the centre")
+    # and Prometheus is told why (deploy/prometheus: VigieRegionCutOff)
+    assert bridge_metrics(http) == {"03": 1, "06": 0}
 
     # region 03's queue for the centre overflows (retries re-queue its
     # retained state) before the removal
@@ -489,6 +507,8 @@ def test_a_cut_bridge_stores_and_forwards_states_and_a_removal(system):
     # ---- after the cut
     wait_for(lambda: centre.bridge("03") == b"1", timeout=20,
              what="region 03's bridge back at the centre")
+    wait_for(lambda: bridge_metrics(http) == {"03": 0, "06": 0},
+             timeout=20, what="vigie_bridge_down back at 0")
     centre.wait_truth(truth, ("03", "06"), timeout=30)
     s = centre.summaries()[("rgt", "03")]
     rgt03 = [k for k in truth.units if k[:2] == ("rgt", "03")]
