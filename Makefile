@@ -8,6 +8,7 @@
 #   make check-stress   integration and fault suites under CPU hogs
 #   make deps           install the Debian packages (root) or print the line
 #   make install        DESTDIR= PREFIX=/usr/local
+#   make deb            Debian packages in build/deb/ (packaging/deb.mk)
 #   make lint           cppcheck and clang-tidy
 
 BOARD   ?= host

@@ -8,6 +8,7 @@
 # agent's records, a remove and a purge.
 #
 #   packaging/deb-test.sh DEB_DIR NEXT_DIR VERSION NEXT_VERSION [CROSS_ARCH]
+#   packaging/deb-test.sh --chroot-only     make the cached root if stale
 #
 # The root comes from mmdebstrap (variant apt: Essential and apt only, plus
 # what the packages need), made once from the mirror apt uses here and kept
@@ -16,22 +17,51 @@
 # (unshare), so nothing stays mounted whatever happens.
 set -uo pipefail
 
+CHROOT_CACHE=${CHROOT_CACHE:-/var/cache/vigie/bookworm-apt.tar.zst}
+# what the packages depend on, in the cached root: a dependency missing
+# from this list still installs (apt-get -f from the mirror), only slower
+CHROOT_PKGS=systemd,procps,man-db,libmosquitto1,libcjson1,libmodbus5,libinih1,libsqlite3-0,libmicrohttpd12,tzdata,openssl,python3
+mirror=$(sed -n 's|^URIs: *\([^ ]*/debian\)/*$|\1|p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+[ -n "$mirror" ] || mirror=$(sed -n 's|^deb  *\(http[^ ]*/debian\)/* bookworm .*|\1|p' /etc/apt/sources.list 2>/dev/null | head -1)
+[ -n "$mirror" ] || mirror=http://deb.debian.org/debian
+
+pass=0
+fail=0
+die() { echo "FAIL - $1"; echo "deb-test: $pass passed, $((fail + 1)) failed"; exit 1; }
+
+# The cached root, remade when its package list or mirror changed.
+root_cache() {
+	local stamp="$CHROOT_PKGS $mirror"
+	if [ -s "$CHROOT_CACHE" ] && [ "$(cat "$CHROOT_CACHE.pkgs" 2>/dev/null)" = "$stamp" ]; then
+		return 0
+	fi
+	echo "making the cached Debian 12 root from $mirror (once): $CHROOT_CACHE"
+	mkdir -p "$(dirname "$CHROOT_CACHE")"
+	mmdebstrap --quiet --mode=root --variant=apt --include="$CHROOT_PKGS" \
+		bookworm "$CHROOT_CACHE.tmp.tar.zst" "$mirror" ||
+		die "mmdebstrap failed (mirror $mirror)"
+	mv "$CHROOT_CACHE.tmp.tar.zst" "$CHROOT_CACHE"
+	echo "$stamp" > "$CHROOT_CACHE.pkgs"
+}
+if [ "${1:-}" = --chroot-only ]; then
+	root_cache
+	exit 0
+fi
+
 DEB_DIR=$1
 NEXT_DIR=$2
 V=$3
 NEXT=$4
 CROSS=${5:-arm64}
 ARCH=$(dpkg --print-architecture)
-CHROOT_CACHE=${CHROOT_CACHE:-/var/cache/vigie/bookworm-apt.tar.zst}
-# what the packages depend on, in the cached root: a dependency missing
-# from this list still installs (apt-get -f from the mirror), only slower
-CHROOT_PKGS=systemd,procps,man-db,libmosquitto1,libcjson1,libmodbus5,libinih1,libsqlite3-0,libmicrohttpd12,tzdata,openssl,python3
 WORK=$(mktemp -d /tmp/vigie-deb-test.XXXXXX)
 R=$WORK/root
-pass=0
-fail=0
+lintian_pid=
 
-cleanup() { rm -rf "$WORK"; }
+cleanup() {
+	if [ -n "$lintian_pid" ]; then kill "$lintian_pid" 2>/dev/null; wait "$lintian_pid" 2>/dev/null; fi
+	rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 ok()  { echo "ok   - $1"; pass=$((pass + 1)); }
@@ -40,17 +70,23 @@ bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 # in the root, with its own /proc
 inroot() { unshare --mount --pid --fork --mount-proc="$R/proc" chroot "$R" "$@"; }
-die() { echo "FAIL - $1"; echo "0 passed, 1 failed"; exit 1; }
 
-# --- lintian: no error -------------------------------------------------------
+# --- lintian: no error (run beside the rest, reported at the end) --------------
 changes=("$DEB_DIR/vigie_${V}-1_${ARCH}.changes" "$DEB_DIR/vigie_${V}-1_${CROSS}.changes")
 for c in "${changes[@]}"; do [ -f "$c" ] || die "$c missing: make deb first"; done
-if lintian --fail-on error "${changes[@]}" > "$WORK/lintian.txt" 2>&1; then
-	ok "lintian: no error ($(grep -c '^W:' "$WORK/lintian.txt") warning(s), listed in packaging/README.md)"
-else
-	grep '^E:' "$WORK/lintian.txt"
-	bad "lintian found errors (above)"
-fi
+lintian --fail-on error "${changes[@]}" > "$WORK/lintian.txt" 2>&1 &
+lintian_pid=$!
+lintian_result() {
+	local rc=0
+	wait "$lintian_pid" || rc=$?
+	lintian_pid=
+	if [ "$rc" = 0 ]; then
+		ok "lintian: no error ($(grep -c '^W:' "$WORK/lintian.txt") warning(s), listed in packaging/README.md)"
+	else
+		grep '^E:' "$WORK/lintian.txt" || cat "$WORK/lintian.txt"
+		bad "lintian found errors (above)"
+	fi
+}
 
 # --- the cross-built agent: its metadata and contents ------------------------
 cdeb=$DEB_DIR/vigie-agent_${V}-1_${CROSS}.deb
@@ -69,19 +105,7 @@ check "vigie-agent_$CROSS depends on the libraries it links (libmodbus5, libmosq
 	sh -c "dpkg-deb -f '$cdeb' Depends | grep -q libmodbus5 && dpkg-deb -f '$cdeb' Depends | grep -q libmosquitto1"
 
 # --- a fresh Debian 12 root --------------------------------------------------
-mirror=$(sed -n 's|^URIs: *\([^ ]*/debian\)/*$|\1|p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
-[ -n "$mirror" ] || mirror=$(sed -n 's|^deb  *\(http[^ ]*/debian\)/* bookworm .*|\1|p' /etc/apt/sources.list 2>/dev/null | head -1)
-[ -n "$mirror" ] || mirror=http://deb.debian.org/debian
-stamp="$CHROOT_PKGS $mirror"
-if [ ! -s "$CHROOT_CACHE" ] || [ "$(cat "$CHROOT_CACHE.pkgs" 2>/dev/null)" != "$stamp" ]; then
-	echo "building the cached Debian 12 root from $mirror (once)"
-	mkdir -p "$(dirname "$CHROOT_CACHE")"
-	mmdebstrap --quiet --mode=root --variant=apt --include="$CHROOT_PKGS" \
-		bookworm "$CHROOT_CACHE.tmp.tar.zst" "$mirror" ||
-		die "mmdebstrap failed (mirror $mirror)"
-	mv "$CHROOT_CACHE.tmp.tar.zst" "$CHROOT_CACHE"
-	echo "$stamp" > "$CHROOT_CACHE.pkgs"
-fi
+root_cache
 mkdir -p "$R" && tar -C "$R" --zstd -xf "$CHROOT_CACHE" || die "cannot unpack $CHROOT_CACHE"
 cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
 
@@ -216,5 +240,6 @@ check "purge keeps the system users (Debian practice: their files may remain)" \
 check "dpkg knows none of the packages after purge" \
 	sh -c "! chroot '$R' dpkg-query -W ${pkgs[*]} 2>/dev/null | grep -q ."
 
+lintian_result
 echo "deb-test: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -30,10 +30,13 @@ DEB_CROSS    ?= arm64
 DEB_CHROOT_CACHE ?= /var/cache/vigie/bookworm-apt.tar.zst
 DEB_NEXT     := $(shell echo $(VERSION) | awk -F. -v OFS=. '{ $$NF = $$NF + 1; print }')
 
-.PHONY: deb deb-amd64 deb-cross deb-test
+.PHONY: deb deb-amd64 deb-cross deb-test deb-amd64-build deb-cross-build \
+	deb-next-build deb-chroot deb-test-parts
 deb: deb-amd64 deb-cross
 
-# $(1): Debian arch, $(2): dpkg-buildpackage options
+# $(1): Debian arch, $(2): dpkg-buildpackage options.  The package build
+# gets none of this make's flags or variables (MAKEFLAGS): debian/rules
+# sets its own.
 define deb_build
 	@rm -rf $(DEB_OUT)/src-$(1) && mkdir -p $(DEB_OUT)/src-$(1)/vigie-$(DEB_UPSTREAM)
 	tar -c --exclude=./build --exclude=./.git --exclude=__pycache__ . | tar -x -C $(DEB_OUT)/src-$(1)/vigie-$(DEB_UPSTREAM)
@@ -45,20 +48,40 @@ define deb_build
 	  > $(DEB_OUT)/src-$(1)/vigie-$(DEB_UPSTREAM)/debian/changelog
 	cd $(DEB_OUT)/src-$(1)/vigie-$(DEB_UPSTREAM) && \
 	  DEB_BUILD_OPTIONS="parallel=2 nocheck $(DEB_BUILD_OPTIONS)" \
-	  dpkg-buildpackage -b -us -uc $(2)
+	  env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc $(2)
 	mv $(DEB_OUT)/src-$(1)/*.deb $(DEB_OUT)/src-$(1)/*.buildinfo \
 	  $(DEB_OUT)/src-$(1)/*.changes $(DEB_OUT)/
 endef
 
+# deb-amd64 and deb-cross install what is missing first; the -build
+# targets do not, so that deb-test can run them side by side
 deb-amd64: ensure-deps
-	$(call deb_build,amd64,)
+	$(MAKE) --no-print-directory deb-amd64-build
 
 deb-cross: cross-deps
+	$(MAKE) --no-print-directory deb-cross-build
+
+deb-amd64-build:
+	$(call deb_build,amd64,)
+
+deb-cross-build:
 	$(call deb_build,$(DEB_CROSS),-a$(DEB_CROSS) -Pcross$(comma)nocheck$(comma)pkg.vigie.agent-only)
 
+# the version deb-test upgrades to
+deb-next-build: DEB_UPSTREAM := $(DEB_NEXT)
+deb-next-build: DEB_OUT := $(DEB_OUT)/next
+deb-next-build:
+	$(call deb_build,amd64,)
+
+# the cached Debian 12 root (made once, see packaging/deb-test.sh)
+deb-chroot:
+	CHROOT_CACHE=$(DEB_CHROOT_CACHE) packaging/deb-test.sh --chroot-only
+
+# The three builds and the root side by side: a dpkg-buildpackage run is
+# mostly one-core steps, and making the root mostly waits on the mirror.
+deb-test-parts: deb-amd64-build deb-cross-build deb-next-build deb-chroot
+
 deb-test: ensure-deps
-	$(MAKE) --no-print-directory deb
-	$(MAKE) --no-print-directory deb-amd64 DEB_UPSTREAM=$(DEB_NEXT) \
-	  DEB_OUT=build/deb/next
+	$(MAKE) --no-print-directory -j4 deb-test-parts
 	CHROOT_CACHE=$(DEB_CHROOT_CACHE) packaging/deb-test.sh \
 	  $(DEB_OUT) $(DEB_OUT)/next $(VERSION) $(DEB_NEXT) $(DEB_CROSS)
