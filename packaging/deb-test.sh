@@ -20,7 +20,7 @@ set -uo pipefail
 CHROOT_CACHE=${CHROOT_CACHE:-/var/cache/vigie/bookworm-apt.tar.zst}
 # what the packages depend on, in the cached root: a dependency missing
 # from this list still installs (apt-get -f from the mirror), only slower
-CHROOT_PKGS=systemd,procps,man-db,libmosquitto1,libcjson1,libmodbus5,libinih1,libsqlite3-0,libmicrohttpd12,tzdata,openssl,python3
+CHROOT_PKGS=systemd,procps,man-db,mosquitto,python3-paho-mqtt,libmosquitto1,libcjson1,libmodbus5,libinih1,libsqlite3-0,libmicrohttpd12,tzdata,openssl,python3
 mirror=$(sed -n 's|^URIs: *\([^ ]*/debian\)/*$|\1|p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
 [ -n "$mirror" ] || mirror=$(sed -n 's|^deb  *\(http[^ ]*/debian\)/* bookworm .*|\1|p' /etc/apt/sources.list 2>/dev/null | head -1)
 [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
@@ -109,11 +109,12 @@ root_cache
 mkdir -p "$R" && tar -C "$R" --zstd -xf "$CHROOT_CACHE" || die "cannot unpack $CHROOT_CACHE"
 cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
 
-pkgs=(vigie-agent vigie-gateway vigie-tools)
+pkgs=(vigie-agent vigie-gateway vigie-tools vigie-demo)
 mkdir -p "$R/tmp/v1" "$R/tmp/v2"
 for p in "${pkgs[@]}"; do
-	cp "$DEB_DIR/${p}_${V}-1_${ARCH}.deb" "$R/tmp/v1/" || die "${p}_${V}-1_${ARCH}.deb missing"
-	cp "$NEXT_DIR/${p}_${NEXT}-1_${ARCH}.deb" "$R/tmp/v2/" || die "${p}_${NEXT}-1_${ARCH}.deb missing"
+	a=$ARCH; [ "$p" = vigie-demo ] && a=all
+	cp "$DEB_DIR/${p}_${V}-1_${a}.deb" "$R/tmp/v1/" || die "${p}_${V}-1_${a}.deb missing"
+	cp "$NEXT_DIR/${p}_${NEXT}-1_${a}.deb" "$R/tmp/v2/" || die "${p}_${NEXT}-1_${a}.deb missing"
 done
 
 # --- install ------------------------------------------------------------------
@@ -153,6 +154,27 @@ check "man vigie-agent renders in the root" \
 for f in /usr/sbin/vigie-agent /usr/sbin/vigie-gateway /usr/bin/vigie-sim /usr/bin/vigie-pki /usr/bin/vigie-inventory; do
 	check "$f is installed and executable" test -x "$R$f"
 done
+# the demo's tree: what tools/vigie-demo finds beside itself and in --build
+for f in /usr/share/vigie/tools/vigie-pki /usr/share/vigie/tools/vigie-inventory \
+	 /usr/lib/vigie/demo-bin/vigie-agent /usr/lib/vigie/demo-bin/vigie-gateway \
+	 /usr/lib/vigie/demo-bin/vigie-sim; do
+	check "vigie-demo's $f leads to an installed program" chroot "$R" test -x "$f"
+done
+check "vigie-demo's broker config is installed" test -f "$R/usr/share/vigie/deploy/mosquitto/vigie.conf"
+check "vigie-demo --help runs" sh -c "chroot '$R' vigie-demo --help >/dev/null"
+# DEMO=1: the installed demo for 20 s (about 25 s more), every summary checked
+# against the simulators' truth; it needs a pty for its RTU sites
+if [ "${DEMO:-0}" = 1 ]; then
+	if timeout 180 unshare --mount --pid --fork --mount-proc="$R/proc" sh -c "
+		mount -t devpts -o newinstance,ptmxmode=0666 devpts '$R/dev/pts' &&
+		rm -f '$R/dev/ptmx' && ln -s pts/ptmx '$R/dev/ptmx' &&
+		chroot '$R' vigie-demo --small --duration 20 --lang en" > "$WORK/demo.log" 2>&1 &&
+	   grep -q '^check: all .* summaries equal' "$WORK/demo.log"; then
+		ok "the installed vigie-demo: $(grep '^check:' "$WORK/demo.log")"
+	else
+		tail -30 "$WORK/demo.log"; bad "the installed vigie-demo --small --duration 20 (log above)"
+	fi
+fi
 
 # --- units: verified, enabled, held back until configured -----------------------
 units="vigie-agent.service vigie-gateway.service"

@@ -8,6 +8,8 @@
 #                   installed into a Debian 12 chroot: units verified, the
 #                   agent's --check-config on the installed file, an upgrade
 #                   that keeps an edited conffile, a purge
+#   make deb-test DEB_TEST_DEMO=1   also runs the installed vigie-demo for
+#                   20 s and checks every summary (about 25 s more)
 #
 # make deb copies the source tree (without build/ and .git) and
 # packaging/debian/ to build/deb/src-ARCH/vigie-VERSION/, writes the
@@ -27,6 +29,7 @@ comma := ,
 DEB_UPSTREAM ?= $(VERSION)
 DEB_OUT      ?= build/deb
 DEB_CROSS    ?= arm64
+DEB_TEST_DEMO ?= 0
 DEB_CHROOT_CACHE ?= /var/cache/vigie/bookworm-apt.tar.zst
 DEB_NEXT     := $(shell echo $(VERSION) | awk -F. -v OFS=. '{ $$NF = $$NF + 1; print }')
 
@@ -83,5 +86,5 @@ deb-test-parts: deb-amd64-build deb-cross-build deb-next-build deb-chroot
 
 deb-test: ensure-deps
 	$(MAKE) --no-print-directory -j4 deb-test-parts
-	CHROOT_CACHE=$(DEB_CHROOT_CACHE) packaging/deb-test.sh \
+	CHROOT_CACHE=$(DEB_CHROOT_CACHE) DEMO=$(DEB_TEST_DEMO) packaging/deb-test.sh \
 	  $(DEB_OUT) $(DEB_OUT)/next $(VERSION) $(DEB_NEXT) $(DEB_CROSS)
