@@ -1,8 +1,8 @@
 # Debian packages (packaging/debian/, debhelper compat 13) and their test,
 # included by the top Makefile.
 #
-#   make deb        build/deb/: vigie-agent, vigie-gateway and vigie-tools
-#                   for amd64, and vigie-agent cross-built for arm64 (the
+#   make deb        build/deb/: vigie-agent, vigie-gateway, vigie-tools and
+#                   vigie-demo for amd64, and vigie-agent cross-built for arm64 (the
 #                   field boards, BOARD=rpi4)
 #   make deb-test   (part of make check) the packages through lintian, then
 #                   installed into a Debian 12 chroot: units verified, the
