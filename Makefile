@@ -8,6 +8,7 @@
 #   make check-stress   integration and fault suites under CPU hogs
 #   make deps           install the Debian packages (root) or print the line
 #   make install        DESTDIR= PREFIX=/usr/local
+#   make deb            Debian packages in build/deb/ (packaging/deb.mk)
 #   make lint           cppcheck and clang-tidy
 
 BOARD   ?= host
@@ -98,6 +99,7 @@ include tests/stress/stress.mk
 include tests/cluster/cluster.mk
 include tests/man/man.mk
 include tests/prometheus/prometheus.mk
+include packaging/deb.mk
 
 .PHONY: bench all check check-run check-suites ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
