@@ -13,23 +13,14 @@ import urllib.request
 
 from nats_kit import wait_for
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
+from test_e2e import leftovers  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DEMO = os.path.join(ROOT, "tools", "vigie-demo")
 BUILD = os.environ.get("VIGIE_BUILD", os.path.join(ROOT, "build", "host"))
-
-
-def leftovers(path):
-    """Processes whose command line names path (the demo's folder)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if path.encode() in f.read():
-                    found.append(pid)
-        except OSError:
-            pass
-    return found
 
 
 def healthy(addr):
