@@ -9,6 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -243,11 +246,35 @@ static int load(struct agent *a, const char *path)
 	return VG_OK;
 }
 
+/*
+ * glibc's malloc tuned for a small long-running daemon, before any thread
+ * or allocation (docs/BENCHMARKS.md, "Where the agent's memory goes"):
+ * - one arena: by default each thread that allocates gets its own (the
+ *   MQTT and bus threads), each holding freed memory of its own;
+ * - fixed mmap and trim thresholds: by default, freeing the configuration
+ *   file's buffer (mmap'd, up to 4 MiB) raises the mmap threshold to its
+ *   size and the trim threshold to twice that, after which every large
+ *   transient buffer (a status answer for 2,000 units is ~100 KiB) lands
+ *   in the heap and the heap is never given back.  With them fixed, such
+ *   buffers and the per-unit arrays get mappings of their own, returned
+ *   whole on free, and the heap's free top is trimmed past 64 KiB.
+ */
+static void tune_malloc(void)
+{
+#ifdef __GLIBC__
+	if (!mallopt(M_ARENA_MAX, 1) ||
+	    !mallopt(M_MMAP_THRESHOLD, 64 * 1024) ||
+	    !mallopt(M_TRIM_THRESHOLD, 64 * 1024))
+		vg_log(VG_LOG_DEBUG, "mallopt refused a setting");
+#endif
+}
+
 int agent_run(const char *cfg_path)
 {
 	struct agent a;
 	int status = 1, rc;
 
+	tune_malloc();
 	if (load(&a, cfg_path) != VG_OK)
 		return 1;
 	a.lock_fd = lock_data_dir(&a.cfg);
