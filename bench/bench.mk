@@ -45,7 +45,7 @@ collectd-deps:
 
 bench-collectd: $(AGENT) $(SIM) collectd-deps
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/agent_vs_collectd.py --units 2000 \
-	  --runs 3 --window 20
+	  --runs 5 --window 20
 
 bench-restart-broker: $(GATEWAY) $(BUILD)/bench/loadgen
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/restart_broker.py 1000000 3
