@@ -121,6 +121,42 @@ static void stop_all(struct agent *a)
 	agent_outbox_close(&a->ob);
 }
 
+/*
+ * glibc's malloc tuned for a small long-running daemon, before any thread
+ * or allocation (docs/BENCHMARKS.md, "Where the agent's memory goes"):
+ * - one arena: by default each thread that allocates gets its own (the
+ *   MQTT and bus threads), each holding freed memory of its own;
+ * - fixed mmap and trim thresholds: by default, freeing the configuration
+ *   file's buffer (mmap'd, up to 4 MiB) raises the mmap threshold to its
+ *   size and the trim threshold to twice that, after which every large
+ *   transient buffer (a status answer for 2,000 units is ~100 KiB) lands
+ *   in the heap and the heap is never given back.  With them fixed, such
+ *   buffers and the per-unit arrays get mappings of their own, returned
+ *   whole on free, and the heap's free top is trimmed past 64 KiB.
+ */
+static void tune_malloc(void)
+{
+#ifdef __GLIBC__
+	if (!mallopt(M_ARENA_MAX, 1) ||
+	    !mallopt(M_MMAP_THRESHOLD, 64 * 1024) ||
+	    !mallopt(M_TRIM_THRESHOLD, 64 * 1024))
+		vg_log(VG_LOG_DEBUG, "mallopt refused a setting");
+#endif
+}
+
+/*
+ * Give the heap's free pages back once started: parsing the configuration,
+ * planning the requests and loading one file per unit leave free chunks
+ * below live ones (glibc trims only the heap's top), ~150 KiB with 2,000
+ * units, which nothing in the steady state reuses.
+ */
+static void trim_heap(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 static void reload(struct agent *a)
 {
 	struct agent_config next;
@@ -150,6 +186,7 @@ static void reload(struct agent *a)
 		vg_log(VG_LOG_ERR, "reload: cannot restart; exiting");
 		exit(1);
 	}
+	trim_heap();
 	vg_log(VG_LOG_INFO, "configuration reloaded: %d devices, %d units",
 	       a->cfg.ndevices, a->cfg.nunits);
 }
@@ -217,6 +254,7 @@ static void main_loop(struct agent *a)
 		now = vg_mono_ms();
 		if (now - last_flush >= 5000) {
 			agent_outbox_flush(&a->ob);
+			trim_heap();
 			last_flush = now;
 		}
 		if (wd > 0 && now - last_wd >= wd) {
@@ -246,29 +284,6 @@ static int load(struct agent *a, const char *path)
 	return VG_OK;
 }
 
-/*
- * glibc's malloc tuned for a small long-running daemon, before any thread
- * or allocation (docs/BENCHMARKS.md, "Where the agent's memory goes"):
- * - one arena: by default each thread that allocates gets its own (the
- *   MQTT and bus threads), each holding freed memory of its own;
- * - fixed mmap and trim thresholds: by default, freeing the configuration
- *   file's buffer (mmap'd, up to 4 MiB) raises the mmap threshold to its
- *   size and the trim threshold to twice that, after which every large
- *   transient buffer (a status answer for 2,000 units is ~100 KiB) lands
- *   in the heap and the heap is never given back.  With them fixed, such
- *   buffers and the per-unit arrays get mappings of their own, returned
- *   whole on free, and the heap's free top is trimmed past 64 KiB.
- */
-static void tune_malloc(void)
-{
-#ifdef __GLIBC__
-	if (!mallopt(M_ARENA_MAX, 1) ||
-	    !mallopt(M_MMAP_THRESHOLD, 64 * 1024) ||
-	    !mallopt(M_TRIM_THRESHOLD, 64 * 1024))
-		vg_log(VG_LOG_DEBUG, "mallopt refused a setting");
-#endif
-}
-
 int agent_run(const char *cfg_path)
 {
 	struct agent a;
@@ -291,6 +306,7 @@ int agent_run(const char *cfg_path)
 		goto out;
 	}
 	if (start_all(&a) == VG_OK) {
+		trim_heap();
 		vg_log(VG_LOG_INFO, "site %s: %d devices, %d units, data in %s",
 		       a.cfg.site, a.cfg.ndevices, a.cfg.nunits,
 		       a.cfg.data_dir);
