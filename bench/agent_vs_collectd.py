@@ -32,7 +32,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
-from benchkit import BUILD, free_port, wait, stop
+from benchkit import BUILD, free_port, wait, stop, where
 
 SLAVES = 4
 COLLECTD = "/usr/sbin/collectd"
@@ -208,6 +208,7 @@ def one_run(a, tmp):
         m1 = counter.take()
         wall = time.monotonic() - t0
         mem = {"agent": memory(agent.pid), "collectd": memory(cd.pid)}
+        mem["agent"]["where"] = where(agent.pid)
         counter.stop()
         if agent.poll() is not None or cd.poll() is not None:
             raise RuntimeError("a poller died")
@@ -278,6 +279,11 @@ def main():
     ok = ratios[-1] <= 0.45 and priv[-1] <= 1024
     print(f"  goal: agent VmRSS <= 0.45 x collectd's in every run and "
           f"Private <= 1024 KiB: {'met' if ok else 'NOT met'}")
+    print("  where the agent's memory goes, last run (KiB):     Rss  Private")
+    last = runs[-1]["agent"]["where"]
+    for what, (rss, own) in sorted(last.items(), key=lambda kv: -kv[1][1]):
+        if rss:
+            print(f"    {what:42s} {rss:6d} {own:8d}")
     return 0
 
 
