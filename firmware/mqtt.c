@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <mosquitto.h>
@@ -715,6 +716,8 @@ static void *mqtt_thread(void *arg)
 	struct agent_mqtt *mq = arg;
 	struct vg_ratelimit rl;
 
+	/* named for top -H and /proc/PID/task/TID/comm */
+	prctl(PR_SET_NAME, "vigie-mqtt", 0, 0, 0);
 	vg_ratelimit_init(&rl, 60000, 3);
 	mq->backoff_ms = BACKOFF_MIN_MS;
 	while (!stopping(mq)) {
