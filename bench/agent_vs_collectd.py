@@ -13,10 +13,12 @@ at its end, its memory (VmRSS, RssAnon, RssFile from /proc/PID/status; Pss
 and Private_Clean + Private_Dirty from /proc/PID/smaps_rollup).  Also the
 Modbus requests each simulator answered and the MQTT messages each client
 published during the window.  Medians over RUNS fresh runs; ratio
-agent / collectd per run, median.  Goal (issue #7): agent RSS
-<= half collectd's.
+agent / collectd per run, median, and each run's own line so the spread
+shows.  Goal (issue #17): agent VmRSS <= 0.45 x collectd's in every run,
+the agent's private memory <= 1 MiB.
 
-usage: agent_vs_collectd.py [--units 2000] [--runs 3] [--window 20]
+usage: agent_vs_collectd.py [--units 2000] [--runs 5] [--window 20]
+                            [--agent build/host/vigie-agent]
 """
 import argparse
 import os
@@ -30,7 +32,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
-from benchkit import BUILD, free_port, wait, stop
+from benchkit import BUILD, free_port, wait, stop, where
 
 SLAVES = 4
 COLLECTD = "/usr/sbin/collectd"
@@ -173,7 +175,7 @@ def one_run(a, tmp):
         procs.append(sim_a)
         sim_c, port_c = start_sim(per)
         procs.append(sim_c)
-        agent_bin = os.path.join(BUILD, "vigie-agent")
+        agent_bin = a.agent
         agent = subprocess.Popen(
             [agent_bin, "-c", agent_conf(tmp, port, port_a, a.units)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -206,6 +208,7 @@ def one_run(a, tmp):
         m1 = counter.take()
         wall = time.monotonic() - t0
         mem = {"agent": memory(agent.pid), "collectd": memory(cd.pid)}
+        mem["agent"]["where"] = where(agent.pid)
         counter.stop()
         if agent.poll() is not None or cd.poll() is not None:
             raise RuntimeError("a poller died")
@@ -224,9 +227,10 @@ def one_run(a, tmp):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--units", type=int, default=2000)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--window", type=float, default=20)
     ap.add_argument("--warmup", type=float, default=5)
+    ap.add_argument("--agent", default=os.path.join(BUILD, "vigie-agent"))
     a = ap.parse_args()
     missing = [p for p in ("modbus.so", "mqtt.so")
                if not os.path.exists(os.path.join(PLUGINS, p))]
@@ -238,7 +242,13 @@ def main():
     for _ in range(a.runs):
         tmp = tempfile.mkdtemp(prefix="vigie-cd-")
         try:
-            runs.append(one_run(a, tmp))
+            r = one_run(a, tmp)
+            runs.append(r)
+            ag, co = r["agent"], r["collectd"]
+            print(f"  run {len(runs)}: VmRSS {ag['VmRSS']} vs "
+                  f"{co['VmRSS']} KiB = {ag['VmRSS'] / co['VmRSS']:.3f}; "
+                  f"Private {ag['Private']} vs {co['Private']} KiB",
+                  flush=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     ver = subprocess.run([COLLECTD, "-h"], capture_output=True,
@@ -259,7 +269,21 @@ def main():
         ratio = f"{statistics.median(ratios):.3f}" if ratios else "-"
         print(f"  {k + (' (' + unit + ')' if unit else ''):14s} {ag:12.1f} "
               f"{co:12.1f} {ratio:>15s}")
-    print("  goal: agent VmRSS <= 0.5 x collectd's")
+    ratios = sorted(r["agent"]["VmRSS"] / r["collectd"]["VmRSS"]
+                    for r in runs)
+    priv = sorted(r["agent"]["Private"] for r in runs)
+    print(f"  VmRSS ratio min / median / max: {ratios[0]:.3f} / "
+          f"{statistics.median(ratios):.3f} / {ratios[-1]:.3f}")
+    print(f"  agent Private (KiB) min / median / max: {priv[0]} / "
+          f"{statistics.median(priv):.0f} / {priv[-1]}")
+    ok = ratios[-1] <= 0.45 and priv[-1] <= 1024
+    print(f"  goal: agent VmRSS <= 0.45 x collectd's in every run and "
+          f"Private <= 1024 KiB: {'met' if ok else 'NOT met'}")
+    print("  where the agent's memory goes, last run (KiB):     Rss  Private")
+    last = runs[-1]["agent"]["where"]
+    for what, (rss, own) in sorted(last.items(), key=lambda kv: -kv[1][1]):
+        if rss:
+            print(f"    {what:42s} {rss:6d} {own:8d}")
     return 0
 
 

@@ -6,7 +6,8 @@
 #   make bench-latency          device change -> summary, p50/p99, with
 #                               --coalesce-ms 200 and 50 (~5 min)
 #   make bench-collectd         vigie-agent vs collectd, 2,000 registers,
-#                               RSS and CPU side by side (~2 min)
+#                               RSS and CPU side by side, 5 runs and
+#                               where the agent's memory goes (~4 min)
 #   make bench-restart-broker   restart with 1,000,000 retained units on
 #                               the broker, and bytes per unit (~5 min)
 #   make bench-storm            500 agents x 40 units reconnecting at once
@@ -48,7 +49,7 @@ collectd-deps:
 
 bench-collectd: $(AGENT) $(SIM) collectd-deps
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/agent_vs_collectd.py --units 2000 \
-	  --runs 3 --window 20
+	  --runs 5 --window 20
 
 bench-restart-broker: $(GATEWAY) $(BUILD)/bench/loadgen
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/restart_broker.py 1000000 3

@@ -23,7 +23,7 @@ AGENT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmodbus inih) \
 AGENT_CFLAGS += -fno-asynchronous-unwind-tables -fno-unwind-tables
 AGENT_LIBS   := $(shell $(PKG_CONFIG) --libs $(AGENT_PKGS)) -lpthread -lm
 # keep the field binary small: unused sections of libvigie are dropped
-AGENT_LDFLAGS := -Wl,--gc-sections -Wl,--as-needed
+AGENT_LDFLAGS := -Wl,--gc-sections -Wl,--as-needed $(BOARD_LDFLAGS)
 
 all: $(if $(call runs,agent),$(AGENT)) $(if $(call runs,sim),$(SIM))
 unit: $(AGENT_UT_BIN)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -393,6 +394,8 @@ static void *bus_thread(void *arg)
 	struct agent_modbus_bus *b = arg;
 	struct agent_modbus *m = b->m;
 
+	/* named for top -H and /proc/PID/task/TID/comm */
+	prctl(PR_SET_NAME, "vigie-bus", 0, 0, 0);
 	for (int k = 0; k < b->ndev; k++)
 		b->due[k] = vg_mono_ms();
 	for (;;) {

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <mosquitto.h>
@@ -41,6 +42,8 @@
 #define REFUSED_RETRY_MS 60000
 /* How long before a refused receipt subscription is tried again. */
 #define RECEIPT_RETRY_MS 10000
+/* the MQTT thread's stack (agent_mqtt_start) */
+#define AGENT_MQTT_STACK ((size_t)256 * 1024)
 
 int agent_mqtt_presence(const struct agent_config *cfg, bool online,
 			int64_t session, const struct vg_health *health,
@@ -713,6 +716,8 @@ static void *mqtt_thread(void *arg)
 	struct agent_mqtt *mq = arg;
 	struct vg_ratelimit rl;
 
+	/* named for top -H and /proc/PID/task/TID/comm */
+	prctl(PR_SET_NAME, "vigie-mqtt", 0, 0, 0);
 	vg_ratelimit_init(&rl, 60000, 3);
 	mq->backoff_ms = BACKOFF_MIN_MS;
 	while (!stopping(mq)) {
@@ -746,11 +751,21 @@ int agent_mqtt_init(struct agent_mqtt *mq, const struct agent_config *cfg,
 
 int agent_mqtt_start(struct agent_mqtt *mq)
 {
+	pthread_attr_t attr;
+	int rc = VG_OK;
+
+	/* a fixed stack rather than glibc's default (RLIMIT_STACK, 8 MiB on
+	 * Debian): the session, libmosquitto's packet code and an OpenSSL
+	 * handshake use tens of KiB; 256 KiB leaves room for TLS */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, AGENT_MQTT_STACK);
 	mq->stop = false;
-	if (pthread_create(&mq->thread, NULL, mqtt_thread, mq) != 0)
-		return VG_ERR_NOMEM;
-	mq->started = true;
-	return VG_OK;
+	if (pthread_create(&mq->thread, &attr, mqtt_thread, mq) != 0)
+		rc = VG_ERR_NOMEM;
+	else
+		mq->started = true;
+	pthread_attr_destroy(&attr);
+	return rc;
 }
 
 void agent_mqtt_wake(void *arg)

@@ -43,12 +43,25 @@ uint32_t agent_outbox_crc32(uint32_t crc, const void *buf, size_t len)
 }
 
 /* Copy with truncation (fault texts are cut to what a record holds). */
-static void set_text(char *dst, size_t size, const char *src)
+/*
+ * *dst becomes a copy of src's first max bytes, owned by the record, or
+ * NULL when src is empty; VG_ERR_NOMEM leaves *dst as it was.
+ */
+static int set_owned(char **dst, const char *src, size_t max)
 {
-	size_t n = strnlen(src, size - 1);
+	char *copy = NULL;
 
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	if (src && src[0] && (copy = strndup(src, max)) == NULL)
+		return VG_ERR_NOMEM;
+	free(*dst);
+	*dst = copy;
+	return VG_OK;
+}
+
+/* A record's optional text: "" when it has none. */
+static const char *text_of(const char *s)
+{
+	return s ? s : "";
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -144,8 +157,8 @@ static void fill_status_rec(const struct agent_outbox *ob, int i,
 	st->has_since = true;
 	st->since = r->since;
 	st->source = r->source;
-	vg_strlcpy(st->tech, r->tech, sizeof(st->tech));
-	vg_strlcpy(st->fault, r->fault, sizeof(st->fault));
+	vg_strlcpy(st->tech, text_of(r->tech), sizeof(st->tech));
+	vg_strlcpy(st->fault, text_of(r->fault), sizeof(st->fault));
 	if (r->note)
 		vg_strlcpy(st->note, r->note, sizeof(st->note));
 }
@@ -487,9 +500,10 @@ static int load_record(struct agent_outbox *ob, int i, int64_t now)
 	r->seq = st.seq;
 	r->ts = st.ts;
 	r->since = st.has_since ? st.since : now;
-	vg_strlcpy(r->tech, st.tech, sizeof(r->tech));
-	set_text(r->fault, sizeof(r->fault), st.fault);
-	r->note = st.note[0] ? strdup(st.note) : NULL;
+	/* out of memory at start: a text is missing, the state is not */
+	(void)set_owned(&r->tech, st.tech, VG_IDENT_MAX);
+	(void)set_owned(&r->fault, st.fault, AGENT_FAULT_MAX);
+	(void)set_owned(&r->note, st.note, VG_NOTE_MAX);
 	r->flags = flags & REC_UNACKED;
 	if (st.seq > ob->last_seq)
 		ob->last_seq = st.seq;
@@ -637,9 +651,9 @@ static void peek_mark(struct agent_outbox *ob, int i)
 	r->ts = st.ts;
 	if (st.has_since)
 		r->since = st.since;
-	vg_strlcpy(r->tech, st.tech, sizeof(r->tech));
-	free(r->note);
-	r->note = st.note[0] ? strdup(st.note) : NULL;
+	/* out of memory: the mark's text is missing from this dry run only */
+	(void)set_owned(&r->tech, st.tech, VG_IDENT_MAX);
+	(void)set_owned(&r->note, st.note, VG_NOTE_MAX);
 }
 
 void agent_outbox_peek_marks(struct agent_outbox *ob, const char *data_dir)
@@ -802,8 +816,11 @@ int agent_outbox_open(struct agent_outbox *ob, const struct agent_config *cfg,
 void agent_outbox_close(struct agent_outbox *ob)
 {
 	if (ob->rec) {
-		for (int i = 0; i < ob->nunits; i++)
+		for (int i = 0; i < ob->nunits; i++) {
+			free(ob->rec[i].tech);
+			free(ob->rec[i].fault);
 			free(ob->rec[i].note);
+		}
 		free(ob->rec);
 		pthread_mutex_destroy(&ob->lock);
 	}
@@ -819,7 +836,8 @@ void agent_outbox_close(struct agent_outbox *ob)
 
 static void clear_manual(struct agent_rec *r)
 {
-	r->tech[0] = '\0';
+	free(r->tech);
+	r->tech = NULL;
 	free(r->note);
 	r->note = NULL;
 }
@@ -830,13 +848,14 @@ int agent_outbox_read_ok(struct agent_outbox *ob, int unit, int state)
 	int rc = VG_OK;
 
 	pthread_mutex_lock(&ob->lock);
-	if (r->state != state || r->fault[0] ||
+	if (r->state != state || r->fault ||
 	    r->source != VG_SOURCE_MODBUS) {
 		if (r->state != state)
 			r->since = vg_now();
 		r->state = (uint8_t)state;
 		r->source = VG_SOURCE_MODBUS;
-		r->fault[0] = '\0';
+		free(r->fault);
+		r->fault = NULL;
 		clear_manual(r);
 		rc = commit(ob, unit);
 	}
@@ -851,17 +870,18 @@ int agent_outbox_read_fault(struct agent_outbox *ob, int unit,
 	int rc = VG_OK;
 
 	pthread_mutex_lock(&ob->lock);
-	if (strncmp(r->fault, fault, AGENT_FAULT_MAX) != 0) {
-		set_text(r->fault, sizeof(r->fault), fault);
-		rc = commit(ob, unit);
+	if (strncmp(text_of(r->fault), fault, AGENT_FAULT_MAX) != 0) {
+		rc = set_owned(&r->fault, fault, AGENT_FAULT_MAX);
+		if (rc == VG_OK)
+			rc = commit(ob, unit);
 	}
 	pthread_mutex_unlock(&ob->lock);
 	return rc;
 }
 
 /*
- * r as the mark would leave it; the note is borrowed, not owned, so that
- * the candidate can be checked and dropped without touching r.
+ * r as the mark would leave it; tech and note are borrowed, not owned, so
+ * that the candidate can be checked and dropped without touching r.
  */
 static void marked(const struct agent_rec *r, struct agent_rec *next,
 		   int state, const char *tech, const char *note)
@@ -871,8 +891,8 @@ static void marked(const struct agent_rec *r, struct agent_rec *next,
 		next->since = vg_now();
 	next->state = (uint8_t)state;
 	next->source = VG_SOURCE_MANUAL;
-	next->fault[0] = '\0';
-	vg_strlcpy(next->tech, tech, sizeof(next->tech));
+	next->fault = NULL;
+	next->tech = (char *)tech; /* NOLINT: borrowed, never freed via next */
 	next->note = (char *)note; /* NOLINT: borrowed, never freed via next */
 }
 
@@ -904,18 +924,24 @@ static int mark_valid(const struct agent_outbox *ob, int unit,
 	       VG_ERR_INVAL : VG_OK;
 }
 
-/* Replace unit's record with next, holding its own copy of the note. */
+/* Replace unit's record with next, holding its own copies of the texts. */
 static int install_mark(struct agent_outbox *ob, int unit,
 			const struct agent_rec *next, const char *note)
 {
 	struct agent_rec *r = &ob->rec[unit];
-	char *copy = NULL;
+	char *copy = NULL, *tech = NULL;
 
-	if (note && (copy = strdup(note)) == NULL)
+	if (set_owned(&copy, note, VG_NOTE_MAX) != VG_OK ||
+	    set_owned(&tech, next->tech, VG_IDENT_MAX) != VG_OK) {
+		free(copy);
 		return VG_ERR_NOMEM;
+	}
 	free(r->note);
+	free(r->tech);
+	free(r->fault);
 	*r = *next;
 	r->note = copy;
+	r->tech = tech;
 	return commit(ob, unit);
 }
 
@@ -1284,7 +1310,7 @@ static void device_faults(const struct agent_outbox *ob, int d, int *units,
 		if (ob->cfg->units[i].manual || ob->cfg->units[i].device != d)
 			continue;
 		(*units)++;
-		*faulted += ob->rec[i].fault[0] != '\0';
+		*faulted += ob->rec[i].fault != NULL;
 	}
 }
 

@@ -61,8 +61,11 @@ struct agent_rec {
 	int mid;                     /* MQTT message id in flight, or 0 */
 	int64_t mid_seq;             /* seq of the message in flight */
 	uint8_t refused;             /* PUBACK reason >= 0x80 for this seq */
-	char tech[VG_IDENT_MAX + 1];
-	char fault[AGENT_FAULT_MAX + 1];
+	/* owned, NULL when none: most units have neither, so they are not
+	 * kept at their longest in every record (113 bytes per unit) */
+	char *tech;                  /* a manual mark's technician */
+	char *fault;                 /* the last read's fault, at most
+					AGENT_FAULT_MAX bytes */
 	char *note;                  /* owned; NULL when none */
 };
 

@@ -107,6 +107,7 @@ int agent_modbus_plan_build(struct agent_modbus_plan *plan,
 {
 	size_t most = (size_t)cfg->nunits + (size_t)cfg->nvalues + 1;
 	struct agent_reg_ref *sp = malloc(sizeof(*sp) * most);
+	struct agent_modbus_req *shrunk;
 	int n;
 
 	memset(plan, 0, sizeof(*plan));
@@ -122,6 +123,13 @@ int agent_modbus_plan_build(struct agent_modbus_plan *plan,
 	split(plan, sp, n);
 	free(sp);
 	group_units(plan, cfg);
+	/* req was sized for one request per value; contiguous registers
+	 * share requests (16 for 2,000 units), so keep what was planned.
+	 * A refused shrink keeps the larger block, which is as good. */
+	shrunk = realloc(plan->req, sizeof(*plan->req) *
+			 (size_t)(plan->nreq > 0 ? plan->nreq : 1));
+	if (shrunk)
+		plan->req = shrunk;
 	return VG_OK;
 }
 
