@@ -90,11 +90,11 @@ nats-deps:
 
 bench-storm: $(GATEWAY) $(BUILD)/bench/stormgen nats-deps
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/storm.py --sites 500 --units 40 \
-	  --runs 3 --brokers mosquitto,nats,nats-tuned \
+	  --runs 3 --brokers mosquitto,nats,nats-untuned \
 	  --timeout $(STORM_TIMEOUT)
 
 bench-nats-rate: $(GATEWAY) $(BUILD)/bench/loadgen nats-deps
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/gateway_vs_sub.py $(NATS_RATE_N) 3 \
 	  --nats
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/gateway_vs_sub.py $(NATS_RATE_N) 3 \
-	  --nats --tuned
+	  --nats --untuned

@@ -12,12 +12,12 @@ mosquitto_sub ≥ 0.95.  Medians over RUNS fresh runs.
 
 With --nats, each run is made twice, on one mosquitto and on a 3-node NATS
 JetStream cluster (bench/natskit.py: deploy/nats/'s MQTT and JetStream
-settings, no TLS; --tuned adds `max_ack_pending: 13107` to its mqtt
+settings, no TLS; --untuned sets NATS's default `max_ack_pending`, 1,024, in its mqtt
 block): the gateway, the peer and the watcher on node 1, the generator on
 node 2, so that every message crosses the cluster.  It prints the ratio on
 each, and the cluster's rates ÷ mosquitto's (median of per-run ratios).
 
-usage: gateway_vs_sub.py [N [RUNS]] [--nats [--tuned]]
+usage: gateway_vs_sub.py [N [RUNS]] [--nats [--untuned]]
 """
 import json
 import os
@@ -50,7 +50,7 @@ def consumers(cluster):
 
 
 def one_run(n, tmp, nats=None, limit=600):
-    """nats: None for one mosquitto, else the mqtt lines of the cluster.
+    """nats: None for one mosquitto, else the cluster's max_ack_pending.
     On the cluster a subscriber that has not got everything after limit s
     is a figure (None, and what it had), not an error."""
     procs, cluster = [], None
@@ -68,7 +68,7 @@ def one_run(n, tmp, nats=None, limit=600):
                  == 0, 10, "broker")
             brokers = f"127.0.0.1:{port}"
         else:
-            cluster = Cluster(tmp, nats).start()
+            cluster = Cluster(tmp, ack_pending=nats).start()
             port, pub_port = cluster.mqtt_ports[0], cluster.mqtt_ports[1]
             brokers = ",".join(cluster.addresses())
         data = tempfile.mkdtemp(dir=tmp)
@@ -132,11 +132,11 @@ def one_run(n, tmp, nats=None, limit=600):
             cluster.stop()
 
 
-def main_nats(n, runs, mqtt_extra):
+def main_nats(n, runs, ack_pending):
     rows = []
     for i in range(runs):
         row = []
-        for nats in (None, mqtt_extra):
+        for nats in (None, ack_pending):
             tmp = tempfile.mkdtemp(prefix="vigie-bench-")
             try:
                 row.append(one_run(n, tmp, nats, limit=180))
@@ -188,8 +188,8 @@ def main():
     n = int(args[0]) if args else 200000
     runs = int(args[1]) if len(args) > 1 else 5
     if "--nats" in flags:
-        main_nats(n, runs, "max_ack_pending: 13107" if "--tuned" in flags
-                  else "")
+        # deploy/nats's max_ack_pending, or NATS's default (--untuned)
+        main_nats(n, runs, 1024 if "--untuned" in flags else 13107)
         return
     tmp = tempfile.mkdtemp(prefix="vigie-bench-")
     subs, gws, ratios = [], [], []

@@ -2,9 +2,9 @@
 for the benchmarks, and a private mosquitto beside it, so that a bench can
 run the same load on both.
 
-The cluster has the MQTT and JetStream settings of deploy/nats/ (branch
-`nats`: stream_replicas 3, ack_wait 30 s, max_pending 512 MB, the same
-JetStream limits) but neither TLS nor accounts: the broker is compared
+The cluster has the MQTT and JetStream settings of deploy/nats/
+(stream_replicas 3, ack_wait 30 s, max_ack_pending 13107, max_pending
+512 MB, the same JetStream limits) but neither TLS nor accounts: the broker is compared
 with a plain loopback mosquitto, and a bench measures the brokers, not the
 handshakes.  Every node listens on 127.0.0.1 only; every wait is bounded.
 """
@@ -37,6 +37,7 @@ mqtt {{
   listen: 127.0.0.1:{mqtt}
   stream_replicas: 3
   ack_wait: 30s
+  max_ack_pending: {ack_pending}
 {mqtt_extra}}}
 cluster {{
   name: storm
@@ -87,9 +88,10 @@ class Cluster:
 
     nats = True  # the gateway's --broker-kind
 
-    def __init__(self, tmp, mqtt_extra=""):
+    def __init__(self, tmp, mqtt_extra="", ack_pending=13107):
         """mqtt_extra: lines added to every node's mqtt block (a bench's
-        variant of deploy/nats/, e.g. "max_ack_pending: 13107")."""
+        variant of deploy/nats/); ack_pending: max_ack_pending, 13107 as
+        in deploy/nats/, 1024 NATS's own default."""
         p = _ports(12)
         self.dirs = [os.path.join(tmp, f"nats-{k}") for k in (1, 2, 3)]
         self.mqtt_ports = [p[k * 4 + 2] for k in range(3)]
@@ -104,7 +106,7 @@ class Cluster:
                 f.write(NODE_CONF.format(
                     k=k + 1, client=p[k * 4], http=p[k * 4 + 1],
                     mqtt=p[k * 4 + 2], route=p[k * 4 + 3], routes=routes,
-                    dir=self.dirs[k],
+                    dir=self.dirs[k], ack_pending=ack_pending,
                     mqtt_extra="".join(f"  {line}\n" for line in
                                        mqtt_extra.splitlines())))
             self.confs.append(conf)
