@@ -208,6 +208,18 @@ int vg_topic_gateway(char *buf, size_t size, const char *prefix,
 	return build(buf, size, prefix, rest);
 }
 
+int vg_topic_bridge(char *buf, size_t size, const char *prefix, int region)
+{
+	char rest[VG_TOPIC_MAX];
+	const char *rc = region == VG_REGION_ALL ? NULL
+						 : vg_region_code(region);
+
+	if (!rc)
+		return VG_ERR_INVAL;
+	snprintf(rest, sizeof(rest), "bridge/%s", rc);
+	return build(buf, size, prefix, rest);
+}
+
 int vg_topic_filter(char *buf, size_t size, const char *prefix,
 		    const char *kind)
 {

@@ -63,6 +63,8 @@ int vg_topic_receipt(char *buf, size_t size, const char *prefix,
 		     const char *site);
 int vg_topic_gateway(char *buf, size_t size, const char *prefix,
 		     const char *id);
+/* A regional bridge's notification topic; region 1..17. */
+int vg_topic_bridge(char *buf, size_t size, const char *prefix, int region);
 /* Subscription filter for a kind, e.g. "pfx/vigie/v1/unit/#". */
 int vg_topic_filter(char *buf, size_t size, const char *prefix,
 		    const char *kind);

@@ -29,6 +29,7 @@ static void rebuild(const char *prefix, const struct vg_topic *t, char *buf,
 		vg_topic_event(buf, n, prefix, t->program, t->region);
 		break;
 	case VG_TOPIC_GATEWAY: vg_topic_gateway(buf, n, prefix, t->id); break;
+	case VG_TOPIC_BRIDGE: vg_topic_bridge(buf, n, prefix, t->region); break;
 	}
 }
 

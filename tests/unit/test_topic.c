@@ -45,7 +45,7 @@ static void test_parse_unit(void **state)
 static void test_parse_other_kinds(void **state)
 {
 	static const char *const prefixes[] = { NULL, "", "p", "a/b.c" };
-	char topic[VG_TOPIC_MAX];
+	char topic[VG_TOPIC_MAX], built[VG_TOPIC_MAX];
 	struct vg_topic t;
 
 	(void)state;
@@ -97,6 +97,8 @@ static void test_parse_other_kinds(void **state)
 		assert_int_equal(tparse(p, topic, &t), VG_OK);
 		assert_int_equal(t.kind, VG_TOPIC_BRIDGE);
 		assert_int_equal(t.region, 3);
+		assert_true(vg_topic_bridge(built, sizeof(built), p, 3) >= 0);
+		assert_string_equal(built, topic);
 	}
 }
 
