@@ -94,6 +94,7 @@ include tests/faults/faults.mk
 include tests/tsan/tsan.mk
 include tests/stress/stress.mk
 include tests/cluster/cluster.mk
+include tests/asyncapi/asyncapi.mk
 
 .PHONY: bench all check check-run ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean
