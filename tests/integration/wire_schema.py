@@ -4,9 +4,10 @@ the JSON Schema of that channel's message (docs/schema/), so that the
 documents cannot drift from what the agent and the gateway send.
 
 install() wraps paho's message dispatch: every message any paho client of
-the test process receives goes through check() before its on_message
-callback sees it.  A payload outside the contract is recorded with its
-topic and the reason, and conftest.py fails the test that received it.
+the test process receives goes through Recorder.received() before its
+on_message callback sees it.  A payload outside the contract is recorded
+with its topic and the reason, and conftest.py fails the test that
+received it.
 Payloads the test process published itself (paho publish or will_set: fake
 agents, attacks, malformed messages on purpose) are not the system's
 output: they are counted and not checked.
@@ -19,9 +20,9 @@ cannot say about a payload, from docs/protocol.md: at most 4096 bytes of
 UTF-8, nested at most 4 deep, no duplicate key, the topic's parameters
 equal to the payload's members, not retained where the contract says so.
 
-Validators are compiled once per message kind, and a (channel, payload)
-already judged is not validated again: retained() polls see the same
-retained payloads over and over.
+Validators are compiled once per message kind, with every $ref inlined,
+and a (topic, payload) already judged is not validated again: retained()
+polls see the same retained payloads over and over.
 """
 import hashlib
 import json
@@ -29,6 +30,7 @@ import os
 import pathlib
 import re
 import threading
+import time
 from collections import Counter, OrderedDict
 from urllib.parse import urldefrag, urljoin
 
@@ -65,12 +67,9 @@ def _closed(node):
     return node
 
 
-class _NoDuplicates(dict):
-    pass
-
-
 def _pairs(pairs):
-    seen = _NoDuplicates()
+    """A JSON object, refusing a key twice (malformed, protocol.md)."""
+    seen = {}
     for k, v in pairs:
         if k in seen:
             raise ValueError(f"duplicate key {k!r}")
@@ -206,15 +205,15 @@ class Contract:
             return node
         if "$ref" in node:  # draft-07: a $ref's siblings are ignored
             url, frag = urldefrag(urljoin(base, node["$ref"]))
-            target = store[url] if url in store else self._file(url, base)
+            if url not in store:
+                raise KeyError(f"{base}: $ref to {url}, not a file of "
+                               "docs/schema/")
+            target = store[url]
             for part in filter(None, frag.split("/")):
                 target = target[part]
             return self.inline(target, url, store)
         return {k: (v if k in ("enum", "const", "examples") else
                     self.inline(v, base, store)) for k, v in node.items()}
-
-    def _file(self, url, base):
-        raise KeyError(f"{base}: $ref to {url}, not a file of docs/schema/")
 
     def validator(self, schema, closed=False):
         """A draft-07 validator for a schema the document names by a $ref
@@ -305,6 +304,7 @@ class Recorder:
         self.skipped_own = 0
         self.violations = []
         self.total_violations = 0
+        self.seconds = 0.0        # spent judging, in paho's threads
 
     @staticmethod
     def digest(topic, payload):
@@ -326,10 +326,13 @@ class Recorder:
                 return []
             cached = self.judged.get(d)
         if cached is None:
+            t0 = time.perf_counter()
             cached = self.contract.judge(topic, payload)
+            spent = time.perf_counter() - t0
             if cached is None:
                 return []
             with self.lock:
+                self.seconds += spent
                 self.distinct += 1
                 self.judged[d] = cached
                 if len(self.judged) > CACHE_MAX:
@@ -364,7 +367,7 @@ class Recorder:
                     f"docs/asyncapi.yaml ({self.distinct} distinct; {per}); "
                     f"{self.skipped_own} published by the tests themselves "
                     f"not checked; {self.total_violations} outside the "
-                    "contract")
+                    f"contract; {self.seconds:.1f} s spent checking")
 
 
 _recorder = None
