@@ -7,8 +7,8 @@
 #                         diagnostic of severity error fails (part of
 #                         make check)
 #
-# The integration and fault suites hold every payload they receive to the same
-# document (tests/integration/wire_schema.py), with Debian's
+# The integration and fault suites hold every payload they receive to the
+# same document (tests/integration/wire_schema.py), with Debian's
 # python3-jsonschema and python3-yaml.  Debian's nodejs has no npm: it is
 # installed here when missing (as root), as for the browser tests.
 

@@ -346,7 +346,7 @@ class Recorder:
         with self.lock:
             self.checked[name] += 1
             if reasons:
-                shown = payload[:300].decode("utf-8", "replace")
+                shown = payload[:160].decode("utf-8", "replace")
                 self.violations.append(
                     f"{topic}: {'; '.join(reasons)} (payload {shown!r})")
                 self.total_violations += 1
@@ -361,10 +361,10 @@ class Recorder:
     def summary(self):
         with self.lock:
             n = sum(self.checked.values())
-            per = ", ".join(f"{k} {v}" for k, v in
-                            sorted(self.checked.items()))
+            per = "".join(f", {k} {v}" for k, v in
+                          sorted(self.checked.items()))
             return (f"wire contract: {n} payloads received checked against "
-                    f"docs/asyncapi.yaml ({self.distinct} distinct; {per}); "
+                    f"docs/asyncapi.yaml ({self.distinct} distinct{per}); "
                     f"{self.skipped_own} published by the tests themselves "
                     f"not checked; {self.total_violations} outside the "
                     f"contract; {self.seconds:.1f} s spent checking")
