@@ -100,6 +100,7 @@ include tests/cluster/cluster.mk
 include tests/man/man.mk
 include tests/prometheus/prometheus.mk
 include packaging/deb.mk
+include tests/asyncapi/asyncapi.mk
 
 .PHONY: bench all check check-run check-suites ensure-deps unit unit-run unit-san clang-build integration deps \
         install lint clean

@@ -30,6 +30,9 @@ Broker, client, free_port, publish_all = (_it.Broker, _it.client,
 retained, summaries, wait_for, wait_port = (_it.retained, _it.summaries,
                                             _it.wait_for, _it.wait_port)
 stop_process = _it.stop_process
+# every payload received checked against docs/asyncapi.yaml, as in the
+# integration suite: one outside the contract fails the test that got it
+pytest_runtest_makereport = _it.pytest_runtest_makereport
 
 import fault_kit  # noqa: E402  (needs the names above)
 
@@ -50,6 +53,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                   f"{s['checks']} settled checks")
     tr.write_line(f"faults injected: {s['faults']}, states checked: "
                   f"{s['states']}")
+    tr.write_line(_it.WIRE.summary())
 
 
 import pytest  # noqa: E402

@@ -3,6 +3,10 @@ loopback port, with its own config and persistence in the test's tmp dir,
 and helpers to run Vigie's binaries and read retained messages.
 
 Every wait here is bounded; nothing talks to anything but 127.0.0.1.
+
+Every MQTT payload a test receives is checked against the wire contract
+(docs/asyncapi.yaml, docs/schema/; wire_schema.py): one outside it fails
+the test that received it, with its topic and the reason.
 """
 import json
 import os
@@ -16,9 +20,39 @@ import uuid
 import paho.mqtt.client as mqtt
 import pytest
 
+import wire_schema
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("VIGIE_BUILD", os.path.join(ROOT, "build", "host"))
 MOSQUITTO = os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto")
+# every paho client of this process, from here on
+WIRE = wire_schema.install()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A payload outside the wire contract, received while a test ran (or
+    its fixtures were set up or torn down), fails that test."""
+    outcome = yield
+    if call.when == "setup":
+        return  # what setup received is the test's: told after its call
+    found = WIRE.take()
+    if not found:
+        return
+    rep = outcome.get_result()
+    shown = found[:10] + ([f"... and {len(found) - 10} more"]
+                          if len(found) > 10 else [])
+    text = ("payloads received outside the wire contract "
+            "(docs/asyncapi.yaml):\n  " + "\n  ".join(shown))
+    if rep.failed:
+        rep.sections.append(("wire contract", text))
+    else:
+        rep.outcome = "failed"
+        rep.longrepr = text
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(WIRE.summary())
 
 
 def free_port():
