@@ -45,6 +45,13 @@ def rss_kib(pid):
     return -1
 
 
+def cpu_s(pid):
+    """User + system CPU seconds a process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def http_json(port, path):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}",
                                 timeout=10) as r:
@@ -75,6 +82,8 @@ def phase(mode, hport, mport, a, base, run, gw, broker):
                 raise RuntimeError(f"fanout {mode}: {line!r}, not {want}")
             out[f"gw_rss_{want}"] = rss_kib(gw.pid)
             out[f"broker_rss_{want}"] = rss_kib(broker.pid)
+            for who, q in (("gw", gw), ("broker", broker), ("client", p)):
+                out[f"{who}_cpu_{want}"] = cpu_s(q.pid)
         p.stdin.write("\n")
         p.stdin.flush()
         out.update(json.loads(p.stdout.readline()))
@@ -161,11 +170,18 @@ def main():
         ("mosquitto RSS per subscriber (KiB)",
          [(x["broker_rss_done"] - x["broker_rss_before"]) / a.viewers
           for x in m]),
+        ("gateway CPU during the streams' changes (s)",
+         [x["gw_cpu_done"] - x["gw_cpu_ready"] for x in s]),
+        ("client CPU reading the streams (s)",
+         [x["client_cpu_done"] - x["client_cpu_ready"] for x in s]),
+        ("mosquitto CPU during the MQTT changes (s)",
+         [x["broker_cpu_done"] - x["broker_cpu_ready"] for x in m]),
         ("deliveries missing (streams + MQTT)",
          [x["missing"] + y["missing"] for x, y in zip(s, m)]),
     ]
     print(f"\n{a.viewers} viewers, {a.changes} changes every {a.period_ms}"
-          f" ms; median over {a.runs} runs (min-max)")
+          f" ms; median over {a.runs} runs (min-max); load average at the"
+          f" end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for name, xs in rows:
         print(f"  {name:44s} {spread(xs)}")
     print(json.dumps({"runs": [{"streams": x, "mqtt": y} for x, y in runs]}),
