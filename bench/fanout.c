@@ -51,7 +51,7 @@
 
 #define MAX_VIEWERS 4096
 #define MAX_CHANGES 100000
-#define EVENT_MAX (256 * 1024)
+#define EVENT_MAX ((size_t)256 * 1024)
 #define PROBE_MS 100
 #define PROBES_MAX 100000
 #define SETTLE_MS 10000
@@ -136,7 +136,7 @@ static void sse_text(int v, const char *p, size_t n)
 	char *end;
 
 	if (w->ev_len + n > EVENT_MAX) {
-		fprintf(stderr, "fanout: an event past %d bytes\n", EVENT_MAX);
+		fprintf(stderr, "fanout: an event past %zu bytes\n", EVENT_MAX);
 		exit(1);
 	}
 	memcpy(w->ev + w->ev_len, p, n);
@@ -213,7 +213,7 @@ static int sse_open(void)
 static void on_message(struct mosquitto *m, void *ud,
 		       const struct mosquitto_message *msg)
 {
-	int v = (int)(intptr_t)ud - 1; /* 0 would be NULL: the mosq itself */
+	int v = (int)((struct viewer *)ud - viewers);
 	long c;
 
 	(void)m;
@@ -240,7 +240,7 @@ static void mqtt_open(int v)
 	struct mosquitto *m;
 
 	snprintf(id, sizeof(id), "fanout-%d-%d", run, v);
-	m = mosquitto_new(id, true, (void *)(intptr_t)(v + 1));
+	m = mosquitto_new(id, true, &viewers[v]);
 	if (!m)
 		die("mosquitto_new");
 	mosquitto_connect_callback_set(m, on_connect);
@@ -372,9 +372,7 @@ static int64_t get(const char *path)
 	bool ok = fd >= 0 &&
 		  connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
 		  write(fd, req, (size_t)len) == len;
-	ssize_t r;
-
-	while (ok && (r = read(fd, buf, sizeof(buf))) > 0)
+	while (ok && read(fd, buf, sizeof(buf)) > 0)
 		;
 	if (fd >= 0)
 		close(fd);
@@ -496,7 +494,8 @@ int main(int argc, char **argv)
 	int64_t deadline;
 	char line[16];
 
-	if (argc != 9 || (strcmp(argv[1], "sse") && strcmp(argv[1], "mqtt"))) {
+	if (argc != 9 || (strcmp(argv[1], "sse") != 0 &&
+			  strcmp(argv[1], "mqtt") != 0)) {
 		fprintf(stderr, "usage: fanout sse|mqtt HTTP_PORT MQTT_PORT "
 			"VIEWERS CHANGES PERIOD_MS BASE RUN\n");
 		return 2;
