@@ -33,7 +33,7 @@
  * libmicrohttpd never answers 414/431 itself (its pages lack our
  * headers).  The pool is small because libmicrohttpd writes zeros over
  * half of it once a request is in: that half is the bulk of what an open
- * event stream costs (docs/http.md, Memory). */
+ * event stream costs (docs/http.md, A thousand dashboards). */
 #define URI_MAX 2048
 #define HEADERS_MAX 8192
 #define CONN_MEMORY ((intptr_t)16 * 1024)

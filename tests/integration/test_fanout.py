@@ -4,10 +4,11 @@ Each viewer is its own client address (127.0.0.1 .. 127.0.0.200, as 200
 people's browsers would be), so the per-address limit stays at its
 default.  Every one opens /api/v1/events, gets the current summaries,
 and after one unit changes on the broker gets an event that carries the
-change, while /healthz keeps answering.  An event stream that cost a
-thread, or bounds that left no room for this many honest viewers (the
-former 192 streams of 256 connections), fail it.  No time is asserted:
-every wait is bounded by a generous deadline.
+change, while /healthz keeps answering.  Bounds that leave no room for
+this many honest viewers (the former 192 streams of 256 connections), a
+server that stops serving past some number of streams (63 once), or a
+stream that misses an update fail it.  No time is asserted: every wait
+is bounded by a generous deadline.
 """
 import json
 import selectors
