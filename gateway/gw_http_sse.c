@@ -12,8 +12,8 @@
  * client hangs up.  What a stream holds of its own is small (the event is
  * shared, and its bytes go out SSE_CHUNK_MAX at a time, so that the
  * connection's buffer never grows to a document's size: docs/http.md,
- * A thousand dashboards).  At most --http-max-streams are open, fewer than the server's
- * connections, so streams never take every slot.
+ * A thousand dashboards).  At most --http-max-streams are open, fewer
+ * than the server's connections, so streams never take every slot.
  */
 #include <stdlib.h>
 #include <string.h>
