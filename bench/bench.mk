@@ -98,3 +98,20 @@ bench-nats-rate: $(GATEWAY) $(BUILD)/bench/loadgen nats-deps
 	  --nats
 	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/gateway_vs_sub.py $(NATS_RATE_N) 3 \
 	  --nats --untuned
+
+# make bench-fanout: 1,000 event streams on one gateway vs the same
+# summaries to 1,000 MQTT subscribers of its mosquitto, in each run
+# (bench/fanout.c, bench/fanout.py; docs/BENCHMARKS.md, Fan-out; ~8 min)
+.PHONY: bench-fanout
+BENCH_EXTRA += bench-fanout
+BENCH_BIN += $(BUILD)/bench/fanout
+FANOUT_VIEWERS ?= 1000
+FANOUT_RUNS ?= 5
+
+$(BUILD)/bench/fanout: bench/fanout.c $(LIBVG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBVG) $(LDFLAGS) $(LIBS)
+
+bench-fanout: $(GATEWAY) $(BUILD)/bench/fanout
+	VIGIE_BUILD=$(BUILD) $(PYTHON) bench/fanout.py --viewers \
+	  $(FANOUT_VIEWERS) --runs $(FANOUT_RUNS) --changes 200 --period-ms 200

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "gw_api.h"
@@ -28,14 +29,20 @@
 #include "vigie/str.h"
 #include "vigie/timeutil.h"
 
-/* Our own request size limits, well inside the memory pool, so that
- * libmicrohttpd never answers 414/431 itself (its pages lack our headers) */
-#define URI_MAX 8192
-#define HEADERS_MAX 16384
-#define CONN_MEMORY ((intptr_t)128 * 1024)
+/* Our own request size limits, inside the memory pool, so that
+ * libmicrohttpd never answers 414/431 itself (its pages lack our
+ * headers).  The pool is small because libmicrohttpd writes zeros over
+ * half of it once a request is in: that half is the bulk of what an open
+ * event stream costs (docs/http.md, A thousand dashboards). */
+#define URI_MAX 2048
+#define HEADERS_MAX 8192
+#define CONN_MEMORY ((intptr_t)16 * 1024)
 #define UNITS_LIMIT_MAX 1000
 #define HISTORY_POINTS_MAX 5000
 #define PEM_MAX ((size_t)1 << 20) /* a certificate chain, or a key */
+/* descriptors besides HTTP connections: store, broker, logs, the daemon's
+ * own (listen socket, epoll, pipes), the watcher's */
+#define FD_RESERVE 128
 #define TIME_WANTED "want RFC 3339 UTC, YYYY-MM-DD or Unix seconds," \
 		    " in the years 0000..9999"
 
@@ -499,8 +506,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	*upload_size = 0; /* nothing here takes a body */
 	if (big)
 		return send_error(c, big, big == MHD_HTTP_URI_TOO_LONG
-				  ? "URI longer than 8192 bytes"
-				  : "headers longer than 16384 bytes");
+				  ? "URI longer than 2048 bytes"
+				  : "headers longer than 8192 bytes");
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return refuse(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Allow",
 			      "GET, HEAD", "read-only: GET and HEAD only");
@@ -545,7 +552,7 @@ static struct MHD_Daemon *start_daemon(struct gw_http *h,
 		/* first, so that every message goes through it */
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)gw_http_log, h },
 		{ MHD_OPTION_SOCK_ADDR, 0, (void *)sa },
-		{ MHD_OPTION_CONNECTION_LIMIT, o->http_max_clients, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)h->max_clients, NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->http_max_per_ip, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, o->http_idle_timeout, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY, NULL },
@@ -582,10 +589,48 @@ static int load_tls(struct gw_http *h, const struct gw_opts *o)
 	return (h->tls_cert && h->tls_key) ? VG_OK : VG_ERR_IO;
 }
 
+/*
+ * Room for every connection the options allow: the soft limit on open
+ * files (often 1024) raised up to the hard one.  Past the hard limit,
+ * fewer connections and streams, said in the log: libmicrohttpd would
+ * otherwise stop accepting at the limit, every new client then waiting
+ * for a stream to end.
+ */
+static void fit_fd_limit(struct gw_http *h, const struct gw_opts *o)
+{
+	rlim_t want = (rlim_t)o->http_max_clients + FD_RESERVE;
+	struct rlimit rl;
+	unsigned room;
+
+	h->max_clients = (unsigned)o->http_max_clients;
+	h->max_streams = (unsigned)o->http_max_streams;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE,
+							    &rl) != 0)
+		return;
+	if (rl.rlim_cur >= want)
+		return;
+	room = rl.rlim_cur > FD_RESERVE + 2 ? (unsigned)(rl.rlim_cur -
+							 FD_RESERVE) : 2;
+	h->max_clients = room;
+	if (h->max_streams >= room)
+		h->max_streams = room * 4 / 5;
+	vg_log(VG_LOG_WARN, "http: %lu open files allowed (hard limit), not"
+	       " the %lu that --http-max-clients %d needs: at most %u"
+	       " connections and %u event streams", (unsigned long)rl.rlim_cur,
+	       (unsigned long)want, o->http_max_clients, h->max_clients,
+	       h->max_streams);
+}
+
 static void free_http(struct gw_http *h)
 {
 	if (h->wake >= 0)
 		close(h->wake);
+	if (h->ep >= 0)
+		close(h->ep);
+	gw_http_sse_ev_free(h->cur);
 	pthread_mutex_destroy(&h->mu);
 	pthread_mutex_destroy(&h->log_mu);
 	free(h->tls_key);
@@ -610,6 +655,8 @@ int gw_http_start(struct gateway *gw)
 		return VG_ERR_NOMEM;
 	h->gw = gw;
 	h->wake = -1;
+	h->ep = -1;
+	fit_fd_limit(h, o);
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_mutex_init(&h->log_mu, NULL);
 	vg_ratelimit_init(&h->log_rl, 60000, 10);

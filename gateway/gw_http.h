@@ -19,30 +19,49 @@
 
 struct gw_sse;
 
+/* Events never follow each other closer than this, whatever the
+ * generation does (the gateway's --coalesce-ms normally spaces them). */
+#define GW_SSE_MIN_GAP_MS 200
+
 /* One open connection, from accept to close; fields guarded by h->mu. */
 struct gw_conn {
 	struct gw_conn *prev, *next;
 	int fd;
+	uint64_t serial;   /* names it to the watcher's epoll: never reused */
+	bool watched;      /* its fd is in the watcher's epoll */
 	bool in_headers;   /* waiting for a request's headers */
 	int64_t hdr_since; /* monotonic ms: since when */
 	size_t uri_len;    /* request line's URI, as sent */
 	struct gw_sse *sse; /* the event stream it carries, or NULL */
-	int pidx;          /* watcher's poll slot, or -1 */
 };
 
-/* An event stream; flags and links guarded by h->mu, the rest owned by
- * the daemon's thread. */
+/*
+ * One formatted event (the whole summary document), built once per
+ * generation and sent as the same bytes by every stream: streams hold a
+ * reference while they send it.  refs guarded by h->mu; b read-only once
+ * published in h->cur.
+ */
+struct gw_sse_ev {
+	unsigned refs;
+	unsigned gen;
+	struct gw_buf b;
+};
+
+/* An event stream; flags, links and ev's references guarded by h->mu, the
+ * rest owned by the daemon's thread. */
 struct gw_sse {
 	struct gw_http *h;
 	struct MHD_Connection *c;
 	struct gw_conn *conn;  /* NULL once the connection is closed */
 	bool suspended;        /* waiting, out of the daemon's loop */
-	bool gone;             /* the client hung up while it waited */
-	bool started;
-	unsigned sent_gen;
-	int64_t last_send, last_beat;
-	struct gw_buf out;
-	size_t off;
+	bool gone;             /* the client hung up */
+	bool started;          /* its retry line is out */
+	bool sent_any;         /* sent_gen is meaningful */
+	unsigned sent_gen;     /* generation of the last event it took */
+	int64_t last_beat;     /* monotonic ms: when it last queued bytes */
+	struct gw_sse_ev *ev;  /* the event it sends (a reference), or NULL */
+	const char *p;         /* bytes being sent: ev's, or a fixed line */
+	size_t len, off;
 };
 
 struct gw_http {
@@ -50,10 +69,16 @@ struct gw_http {
 	struct MHD_Daemon *d;
 	atomic_bool stopping;
 	char *tls_key, *tls_cert; /* PEM, alive as long as the daemon */
+	unsigned max_clients;     /* --http-max-clients, as the fd limit allows */
+	unsigned max_streams;     /* --http-max-streams, likewise */
 	pthread_mutex_t mu;
 	struct gw_conn *conns;    /* every open connection */
+	uint64_t serials;         /* the last connection's serial */
 	unsigned streams;         /* open event streams */
+	struct gw_sse_ev *cur;    /* the newest event (a reference), or NULL */
+	int64_t built_at;         /* monotonic ms: when cur was built */
 	int wake;                 /* eventfd: wakes the watcher */
+	int ep;                   /* the watcher's epoll: wake, streams' hang-ups */
 	pthread_t watcher;
 	bool watching;
 	pthread_mutex_t log_mu;   /* guards log_rl only */
@@ -77,8 +102,17 @@ const struct gw_asset *gw_http_asset(const char *path);
 struct MHD_Response *gw_http_sse_response(struct gw_http *h,
 					  struct MHD_Connection *c,
 					  bool *full);
-/* Monotonic ms at which a waiting stream has something to send. */
-int64_t gw_http_sse_due(const struct gw_sse *e, unsigned gen);
+/* A new event for the current generation, built outside h->mu (the
+ * caller installs it); NULL when out of memory. */
+struct gw_sse_ev *gw_http_sse_build(struct gw_http *h);
+/* Make ev the current event (h->mu held); returns the one it replaces if
+ * that was its last reference, for the caller to free outside the lock. */
+struct gw_sse_ev *gw_http_sse_install(struct gw_http *h, struct gw_sse_ev *ev);
+/* Free an event returned by install or by dropping a last reference. */
+void gw_http_sse_ev_free(struct gw_sse_ev *ev);
+/* Monotonic ms at which a waiting stream has something to send, given
+ * the current event (h->mu held); 0: now. */
+int64_t gw_http_sse_due(const struct gw_sse *e, const struct gw_sse_ev *cur);
 /* Put a waiting stream back into the daemon's loop (h->mu held). */
 void gw_http_sse_resume(struct gw_sse *e);
 
@@ -93,6 +127,8 @@ void *gw_http_conn_uri(void *cls, const char *uri, struct MHD_Connection *c);
 struct gw_conn *gw_http_conn_ready(struct gw_http *h, struct MHD_Connection *c);
 /* Wake the watcher: something to (re)consider. */
 void gw_http_wake(struct gw_http *h);
+/* Watch a stream's socket for a hang-up (h->mu held): VG_OK or VG_ERR_IO. */
+int gw_http_conn_watch(struct gw_http *h, struct gw_conn *k);
 /* libmicrohttpd's messages into our log, rate-limited (a flood of refused
  * connections would write a line each). */
 void gw_http_log(void *cls, const char *fmt, va_list ap)

@@ -23,9 +23,11 @@
  * address, since mosquitto_reconnect goes back to the last one given.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gateway.h"
 #include "vigie/err.h"
@@ -369,12 +371,30 @@ int gw_mqtt_init(struct gateway *gw)
  * applies to a pending connect too, not after the kernel's connect
  * timeout of minutes.
  */
+/*
+ * mosquitto_loop() waits in select() and refuses a socket numbered
+ * FD_SETSIZE (1024) or more (MOSQ_ERR_INVAL): once a thousand dashboards
+ * hold the lower numbers (gw_http.c), a reconnection's new socket would
+ * be one, and the gateway would never reach the broker again while they
+ * stay.  A descriptor held from the start keeps a low number for it:
+ * released just before the connection's socket is made (the kernel gives
+ * the lowest free number), held again after.  Should another thread take
+ * it in between, the loop fails with MOSQ_ERR_INVAL and the next attempt
+ * does this again.  Only the MQTT thread touches it.
+ */
+static int low_fd = -1;
+
 static int connect_current(struct gateway *gw)
 {
 	const struct vg_broker *b = &gw->o.brokers[atomic_load(&gw->broker)];
+	int rc;
 
-	return mosquitto_connect_async(gw->mosq, b->host, b->port,
-				       gw->o.keepalive);
+	if (low_fd >= 0)
+		close(low_fd);
+	rc = mosquitto_connect_async(gw->mosq, b->host, b->port,
+				     gw->o.keepalive);
+	low_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return rc;
 }
 
 
@@ -465,6 +485,9 @@ void gw_mqtt_stop(struct gateway *gw)
 	}
 	atomic_store(&gw->stop, true);
 	pthread_join(gw->mqtt_thread, NULL);
+	if (low_fd >= 0)
+		close(low_fd);
+	low_fd = -1;
 	mosquitto_destroy(gw->mosq);
 	rc = mosquitto_lib_cleanup();
 	if (rc != MOSQ_ERR_SUCCESS)

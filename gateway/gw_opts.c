@@ -61,11 +61,11 @@ static void usage(FILE *f)
 "                          (read-only; ADDR defaults to 127.0.0.1)\n"
 "  --http-token-file FILE  require this Bearer token (mode 0600)\n"
 "  --http-cert FILE --http-key FILE  serve HTTPS\n"
-"  --http-max-clients N    HTTP connections in all (default 256)\n"
+"  --http-max-clients N    HTTP connections in all (default 1280)\n"
 "  --http-max-per-ip N     connections per client address (default 16;\n"
 "                          0: no limit, e.g. behind a reverse proxy)\n"
 "  --http-max-streams N    event streams, fewer than --http-max-clients\n"
-"                          (default 3/4 of it)\n"
+"                          (default 4/5 of it)\n"
 "  --http-header-timeout S seconds to send a request's headers (default 10)\n"
 "  --http-idle-timeout S   close HTTP connections silent this long\n"
 "                          (default 30)\n"
@@ -423,8 +423,9 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 		.data_dir = ".", .coalesce_ms = 200, .store_ms = 200,
 		.history_s = 300, .sync_timeout_ms = 10000, .keepalive = 30,
 		.projection_days = 30, .site_cap = GW_SITE_CAP_DEFAULT,
-		.http_max_clients = 256, .http_max_per_ip = 16,
-		.http_max_streams = -1, /* 3/4 of the connections unless given */
+		/* room for 1,000 dashboards, and 256 connections besides */
+		.http_max_clients = 1280, .http_max_per_ip = 16,
+		.http_max_streams = -1, /* 4/5 of the connections unless given */
 		.http_header_timeout = 10, .http_idle_timeout = 30,
 	};
 	if (gw_opts_walk(argc, argv, longopts, "vigie-gateway", one_opt, o) !=
@@ -445,7 +446,7 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 static int check_http(struct gw_opts *o)
 {
 	if (o->http_max_streams < 0)
-		o->http_max_streams = o->http_max_clients * 3 / 4;
+		o->http_max_streams = o->http_max_clients * 4 / 5;
 	if (o->http_max_streams >= o->http_max_clients) {
 		fprintf(stderr, "vigie-gateway: --http-max-streams must be"
 				" below --http-max-clients\n");

@@ -128,11 +128,11 @@ def test_refusals_carry_the_hardening_headers(tmp_path, broker):
         assert_hardened(*get(port, "/api/v1/summary", good)[:2], 200)
         assert_hardened(*get(port, "/healthz")[:2], 200)
         # too long a URI, too many header bytes: ours, not libmicrohttpd's
-        status, headers, body = get(port, "/api/v1/summary?x=" + "a" * 9000,
+        status, headers, body = get(port, "/api/v1/summary?x=" + "a" * 5000,
                                     good)
         assert_hardened(status, headers, 414)
         assert "URI" in json.loads(body)["error"]
-        big = good + [(f"X-Filler-{i}", "b" * 2000) for i in range(12)]
+        big = good + [(f"X-Filler-{i}", "b" * 2000) for i in range(5)]
         status, headers, body = get(port, "/api/v1/summary", big)
         assert_hardened(status, headers, 431)
         assert "headers" in json.loads(body)["error"]
