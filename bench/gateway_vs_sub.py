@@ -166,7 +166,7 @@ def main_nats(n, runs, ack_pending):
         return f"{min(v):.3f}-{max(v):.3f}"
     print(f"gateway-vs-sub --nats: {n} messages (distinct units, QoS 1), "
           f"{len(rows)} complete runs of {runs} (medians, min-max)"
-          + (f"; cluster mqtt: {mqtt_extra}" if mqtt_extra else ""))
+          + f"; cluster max_ack_pending {ack_pending}")
     print(f"  mosquitto:  mosquitto_sub {med(lambda r: r[0][0]):.0f} msg/s, "
           f"gateway {med(lambda r: r[0][1]):.0f} msg/s, ratio "
           f"{med(lambda r: r[0][1] / r[0][0]):.3f} "
