@@ -142,6 +142,14 @@ static int64_t earliest(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+static bool may_publish(struct gateway *gw, int64_t now)
+{
+	if (!atomic_load(&gw->connected))
+		return false;
+	return atomic_load(&gw->synced) ||
+	       now - atomic_load(&gw->connected_at) >= gw->o.sync_timeout_ms;
+}
+
 /*
  * Sleep until the next deadline or a wake-up (a message applied, a
  * replay finished, a signal): no polling tick.
@@ -152,13 +160,19 @@ static void wait_for_work(struct gateway *gw, struct timers *t, int64_t now)
 	struct pollfd pfd = { .fd = gw->wake_fd, .events = POLLIN };
 	uint64_t n;
 
-	if (t->changes || atomic_load(&gw->republish))
+	/* Unsynced, changes wait for the marker (it wakes us) or the sync
+	 * timeout below: a publish deadline now would be in the past at
+	 * every turn, and the loop would spin through the whole replay on
+	 * a core the MQTT thread needs. */
+	if ((t->changes || atomic_load(&gw->republish)) && may_publish(gw, now))
 		next = earliest(next, t->pub + gw->o.coalesce_ms);
 	if (t->unstored)
 		next = earliest(next, t->store + gw->o.store_ms);
 	next = earliest(next, t->hist + (int64_t)gw->o.history_s * 1000);
 	next = earliest(next, t->ping + DB_PING_MS);
-	if (atomic_load(&gw->connected) && !atomic_load(&gw->synced))
+	/* once past, may_publish says so: not a deadline any more */
+	if (atomic_load(&gw->connected) && !atomic_load(&gw->synced) &&
+	    atomic_load(&gw->connected_at) + gw->o.sync_timeout_ms > now)
 		next = earliest(next, atomic_load(&gw->connected_at) +
 				      gw->o.sync_timeout_ms);
 	if (got_stop || got_hup || next <= now)
@@ -168,14 +182,6 @@ static void wait_for_work(struct gateway *gw, struct timers *t, int64_t now)
 		atomic_store(&gw->wake_pending, false);
 		t->changes = t->unstored = true;
 	}
-}
-
-static bool may_publish(struct gateway *gw, int64_t now)
-{
-	if (!atomic_load(&gw->connected))
-		return false;
-	return atomic_load(&gw->synced) ||
-	       now - atomic_load(&gw->connected_at) >= gw->o.sync_timeout_ms;
 }
 
 /* Every history_s: a history point, then (at most every 10 s) the
