@@ -57,10 +57,11 @@ static void on_signal(int sig)
  * broker is replaying its retained state and nothing may be published
  * before the marker comes back.
  */
-static bool replaying(struct gateway *gw, int64_t now)
+static bool replaying(struct gateway *gw)
 {
 	return atomic_load(&gw->connected) && !atomic_load(&gw->synced) &&
-	       now - atomic_load(&gw->connected_at) < gw->o.sync_timeout_ms;
+	       vg_mono_ms() - atomic_load(&gw->connected_at) <
+		       gw->o.sync_timeout_ms;
 }
 
 void gw_wake(struct gateway *gw)
@@ -72,7 +73,7 @@ void gw_wake(struct gateway *gw)
 	 * write and the other core a context switch (the main loop
 	 * counts on changes while unsynced, and the marker's wake-up comes
 	 * after synced is set). */
-	if (replaying(gw, vg_mono_ms()))
+	if (replaying(gw))
 		return;
 	/* one write per batch of changes: the main thread clears the flag
 	 * before it reads the state, so no change goes unseen */
