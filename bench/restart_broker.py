@@ -222,6 +222,11 @@ def main():
                 t_gw = w.t_ok - t
                 rss = status_kib(g.pid) if not wrap else {"VmRSS": 0,
                                                           "RssAnon": 0}
+                if not wrap and os.environ.get("RESTART_RSS_LATE"):
+                    # the receipts of every site, republished after the
+                    # marker, are still being queued at t_ok: RSS later
+                    time.sleep(float(os.environ["RESTART_RSS_LATE"]))
+                    rss["late"] = status_kib(g.pid)["VmRSS"]
                 stop(g)
                 per.append((t_gw, rss,
                             gw_log_ms(log, r"store: \d+ units restored in "
@@ -240,8 +245,10 @@ def main():
             for k, (t_gw, rss, load_ms, replay_ms) in enumerate(per):
                 print(f"  run {i + 1}: {'gateway' if k == 0 else gws[k]} "
                       f"{t_gw:.2f} s (store load {load_ms} ms, replay "
-                      f"{replay_ms} ms), VmRSS {rss['VmRSS']} KiB",
-                      flush=True)
+                      f"{replay_ms} ms), VmRSS {rss['VmRSS']} KiB"
+                      + (f" ({rss['late']} KiB "
+                         f"{os.environ['RESTART_RSS_LATE']} s later)"
+                         if "late" in rss else ""), flush=True)
             print(f"  run {i + 1}: mosquitto_sub q1 {peers['1']:.2f} s, "
                   f"q0 {peers['0']:.2f} s", flush=True)
         w.stop()
