@@ -31,6 +31,7 @@ usage: restart_broker.py [N [RUNS]]
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -137,6 +138,18 @@ def stop(p, timeout=120):
             p.wait()
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of a live process, all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def gw_log_ms(path, pattern):
     with open(path) as f:
         found = re.findall(pattern, f.read())
@@ -220,6 +233,7 @@ def main():
                 wait(lambda: w.t_ok is not None, 900, "restart summaries",
                      0.002)
                 t_gw = w.t_ok - t
+                cpu = cpu_s(g.pid)
                 rss = status_kib(g.pid) if not wrap else {"VmRSS": 0,
                                                           "RssAnon": 0}
                 if not wrap and os.environ.get("RESTART_RSS_LATE"):
@@ -228,7 +242,7 @@ def main():
                     time.sleep(float(os.environ["RESTART_RSS_LATE"]))
                     rss["late"] = status_kib(g.pid)["VmRSS"]
                 stop(g)
-                per.append((t_gw, rss,
+                per.append((t_gw, rss, cpu,
                             gw_log_ms(log, r"store: \d+ units restored in "
                                       r"(\d+) ms"),
                             gw_log_ms(log, r"retained state replayed in "
@@ -236,20 +250,24 @@ def main():
             peers = {}
             for q in ("1", "0"):
                 t = time.monotonic()
+                c0 = children_cpu_s()
                 subprocess.run(["mosquitto_sub", "-p", str(port), "-q", q,
                                 "-t", "vigie/v1/unit/#", "-C", str(n)],
                                stdout=subprocess.DEVNULL, timeout=900,
                                check=True)
                 peers[q] = time.monotonic() - t
-            rows.append((per, peers["1"], peers["0"]))
-            for k, (t_gw, rss, load_ms, replay_ms) in enumerate(per):
+                peers["cpu" + q] = children_cpu_s() - c0
+            rows.append((per, peers["1"], peers["0"], peers["cpu1"]))
+            for k, (t_gw, rss, cpu, load_ms, replay_ms) in enumerate(per):
                 print(f"  run {i + 1}: {'gateway' if k == 0 else gws[k]} "
-                      f"{t_gw:.2f} s (store load {load_ms} ms, replay "
+                      f"{t_gw:.2f} s, CPU {cpu:.2f} s (store load "
+                      f"{load_ms} ms, replay "
                       f"{replay_ms} ms), VmRSS {rss['VmRSS']} KiB"
                       + (f" ({rss['late']} KiB "
                          f"{os.environ['RESTART_RSS_LATE']} s later)"
                          if "late" in rss else ""), flush=True)
             print(f"  run {i + 1}: mosquitto_sub q1 {peers['1']:.2f} s, "
+                  f"CPU {peers['cpu1']:.2f} s, "
                   f"q0 {peers['0']:.2f} s", flush=True)
         w.stop()
     finally:
@@ -269,7 +287,8 @@ def main():
     print(f"  fill: {gen.stdout.strip()}; broker VmRSS {broker_rss} KiB")
     print(f"  first start, empty store, replay only: {t_cold:.2f} s")
     print(f"  peer mosquitto_sub -q 1 -C {n}: {q1:.2f} s "
-          f"({spread(lambda r: r[1])})")
+          f"({spread(lambda r: r[1])}), CPU {med(lambda r: r[3]):.2f} s "
+          f"({spread(lambda r: r[3])})")
     print(f"  (mosquitto_sub -q 0 -C {n}: {q0:.2f} s "
           f"({spread(lambda r: r[2])}))")
     for k, exe in enumerate(gws):
@@ -277,11 +296,16 @@ def main():
         print(f"  {name}: restart -> all 36 summaries correct: "
               f"{med(lambda r: r[0][k][0]):.2f} s "
               f"({spread(lambda r: r[0][k][0])}; store load "
-              f"{med(lambda r: r[0][k][2] or 0):.0f} ms, retained replay "
-              f"{med(lambda r: r[0][k][3] or 0):.0f} ms)  goal <= 30 s")
+              f"{med(lambda r: r[0][k][3] or 0):.0f} ms, retained replay "
+              f"{med(lambda r: r[0][k][4] or 0):.0f} ms)  goal <= 30 s")
         print(f"    ratio to mosquitto_sub -q 1, same run: "
               f"{med(lambda r: r[0][k][0] / r[1]):.2f} "
               f"({spread(lambda r: r[0][k][0] / r[1])})")
+        print(f"    CPU (user+sys, all threads, start to summaries right): "
+              f"{med(lambda r: r[0][k][2]):.2f} s "
+              f"({spread(lambda r: r[0][k][2])}); ratio to mosquitto_sub "
+              f"-q 1's CPU {med(lambda r: r[0][k][2] / r[3]):.2f} "
+              f"({spread(lambda r: r[0][k][2] / r[3])})")
     if not wrap:
         rss_full = med(lambda r: r[0][0][1]["VmRSS"])
         anon_full = med(lambda r: r[0][0][1]["RssAnon"])
@@ -291,6 +315,13 @@ def main():
               f"(RssAnon {rss_empty['RssAnon']} -> {anon_full:.0f} KiB = "
               f"{(anon_full - rss_empty['RssAnon']) * 1024 / n:.1f} B/unit)"
               "  goal <= 200 B")
+        for k, exe in enumerate(gws):
+            if "late" in rows[0][0][k][1]:
+                late = med(lambda r: r[0][k][1]["late"])
+                print(f"    {'gateway' if k == 0 else exe}: VmRSS "
+                      f"{os.environ['RESTART_RSS_LATE']} s later {late:.0f} "
+                      f"KiB = {(late - rss_empty['VmRSS']) * 1024 / n:.1f} "
+                      "B/unit")
 
 if __name__ == "__main__":
     main()
