@@ -8,7 +8,9 @@
 #   make bench-collectd         vigie-agent vs collectd, 2,000 registers,
 #                               RSS and CPU side by side (~2 min)
 #   make bench-restart-broker   restart with 1,000,000 retained units on
-#                               the broker, and bytes per unit (~5 min)
+#                               the broker, and bytes per unit (~5 min);
+#                               RESTART_PEERS="old/vigie-gateway" times
+#                               other builds in the same runs
 #   make bench-storm            500 agents x 40 units reconnecting at once
 #                               (bench/stormgen): gateway vs mosquitto_sub
 #                               on one mosquitto and on a 3-node NATS
