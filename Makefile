@@ -67,6 +67,7 @@ LIBVG   := $(BUILD)/libvigie.a
 # the gateway's core without its threads and sockets: unit tests, benches
 LIBGW   := $(BUILD)/libgw.a
 GW_CORE_OBJ := $(BUILD)/gateway/gw_core.o $(BUILD)/gateway/gw_units.o \
+               $(BUILD)/gateway/gw_backlog.o \
                $(BUILD)/gateway/gw_store.o $(BUILD)/gateway/gw_sites.o
 BENCH_BIN := $(BUILD)/bench/gateway-core $(BUILD)/bench/gateway-restart \
              $(BUILD)/bench/loadgen

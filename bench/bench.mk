@@ -9,7 +9,9 @@
 #                               RSS and CPU side by side, 5 runs and
 #                               where the agent's memory goes (~4 min)
 #   make bench-restart-broker   restart with 1,000,000 retained units on
-#                               the broker, and bytes per unit (~5 min)
+#                               the broker, and bytes per unit (~5 min);
+#                               RESTART_PEERS="old/vigie-gateway" times
+#                               other builds in the same runs
 #   make bench-storm            500 agents x 40 units reconnecting at once
 #                               (bench/stormgen): gateway vs mosquitto_sub
 #                               on one mosquitto and on a 3-node NATS

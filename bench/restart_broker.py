@@ -20,11 +20,18 @@ start to exit; and the same at QoS 0 for reference.
 Memory: the gateway's VmRSS once its summaries are correct at N units,
 minus its VmRSS with no unit (same broker, before the fill), / N.
 
+Other gateway builds (RESTART_PEERS="path/to/vigie-gateway ...", e.g. the
+previous commit built in a worktree) are timed in the same runs, each on
+its own copy of the same store, so a change is measured against what it
+replaces on the same broker and the same load.  RESTART_WRAP="perf record
+-g -o FILE --" runs each timed gateway under a profiler.
+
 usage: restart_broker.py [N [RUNS]]
 """
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -111,9 +118,12 @@ class Watcher:
         self.c.disconnect()
 
 
-def start_gateway(port, data, log):
+OURS = os.path.join(BUILD, "vigie-gateway")
+
+
+def start_gateway(port, data, log, exe=OURS, wrap=()):
     return subprocess.Popen(
-        [os.path.join(BUILD, "vigie-gateway"), "--broker", f"127.0.0.1:{port}",
+        [*wrap, exe, "--broker", f"127.0.0.1:{port}",
          "--data-dir", data, "--today", "2024-06-01"],
         stderr=log, stdout=subprocess.DEVNULL)
 
@@ -126,6 +136,18 @@ def stop(p, timeout=120):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a live process, all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def gw_log_ms(path, pattern):
@@ -189,36 +211,64 @@ def main():
         time.sleep(2.0)  # the store batches of the replay are written
         stop(g)
 
-        # 3. timed restarts, each followed by the peers
+        # 3. timed restarts, each gateway on its own copy of the store,
+        # then the peers
+        gws = [OURS] + os.environ.get("RESTART_PEERS", "").split()
+        wrap = os.environ.get("RESTART_WRAP", "").split()
+        datas = []
+        for k in range(len(gws)):
+            datas.append(os.path.join(tmp, f"data{k}"))
+            shutil.copytree(data, datas[-1])
         rows = []
         for i in range(runs):
-            w.clear_retained()
-            w.arm(exp)
-            log = os.path.join(tmp, f"gw-r{i}.log")
-            t = time.monotonic()
-            with open(log, "w") as lf:
-                g = start_gateway(port, data, lf)
-            procs.append(g)
-            wait(lambda: w.t_ok is not None, 900, "restart summaries", 0.002)
-            t_gw = w.t_ok - t
-            rss = status_kib(g.pid)
-            stop(g)
-            load_ms = gw_log_ms(log, r"store: \d+ units restored in (\d+) ms")
-            replay_ms = gw_log_ms(log, r"retained state replayed in (\d+) ms")
+            per = []
+            for k, exe in enumerate(gws):
+                w.clear_retained()
+                w.arm(exp)
+                log = os.path.join(tmp, f"gw{k}-r{i}.log")
+                t = time.monotonic()
+                with open(log, "w") as lf:
+                    g = start_gateway(port, datas[k], lf, exe, wrap)
+                procs.append(g)
+                wait(lambda: w.t_ok is not None, 900, "restart summaries",
+                     0.002)
+                t_gw = w.t_ok - t
+                cpu = cpu_s(g.pid)
+                rss = status_kib(g.pid) if not wrap else {"VmRSS": 0,
+                                                          "RssAnon": 0}
+                if not wrap and os.environ.get("RESTART_RSS_LATE"):
+                    # the receipts of every site, republished after the
+                    # marker, are still being queued at t_ok: RSS later
+                    time.sleep(float(os.environ["RESTART_RSS_LATE"]))
+                    rss["late"] = status_kib(g.pid)["VmRSS"]
+                stop(g)
+                per.append((t_gw, rss, cpu,
+                            gw_log_ms(log, r"store: \d+ units restored in "
+                                      r"(\d+) ms"),
+                            gw_log_ms(log, r"retained state replayed in "
+                                      r"(\d+) ms")))
             peers = {}
             for q in ("1", "0"):
                 t = time.monotonic()
+                c0 = children_cpu_s()
                 subprocess.run(["mosquitto_sub", "-p", str(port), "-q", q,
                                 "-t", "vigie/v1/unit/#", "-C", str(n)],
                                stdout=subprocess.DEVNULL, timeout=900,
                                check=True)
                 peers[q] = time.monotonic() - t
-            rows.append((t_gw, peers["1"], peers["0"], rss, load_ms,
-                         replay_ms))
-            print(f"  run {i + 1}: gateway {t_gw:.2f} s (store load "
-                  f"{load_ms} ms, replay {replay_ms} ms), mosquitto_sub q1 "
-                  f"{peers['1']:.2f} s, q0 {peers['0']:.2f} s, "
-                  f"VmRSS {rss['VmRSS']} KiB", flush=True)
+                peers["cpu" + q] = children_cpu_s() - c0
+            rows.append((per, peers["1"], peers["0"], peers["cpu1"]))
+            for k, (t_gw, rss, cpu, load_ms, replay_ms) in enumerate(per):
+                print(f"  run {i + 1}: {'gateway' if k == 0 else gws[k]} "
+                      f"{t_gw:.2f} s, CPU {cpu:.2f} s (store load "
+                      f"{load_ms} ms, replay "
+                      f"{replay_ms} ms), VmRSS {rss['VmRSS']} KiB"
+                      + (f" ({rss['late']} KiB "
+                         f"{os.environ['RESTART_RSS_LATE']} s later)"
+                         if "late" in rss else ""), flush=True)
+            print(f"  run {i + 1}: mosquitto_sub q1 {peers['1']:.2f} s, "
+                  f"CPU {peers['cpu1']:.2f} s, "
+                  f"q0 {peers['0']:.2f} s", flush=True)
         w.stop()
     finally:
         for p in reversed(procs):
@@ -227,24 +277,51 @@ def main():
 
     def med(k):
         return statistics.median(k(r) for r in rows)
-    gw, q1, q0 = med(lambda r: r[0]), med(lambda r: r[1]), med(lambda r: r[2])
-    rss_full = med(lambda r: r[3]["VmRSS"])
-    anon_full = med(lambda r: r[3]["RssAnon"])
-    print(f"restart-broker: {n} retained units, {runs} restarts (medians)")
+
+    def spread(k):
+        v = [k(r) for r in rows]
+        return f"{min(v):.2f}-{max(v):.2f}"
+    q1, q0 = med(lambda r: r[1]), med(lambda r: r[2])
+    print(f"restart-broker: {n} retained units, {runs} restarts (medians, "
+          "min-max)")
     print(f"  fill: {gen.stdout.strip()}; broker VmRSS {broker_rss} KiB")
     print(f"  first start, empty store, replay only: {t_cold:.2f} s")
-    print(f"  restart -> all 36 summaries correct: {gw:.2f} s "
-          f"(store load {med(lambda r: r[4] or 0):.0f} ms, retained replay "
-          f"{med(lambda r: r[5] or 0):.0f} ms)  goal <= 30 s")
-    print(f"  peer mosquitto_sub -q 1 -C {n}: {q1:.2f} s; ratio gateway/peer "
-          f"{statistics.median(r[0] / r[1] for r in rows):.2f}")
-    print(f"  (mosquitto_sub -q 0 -C {n}: {q0:.2f} s)")
-    print(f"  gateway memory: VmRSS {rss_empty['VmRSS']} -> {rss_full:.0f} KiB "
-          f"= {(rss_full - rss_empty['VmRSS']) * 1024 / n:.1f} B/unit "
-          f"(RssAnon {rss_empty['RssAnon']} -> {anon_full:.0f} KiB = "
-          f"{(anon_full - rss_empty['RssAnon']) * 1024 / n:.1f} B/unit)"
-          "  goal <= 200 B")
-
+    print(f"  peer mosquitto_sub -q 1 -C {n}: {q1:.2f} s "
+          f"({spread(lambda r: r[1])}), CPU {med(lambda r: r[3]):.2f} s "
+          f"({spread(lambda r: r[3])})")
+    print(f"  (mosquitto_sub -q 0 -C {n}: {q0:.2f} s "
+          f"({spread(lambda r: r[2])}))")
+    for k, exe in enumerate(gws):
+        name = "gateway" if k == 0 else exe
+        print(f"  {name}: restart -> all 36 summaries correct: "
+              f"{med(lambda r: r[0][k][0]):.2f} s "
+              f"({spread(lambda r: r[0][k][0])}; store load "
+              f"{med(lambda r: r[0][k][3] or 0):.0f} ms, retained replay "
+              f"{med(lambda r: r[0][k][4] or 0):.0f} ms)  goal <= 30 s")
+        print(f"    ratio to mosquitto_sub -q 1, same run: "
+              f"{med(lambda r: r[0][k][0] / r[1]):.2f} "
+              f"({spread(lambda r: r[0][k][0] / r[1])})")
+        print(f"    CPU (user+sys, all threads, start to summaries right): "
+              f"{med(lambda r: r[0][k][2]):.2f} s "
+              f"({spread(lambda r: r[0][k][2])}); ratio to mosquitto_sub "
+              f"-q 1's CPU {med(lambda r: r[0][k][2] / r[3]):.2f} "
+              f"({spread(lambda r: r[0][k][2] / r[3])})")
+    if not wrap:
+        rss_full = med(lambda r: r[0][0][1]["VmRSS"])
+        anon_full = med(lambda r: r[0][0][1]["RssAnon"])
+        print(f"  gateway memory: VmRSS {rss_empty['VmRSS']} -> "
+              f"{rss_full:.0f} KiB = "
+              f"{(rss_full - rss_empty['VmRSS']) * 1024 / n:.1f} B/unit "
+              f"(RssAnon {rss_empty['RssAnon']} -> {anon_full:.0f} KiB = "
+              f"{(anon_full - rss_empty['RssAnon']) * 1024 / n:.1f} B/unit)"
+              "  goal <= 200 B")
+        for k, exe in enumerate(gws):
+            if "late" in rows[0][0][k][1]:
+                late = med(lambda r: r[0][k][1]["late"])
+                print(f"    {'gateway' if k == 0 else exe}: VmRSS "
+                      f"{os.environ['RESTART_RSS_LATE']} s later {late:.0f} "
+                      f"KiB = {(late - rss_empty['VmRSS']) * 1024 / n:.1f} "
+                      "B/unit")
 
 if __name__ == "__main__":
     main()

@@ -15,6 +15,7 @@
 
 #include <mosquitto.h>
 
+#include "gw_backlog.h"
 #include "gw_core.h"
 #include "gw_store.h"
 #include "vigie/broker.h"
@@ -131,6 +132,7 @@ struct gateway {
 	int wake_fd;               /* eventfd: wakes the main thread */
 	atomic_bool wake_pending;  /* a wake-up is written and not yet read */
 	struct gw_http *http;      /* NULL without --http */
+	struct gw_backlog backlog; /* messages received while the store loads */
 
 	char sync_topic[VG_TOPIC_MAX];
 	int8_t last_met[VG_PROG_COUNT][VG_REGION_COUNT + 1];

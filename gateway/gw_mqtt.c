@@ -278,7 +278,9 @@ static void on_message(struct mosquitto *m, void *ud,
 	struct gw_msg gm;
 	enum vg_reject r;
 
-	(void)m;
+	/* the store is still loading: applied after it, in this order */
+	if (gw_backlog_hold(&gw->backlog, m, ud, msg, on_message))
+		return;
 	if (strcmp(msg->topic, gw->sync_topic) == 0) {
 		on_marker(gw, marker_of(&gw->subs, msg));
 		return;
@@ -442,6 +444,7 @@ static void *mqtt_main(void *arg)
 	while (!atomic_load(&gw->stop)) {
 		if (rc == MOSQ_ERR_SUCCESS)
 			rc = mosquitto_loop(gw->mosq, 100, 1);
+		gw_backlog_drain(&gw->backlog, gw->mosq, gw, on_message);
 		if (rc == MOSQ_ERR_SUCCESS) {
 			retry_refused(gw);
 			/* a connection counts as working once synced: one

@@ -52,10 +52,29 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
+/*
+ * Connected and waiting for the marker, within the sync timeout: the
+ * broker is replaying its retained state and nothing may be published
+ * before the marker comes back.
+ */
+static bool replaying(struct gateway *gw)
+{
+	return atomic_load(&gw->connected) && !atomic_load(&gw->synced) &&
+	       vg_mono_ms() - atomic_load(&gw->connected_at) <
+		       gw->o.sync_timeout_ms;
+}
+
 void gw_wake(struct gateway *gw)
 {
 	uint64_t one = 1;
 
+	/* A replay's messages wake nobody: the main thread could publish
+	 * nothing, and one wake-up per message cost the MQTT thread a
+	 * write and the other core a context switch (the main loop
+	 * counts on changes while unsynced, and the marker's wake-up comes
+	 * after synced is set). */
+	if (replaying(gw))
+		return;
 	/* one write per batch of changes: the main thread clears the flag
 	 * before it reads the state, so no change goes unseen */
 	if (!atomic_exchange(&gw->wake_pending, true) &&
@@ -142,6 +161,14 @@ static int64_t earliest(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+static bool may_publish(struct gateway *gw, int64_t now)
+{
+	if (!atomic_load(&gw->connected))
+		return false;
+	return atomic_load(&gw->synced) ||
+	       now - atomic_load(&gw->connected_at) >= gw->o.sync_timeout_ms;
+}
+
 /*
  * Sleep until the next deadline or a wake-up (a message applied, a
  * replay finished, a signal): no polling tick.
@@ -152,7 +179,11 @@ static void wait_for_work(struct gateway *gw, struct timers *t, int64_t now)
 	struct pollfd pfd = { .fd = gw->wake_fd, .events = POLLIN };
 	uint64_t n;
 
-	if (t->changes || atomic_load(&gw->republish))
+	/* Unsynced, changes wait for the marker (it wakes us) or the sync
+	 * timeout below: a publish deadline now would be in the past at
+	 * every turn, and the loop would spin through the whole replay on
+	 * a core the MQTT thread needs. */
+	if ((t->changes || atomic_load(&gw->republish)) && may_publish(gw, now))
 		next = earliest(next, t->pub + gw->o.coalesce_ms);
 	if (t->unstored)
 		next = earliest(next, t->store + gw->o.store_ms);
@@ -174,14 +205,6 @@ static void wait_for_work(struct gateway *gw, struct timers *t, int64_t now)
 		atomic_store(&gw->wake_pending, false);
 		t->changes = t->unstored = true;
 	}
-}
-
-static bool may_publish(struct gateway *gw, int64_t now)
-{
-	if (!atomic_load(&gw->connected))
-		return false;
-	return atomic_load(&gw->synced) ||
-	       now - atomic_load(&gw->connected_at) >= gw->o.sync_timeout_ms;
 }
 
 /* Every history_s: a history point, then (at most every 10 s) the
@@ -217,6 +240,11 @@ static void main_loop(struct gateway *gw)
 	memset(hist, 0xff, sizeof(hist)); /* first point always recorded */
 	while (!got_stop) {
 		int64_t now = vg_mono_ms();
+		/* unsynced, messages may have come without a wake-up: the
+		 * store is written on its timer, and summaries go out as
+		 * soon as they may (marker, or the sync timeout) */
+		if (atomic_load(&gw->connected) && !atomic_load(&gw->synced))
+			t.changes = t.unstored = true;
 		if (got_hup) {
 			got_hup = 0;
 			if (load_targets(gw) == VG_OK) {
@@ -324,7 +352,8 @@ int main(int argc, char **argv)
 {
 	static struct gateway gw;
 	char brokers[VG_BROKERS_MAX * (VG_BROKER_ADDR_MAX + 2)];
-	int rc = 1;
+	int rc = 1, rc_store;
+	bool mqtt_up = false;
 
 	vg_log_set_ident("vigie-gateway");
 	if (argc > 1 && strcmp(argv[1], "report") == 0)
@@ -345,6 +374,7 @@ int main(int argc, char **argv)
 	memset(gw.last_met, -1, sizeof(gw.last_met));
 	gw.pub_fy = -1; /* none yet: the first summaries mark every region */
 	pthread_mutex_init(&gw.lock, NULL);
+	gw_backlog_init(&gw.backlog);
 	gw.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (gw.wake_fd < 0) {
 		vg_log(VG_LOG_ERR, "eventfd: %s", strerror(errno));
@@ -355,12 +385,20 @@ int main(int argc, char **argv)
 	if (load_targets(&gw) != VG_OK)
 		return 2;
 	gw.core = gw_core_new();
-	if (!gw.core || load_sites(&gw) != VG_OK || open_store(&gw) != VG_OK)
+	if (!gw.core || load_sites(&gw) != VG_OK)
+		goto out;
+	/* Connected while the store loads: the broker's retained replay
+	 * runs meanwhile, held in the backlog, applied once the load is
+	 * over (nothing else touches the core before gw_backlog_open). */
+	if (gw_mqtt_init(&gw) != VG_OK || gw_mqtt_start(&gw) != VG_OK)
+		goto out;
+	mqtt_up = true;
+	rc_store = open_store(&gw);
+	gw_backlog_open(&gw.backlog);
+	if (rc_store != VG_OK)
 		goto out;
 	atomic_store(&gw.db_ok, true);
 	if (gw_http_start(&gw) != VG_OK)
-		goto out;
-	if (gw_mqtt_init(&gw) != VG_OK || gw_mqtt_start(&gw) != VG_OK)
 		goto out;
 	gw_opts_brokers(&gw.o, brokers, sizeof(brokers));
 	vg_log(VG_LOG_INFO, "vigie-gateway %s: broker %s, id %s, data %s",
@@ -368,11 +406,15 @@ int main(int argc, char **argv)
 	main_loop(&gw);
 	gw_http_stop(&gw);
 	gw_mqtt_stop(&gw);
+	mqtt_up = false;
 	vg_log(VG_LOG_INFO, "stopped cleanly");
 	rc = 0;
 out:
+	if (mqtt_up)
+		gw_mqtt_stop(&gw);
 	gw_http_stop(&gw);
 	gw_store_close(gw.store);
 	gw_core_free(gw.core);
+	gw_backlog_free(&gw.backlog); /* every thread that used it is gone */
 	return rc;
 }
