@@ -251,11 +251,7 @@ class ClusterSite:
         self.site = site
         self.dir = os.path.join(str(root), site.id)
         os.makedirs(self.dir)
-        units = os.path.join(self.dir, "units.txt")
-        demo.write_units_file(site, units)
-        self.sim = demo.Sim(subprocess.Popen(
-            demo.Sim.args(e2e.BUILD, site, units, tick_ms=100),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+        self.sim = e2e.start_sim(site, self.dir)
         self.conf = os.path.join(self.dir, "agent.conf")
         ports = [cluster.nodes[k - 1].mqtt_port for k in order]
         demo.write_agent_conf(site, self.conf, None, self.sim.endpoint,

@@ -41,6 +41,16 @@ SEED = 4242
 RATES = (30000, 150000, 3000)
 
 
+def start_sim(site, d):
+    """The site's simulator (the demo's, 100 ms ticks), its units file in
+    folder d."""
+    units = os.path.join(d, "units.txt")
+    demo.write_units_file(site, units)
+    return demo.Sim(subprocess.Popen(
+        demo.Sim.args(BUILD, site, units, tick_ms=100),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+
+
 class SiteRun:
     """One simulated site: its simulator and its agent."""
 
@@ -48,11 +58,7 @@ class SiteRun:
         self.site = site
         self.dir = os.path.join(str(root), site.id)
         os.makedirs(self.dir)
-        units = os.path.join(self.dir, "units.txt")
-        demo.write_units_file(site, units)
-        self.sim = demo.Sim(subprocess.Popen(
-            demo.Sim.args(BUILD, site, units, tick_ms=100),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+        self.sim = start_sim(site, self.dir)
         conf = os.path.join(self.dir, "agent.conf")
         demo.write_agent_conf(site, conf, broker_port, self.sim.endpoint,
                               os.path.join(self.dir, "data"), poll_ms=200,
