@@ -135,11 +135,14 @@ enum vg_reject gw_core_decode(const char *prefix, const char *topic,
 		/* mosquitto's notification: "1" connected, "0" not (also its
 		 * will); no notification at all (deleted) is no news of a cut */
 		out->kind = GW_MSG_BRIDGE;
-		out->u.bridge_up = len == 0 || (len == 1 &&
-						*(const char *)payload == '1');
-		return len <= 1 && (len == 0 || out->u.bridge_up ||
-				    *(const char *)payload == '0')
-			       ? VG_REJ_NONE : VG_REJ_MALFORMED;
+		out->u.bridge_up = true;
+		if (len == 0)
+			return VG_REJ_NONE;
+		if (len != 1 || (*(const char *)payload != '0' &&
+				 *(const char *)payload != '1'))
+			return VG_REJ_MALFORMED;
+		out->u.bridge_up = *(const char *)payload == '1';
+		return VG_REJ_NONE;
 	default:
 		out->kind = GW_MSG_IGNORE;
 		return VG_REJ_NONE;
@@ -217,9 +220,14 @@ static void add32(uint32_t *x, int d)
 
 /* Whether a site's healthy units count as stale: its will was seen, or
  * its region's bridge is cut (its presence at the centre is as of then). */
+static bool dark_if(const struct gw_site *s, bool cut)
+{
+	return s->online == 0 || cut;
+}
+
 static bool dark(const struct gw_core *c, const struct gw_site *s)
 {
-	return s->online == 0 || c->bridge_down[s->region];
+	return dark_if(s, c->bridge_down[s->region]);
 }
 
 /* Add (d = +1) or remove (d = -1) a live unit from every count. */
@@ -726,19 +734,18 @@ static void set_online(struct gw_core *c, struct gw_site *s, int8_t online)
 static enum vg_reject set_bridge(struct gw_core *c, int region, bool up)
 {
 	uint32_t n = gw_units_site_count(c->t);
+	bool was, cut = !up;
 
 	if (region < 1 || region > VG_REGION_COUNT)
 		return VG_REJ_REGION;
-	if (c->bridge_down[region] == !up) {
-		c->stats.applied++;
-		return VG_REJ_NONE; /* no change: a replay, a duplicate */
-	}
-	for (uint32_t si = 0; si < n; si++) {
+	was = c->bridge_down[region];
+	/* the same news again (a replay, a duplicate) changes nothing */
+	for (uint32_t si = 0; was != cut && si < n; si++) {
 		struct gw_site *s = gw_units_site(c->t, si);
 		if (s->region == region)
-			relight(c, s, dark(c, s), !up || s->online == 0);
+			relight(c, s, dark_if(s, was), dark_if(s, cut));
 	}
-	c->bridge_down[region] = !up;
+	c->bridge_down[region] = cut;
 	c->stats.applied++;
 	return VG_REJ_NONE;
 }

@@ -64,6 +64,13 @@ static void sleep_ms(int ms)
 #define SUB_RETRIES 4
 #define SUB_RETRY_MS 1000
 
+/* The marker of round `round`: "sync:N", or "sync2:N" (second replay). */
+static int marker_text(char *buf, size_t size, bool second, int round)
+{
+	return snprintf(buf, size, "%s:%d", second ? MARKER_2 : MARKER_1,
+			round);
+}
+
 static void sub_filter(const struct gateway *gw, int i, char *buf,
 		       size_t size)
 {
@@ -95,8 +102,7 @@ static void subscribe_round(struct gateway *gw, unsigned mask)
 		sub_filter(gw, i, filter, sizeof(filter));
 		rc = mosquitto_subscribe(gw->mosq, &u->mid[i], filter, 1);
 	}
-	snprintf(marker, sizeof(marker), "%s:%d",
-		 u->phase2 ? MARKER_2 : MARKER_1, u->round);
+	marker_text(marker, sizeof(marker), u->phase2, u->round);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_publish(gw->mosq, NULL, gw->sync_topic,
 				       (int)strlen(marker), marker, 1, false);
@@ -240,8 +246,7 @@ static int marker_of(const struct gw_subs *u,
 	char want[32];
 
 	for (int k = 1; k <= 2; k++) {
-		int n = snprintf(want, sizeof(want), "%s:%d",
-				 k == 1 ? MARKER_1 : MARKER_2, u->round);
+		int n = marker_text(want, sizeof(want), k == 2, u->round);
 		if (msg->payloadlen == n &&
 		    memcmp(msg->payload, want, (size_t)n) == 0)
 			return k;

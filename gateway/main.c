@@ -53,27 +53,33 @@ static void on_signal(int sig)
 }
 
 /*
- * Connected and waiting for the marker, within the sync timeout: the
- * broker is replaying its retained state and nothing may be published
- * before the marker comes back.
+ * Connected and waiting for the marker: until when (monotonic ms) the
+ * broker may still be replaying its retained state, before which nothing
+ * is published unless the marker comes back; 0 when not waiting.
  */
-static bool replaying(struct gateway *gw)
+static int64_t replay_ends(struct gateway *gw)
 {
-	return atomic_load(&gw->connected) && !atomic_load(&gw->synced) &&
-	       vg_mono_ms() - atomic_load(&gw->connected_at) <
-		       gw->o.sync_timeout_ms;
+	if (!atomic_load(&gw->connected) || atomic_load(&gw->synced))
+		return 0;
+	return atomic_load(&gw->connected_at) + gw->o.sync_timeout_ms;
+}
+
+static bool replaying(struct gateway *gw, int64_t now)
+{
+	return replay_ends(gw) > now;
 }
 
 void gw_wake(struct gateway *gw)
 {
 	uint64_t one = 1;
+	int64_t end = replay_ends(gw); /* the clock only while unsynced */
 
 	/* A replay's messages wake nobody: the main thread could publish
 	 * nothing, and one wake-up per message cost the MQTT thread a
 	 * write and the other core a context switch (the main loop
 	 * counts on changes while unsynced, and the marker's wake-up comes
 	 * after synced is set). */
-	if (replaying(gw))
+	if (end && vg_mono_ms() < end)
 		return;
 	/* one write per batch of changes: the main thread clears the flag
 	 * before it reads the state, so no change goes unseen */
@@ -163,10 +169,7 @@ static int64_t earliest(int64_t a, int64_t b)
 
 static bool may_publish(struct gateway *gw, int64_t now)
 {
-	if (!atomic_load(&gw->connected))
-		return false;
-	return atomic_load(&gw->synced) ||
-	       now - atomic_load(&gw->connected_at) >= gw->o.sync_timeout_ms;
+	return atomic_load(&gw->connected) && !replaying(gw, now);
 }
 
 /*
@@ -192,12 +195,8 @@ static void wait_for_work(struct gateway *gw, struct timers *t, int64_t now)
 	/* the moment an unsynced connection may publish anyway; once past,
 	 * it is no reason to wake (the loop would spin until synced: seen
 	 * while NATS refused a gateway's subscriptions for minutes) */
-	if (atomic_load(&gw->connected) && !atomic_load(&gw->synced)) {
-		int64_t give_up = atomic_load(&gw->connected_at) +
-				  gw->o.sync_timeout_ms;
-		if (give_up > now)
-			next = earliest(next, give_up);
-	}
+	if (replaying(gw, now))
+		next = earliest(next, replay_ends(gw));
 	if (got_stop || got_hup || next <= now)
 		return;
 	if (poll(&pfd, 1, (int)(next - now)) > 0 &&
