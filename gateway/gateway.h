@@ -23,12 +23,18 @@
 #include "vigie/targets.h"
 #include "vigie/topic.h"
 
+#define GW_RESYNC_NATS_S 600 /* --resync-interval's default on NATS */
+
 struct gw_opts {
 	/* --broker, in the order tried: failover (vigie/broker.h) */
 	struct vg_broker brokers[VG_BROKERS_MAX];
 	int nbrokers;             /* at least 1 once parsed */
 	/* --broker-kind nats: replay twice before synced (gw_mqtt.c) */
 	bool nats;
+	/* --resync-interval: s between re-reads of the retained state once
+	 * synced; 0: never.  NATS 2.9 loses live QoS 1 deliveries under load
+	 * while its retained copies stay whole (docs/scale-out.md). */
+	int resync_s;
 	char username[128];
 	char password[256];
 	const char *cafile;
@@ -104,6 +110,9 @@ struct gw_subs {
 	unsigned refused;   /* filters refused since the last round */
 	int round;          /* of SUBSCRIBEs, each ended by its marker */
 	bool phase2;        /* NATS: the second replay is under way */
+	bool resync;        /* a re-read of the synced state is under way */
+	int64_t resync_at;  /* monotonic ms of the next re-read; 0: none */
+	unsigned mended0;   /* gateway.mended when the re-read began */
 	int retries;        /* rounds of refused filters on this connection */
 	int delay_ms;       /* before the next one */
 	int64_t retry_at;   /* monotonic ms; 0: none due */
@@ -123,6 +132,8 @@ struct gateway {
 	atomic_bool connected;
 	atomic_int broker;         /* o.brokers index of the current attempt */
 	atomic_uint failovers;     /* moves to another broker address */
+	atomic_uint resyncs;       /* re-reads of the retained state done */
+	atomic_uint mended;        /* units and agents those re-reads changed */
 	atomic_bool synced;        /* retained replay finished */
 	struct gw_subs subs;       /* the MQTT thread's alone (gw_mqtt.c) */
 	atomic_bool republish;     /* (re)connected: publish every summary */

@@ -55,6 +55,8 @@ void gw_api_snapshot(struct gateway *gw, struct gw_api_snap *s)
 	vg_broker_format(&gw->o.brokers[s->broker], s->broker_addr,
 			 sizeof(s->broker_addr));
 	s->failovers = atomic_load(&gw->failovers);
+	s->resyncs = atomic_load(&gw->resyncs);
+	s->mended = atomic_load(&gw->mended);
 	s->db_ok = atomic_load(&gw->db_ok);
 	s->gen = atomic_load(&gw->gen);
 	s->now = vg_now();

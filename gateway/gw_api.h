@@ -58,6 +58,7 @@ struct gw_api_snap {
 	int broker;                           /* --broker index in use */
 	char broker_addr[VG_BROKER_ADDR_MAX]; /* ...and its address */
 	unsigned failovers;                   /* moves to another address */
+	unsigned resyncs, mended;             /* re-reads, what they changed */
 	int64_t ts[VG_PROG_COUNT][GW_NREG]; /* each summary's (data) time */
 	int fy;      /* fiscal year the targets are held for (the data's) */
 	int64_t now; /* Unix seconds, the document's time */

@@ -231,6 +231,12 @@ static void health(const struct gw_api_snap *s, struct gw_buf *b)
 	single(b, "vigie_broker_failovers_total", "counter",
 	       "Moves to another --broker address since start.",
 	       s->failovers);
+	single(b, "vigie_resyncs_total", "counter",
+	       "Re-reads of the retained state once synced "
+	       "(--resync-interval).", s->resyncs);
+	single(b, "vigie_resync_mended_total", "counter",
+	       "Units and agents a re-read changed: live deliveries the "
+	       "broker had lost.", s->mended);
 	single(b, "vigie_synced", "gauge",
 	       "1 once the retained replay after the last connect is whole.",
 	       s->synced);

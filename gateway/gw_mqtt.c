@@ -16,6 +16,15 @@
  * replays and goes live atomically: there the second replay would only
  * double every restart's work, so it is not asked for.
  *
+ * Once synced, the gateway subscribes again every --resync-interval
+ * seconds (marker "resync:N"): NATS 2.9 loses a few live QoS 1 deliveries
+ * under load while its retained copies stay whole, and the replay that a
+ * new SUBSCRIBE brings puts them back (the JetStream consumer is kept, so
+ * nothing live is missed meanwhile).  What such a replay changes is
+ * counted: after the first sync only our own SUBSCRIBEs bring messages
+ * flagged retained, so a retained message that changed a unit is a
+ * delivery the broker had lost.
+ *
  * With several --broker addresses, any failure (refused, lost, TLS) moves
  * to the next one, round-robin, and the backoff applies once every address
  * has failed in a row (vigie/broker.h).  The client stays the same (the
@@ -56,19 +65,30 @@ static void sleep_ms(int ms)
 		;
 }
 
-#define MARKER_1 "sync"  /* the first replay is over */
-#define MARKER_2 "sync2" /* the second one too (NATS): the state is whole */
+#define MARKER_1 "sync"    /* the first replay is over */
+#define MARKER_2 "sync2"   /* the second one too (NATS): the state is whole */
+#define MARKER_R "resync"  /* a re-read of the synced state is over */
+
+/* Which replay a round's marker ends. */
+enum marker { MK_NONE, MK_SYNC, MK_SYNC2, MK_RESYNC };
 
 /* Refused filters are asked for again on the same connection, 1 s, 2 s,
  * 4 s and 8 s later, then the connection is dropped (the next broker). */
 #define SUB_RETRIES 4
 #define SUB_RETRY_MS 1000
 
-/* The marker of round `round`: "sync:N", or "sync2:N" (second replay). */
-static int marker_text(char *buf, size_t size, bool second, int round)
+/* The marker of round `round`: "sync:N", "sync2:N" or "resync:N". */
+static int marker_text(char *buf, size_t size, enum marker k, int round)
 {
-	return snprintf(buf, size, "%s:%d", second ? MARKER_2 : MARKER_1,
-			round);
+	return snprintf(buf, size, "%s:%d",
+			k == MK_RESYNC ? MARKER_R :
+			k == MK_SYNC2 ? MARKER_2 : MARKER_1, round);
+}
+
+/* The kind of replay the current round is. */
+static enum marker round_kind(const struct gw_subs *u)
+{
+	return u->resync ? MK_RESYNC : u->phase2 ? MK_SYNC2 : MK_SYNC;
 }
 
 static void sub_filter(const struct gateway *gw, int i, char *buf,
@@ -85,8 +105,8 @@ static void sub_filter(const struct gateway *gw, int i, char *buf,
 
 /*
  * One round: SUBSCRIBE to each filter of mask, then publish the round's
- * marker ("sync:N", or "sync2:N" in NATS's second replay), which the
- * broker queues after what those subscriptions replay.
+ * marker (round_kind), which the broker queues after what those
+ * subscriptions replay.
  */
 static void subscribe_round(struct gateway *gw, unsigned mask)
 {
@@ -102,7 +122,7 @@ static void subscribe_round(struct gateway *gw, unsigned mask)
 		sub_filter(gw, i, filter, sizeof(filter));
 		rc = mosquitto_subscribe(gw->mosq, &u->mid[i], filter, 1);
 	}
-	marker_text(marker, sizeof(marker), u->phase2, u->round);
+	marker_text(marker, sizeof(marker), round_kind(u), u->round);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_publish(gw->mosq, NULL, gw->sync_topic,
 				       (int)strlen(marker), marker, 1, false);
@@ -239,28 +259,68 @@ static void log_reject(struct gateway *gw, const char *topic,
 	vg_log(VG_LOG_WARN, "rejected %s: %s", topic, vg_reject_name(r));
 }
 
-/* Which marker msg is: 1, 2, or 0 when not the current round's. */
-static int marker_of(const struct gw_subs *u,
-		     const struct mosquitto_message *msg)
+/* Which marker msg is; MK_NONE when not the current round's. */
+static enum marker marker_of(const struct gw_subs *u,
+			     const struct mosquitto_message *msg)
 {
 	char want[32];
+	int n = marker_text(want, sizeof(want), round_kind(u), u->round);
 
-	for (int k = 1; k <= 2; k++) {
-		int n = marker_text(want, sizeof(want), k == 2, u->round);
-		if (msg->payloadlen == n &&
-		    memcmp(msg->payload, want, (size_t)n) == 0)
-			return k;
-	}
-	return 0;
+	return msg->payloadlen == n &&
+	       memcmp(msg->payload, want, (size_t)n) == 0 ? round_kind(u)
+							  : MK_NONE;
 }
 
-/* A marker back: its round's replay is over. */
-static void on_marker(struct gateway *gw, int k)
+/* The next re-read of the synced state, from now. */
+static void schedule_resync(struct gateway *gw)
+{
+	gw->subs.resync_at = gw->o.resync_s
+		? vg_mono_ms() + (int64_t)gw->o.resync_s * 1000 : 0;
+}
+
+/* A re-read's marker back: say what it mended, and plan the next. */
+static void end_resync(struct gateway *gw)
+{
+	struct gw_subs *u = &gw->subs;
+	unsigned n = atomic_load(&gw->mended) - u->mended0;
+
+	u->resync = false;
+	atomic_fetch_add(&gw->resyncs, 1);
+	if (n)
+		vg_log(VG_LOG_WARN, "re-read of the retained state mended %u "
+		       "units or agents whose live delivery the broker lost",
+		       n);
+	else
+		vg_log(VG_LOG_DEBUG, "re-read of the retained state: nothing "
+		       "to mend");
+	schedule_resync(gw);
+}
+
+/* Time for a re-read: subscribe to units and agents again. */
+static void resync_due(struct gateway *gw)
 {
 	struct gw_subs *u = &gw->subs;
 
-	if (u->refused || k == 0)
+	if (!u->resync_at || u->retry_at || vg_mono_ms() < u->resync_at ||
+	    !atomic_load(&gw->synced))
+		return;
+	u->resync_at = 0;
+	u->resync = true;
+	u->mended0 = atomic_load(&gw->mended);
+	subscribe_round(gw, 1u << GW_SUB_UNIT | 1u << GW_SUB_AGENT);
+}
+
+/* A marker back: its round's replay is over. */
+static void on_marker(struct gateway *gw, enum marker k)
+{
+	struct gw_subs *u = &gw->subs;
+
+	if (u->refused || k == MK_NONE)
 		return; /* not whole: a retry or a reconnection follows */
+	if (k == MK_RESYNC) {
+		end_resync(gw);
+		return;
+	}
 	if (gw->o.nats && !u->phase2) {
 		/* every subscription granted: replay once more */
 		u->phase2 = true;
@@ -272,6 +332,7 @@ static void on_marker(struct gateway *gw, int k)
 		       (long long)(vg_mono_ms() -
 				   atomic_load(&gw->connected_at)));
 		atomic_store(&gw->republish, true);
+		schedule_resync(gw);
 		gw_wake(gw);
 	}
 }
@@ -293,10 +354,18 @@ static void on_message(struct mosquitto *m, void *ud,
 	r = gw_core_decode(gw->o.prefix, msg->topic, msg->payload,
 			   (size_t)msg->payloadlen, &gm);
 	pthread_mutex_lock(&gw->lock);
-	if (r == VG_REJ_NONE)
+	if (r == VG_REJ_NONE) {
+		uint64_t dups = gw_core_stats(gw->core)->duplicates;
+
 		r = gw_core_apply(gw->core, &gm);
-	else
+		/* a change brought by a re-read: see the top of this file */
+		if (r == VG_REJ_NONE && msg->retain &&
+		    atomic_load(&gw->synced) &&
+		    gw_core_stats(gw->core)->duplicates == dups)
+			atomic_fetch_add(&gw->mended, 1);
+	} else {
 		gw_core_count_reject(gw->core, r);
+	}
 	pthread_mutex_unlock(&gw->lock);
 	gw_wake(gw);
 	if (r != VG_REJ_NONE)
@@ -452,6 +521,7 @@ static void *mqtt_main(void *arg)
 		gw_backlog_drain(&gw->backlog, gw->mosq, gw, on_message);
 		if (rc == MOSQ_ERR_SUCCESS) {
 			retry_refused(gw);
+			resync_due(gw);
 			/* a connection counts as working once synced: one
 			 * whose subscription is refused (0x80) is a failure,
 			 * and a list of them ends in the backoff */

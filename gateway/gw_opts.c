@@ -35,6 +35,10 @@ static void usage(FILE *f)
 "                          JetStream cluster the gateway reads the\n"
 "                          retained state twice before it says synced\n"
 "                          (docs/scale-out.md)\n"
+"  --resync-interval S     read every retained unit again each S seconds\n"
+"                          once synced, to mend live deliveries a broker\n"
+"                          lost (default 600 with --broker-kind nats,\n"
+"                          0: never, the default with mosquitto)\n"
 "  --username NAME         MQTT user name\n"
 "  --password-file FILE    MQTT password, first line of FILE (mode 0600)\n"
 "  --password PASS         MQTT password (visible in ps: prefer a file)\n"
@@ -201,13 +205,14 @@ enum {
 	O_PREFIX, O_DATADIR, O_TARGETS, O_SITES, O_COALESCE, O_HISTORY, O_TODAY,
 	O_LOGLEVEL, O_KEEPALIVE, O_HTTP, O_HTTP_TOKEN, O_HTTP_CERT, O_HTTP_KEY,
 	O_HTTP_CLIENTS, O_HTTP_PER_IP, O_HTTP_STREAMS, O_HTTP_HDR_TO,
-	O_HTTP_IDLE_TO, O_PROJ_DAYS, O_SITE_CAP, O_BROKER_KIND, O_HELP,
+	O_HTTP_IDLE_TO, O_PROJ_DAYS, O_SITE_CAP, O_BROKER_KIND, O_RESYNC, O_HELP,
 	O_VERSION
 };
 
 static const struct option longopts[] = {
 	{ "broker", required_argument, NULL, O_BROKER },
 	{ "broker-kind", required_argument, NULL, O_BROKER_KIND },
+	{ "resync-interval", required_argument, NULL, O_RESYNC },
 	{ "username", required_argument, NULL, O_USER },
 	{ "password-file", required_argument, NULL, O_PWFILE },
 	{ "password", required_argument, NULL, O_PW },
@@ -270,6 +275,7 @@ static const struct int_opt {
 	INT_OPT(O_COALESCE, 0, 60000, coalesce_ms, ""),
 	INT_OPT(O_KEEPALIVE, 5, 3600, keepalive, " seconds"),
 	INT_OPT(O_HISTORY, 1, 86400, history_s, ""),
+	INT_OPT(O_RESYNC, 0, 86400, resync_s, " seconds"),
 	INT_OPT(O_SITE_CAP, 1, 1000000, site_cap, " units"),
 	INT_OPT(O_HTTP_CLIENTS, 2, 10000, http_max_clients, ""),
 	INT_OPT(O_HTTP_PER_IP, 0, 10000, http_max_per_ip, ""),
@@ -427,6 +433,7 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 		.http_max_clients = 1280, .http_max_per_ip = 16,
 		.http_max_streams = -1, /* 4/5 of the connections unless given */
 		.http_header_timeout = 10, .http_idle_timeout = 30,
+		.resync_s = -1, /* 600 on NATS, 0 on mosquitto unless given */
 	};
 	if (gw_opts_walk(argc, argv, longopts, "vigie-gateway", one_opt, o) !=
 	    VG_OK)
@@ -439,6 +446,8 @@ int gw_opts_parse(struct gw_opts *o, int argc, char **argv)
 		return VG_ERR_INVAL;
 	if (check_brokers(o) != VG_OK)
 		return VG_ERR_INVAL;
+	if (o->resync_s < 0)
+		o->resync_s = o->nats ? GW_RESYNC_NATS_S : 0;
 	return check_http(o);
 }
 

@@ -402,6 +402,9 @@ int main(int argc, char **argv)
 	gw_opts_brokers(&gw.o, brokers, sizeof(brokers));
 	vg_log(VG_LOG_INFO, "vigie-gateway %s: broker %s, id %s, data %s",
 	       VG_VERSION, brokers, gw.o.id, gw.o.data_dir);
+	if (gw.o.resync_s)
+		vg_log(VG_LOG_INFO, "re-reading the retained state every %d s "
+		       "once synced (--resync-interval)", gw.o.resync_s);
 	main_loop(&gw);
 	gw_http_stop(&gw);
 	gw_mqtt_stop(&gw);
