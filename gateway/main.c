@@ -32,6 +32,15 @@
 #define IDLE_MS 1000
 /* How often the main thread checks that SQLite still takes a write. */
 #define DB_PING_MS 10000
+/*
+ * Receipts go out at most this often (or at the coalescing delay, if
+ * longer): they are for the agents, who wait on them by the second, and
+ * one per site per window is what a storm costs the gateway's connection.
+ * Coalesced with summaries (--coalesce-ms 10 in the benches) they made
+ * thousands of retained publishes a second, which on NATS held back the
+ * gateway's own deliveries (docs/BENCHMARKS.md).
+ */
+#define RECEIPT_MS 1000
 /* Projections move slowly: refitting them more often is wasted work. */
 #define PROJECT_MIN_MS 10000
 
@@ -157,10 +166,17 @@ static void record_history(struct gateway *gw,
 
 /* What the main thread waits for next, in monotonic ms. */
 struct timers {
-	int64_t pub, store, hist, ping, proj;
+	int64_t pub, store, hist, ping, proj, rcpt;
 	bool changes;   /* the MQTT thread woke us: something to publish */
 	bool unstored;  /* ...and to write */
+	bool receipts;  /* summaries went out: receipts follow, by RECEIPT_MS */
+	bool rcpt_all;  /* ...every site's (a reconnection) */
 };
+
+static int64_t receipt_ms(const struct gateway *gw)
+{
+	return gw->o.coalesce_ms > RECEIPT_MS ? gw->o.coalesce_ms : RECEIPT_MS;
+}
 
 static int64_t earliest(int64_t a, int64_t b)
 {
@@ -190,6 +206,8 @@ static void wait_for_work(struct gateway *gw, struct timers *t, int64_t now)
 		next = earliest(next, t->pub + gw->o.coalesce_ms);
 	if (t->unstored)
 		next = earliest(next, t->store + gw->o.store_ms);
+	if (t->receipts && may_publish(gw, now))
+		next = earliest(next, t->rcpt + receipt_ms(gw));
 	next = earliest(next, t->hist + (int64_t)gw->o.history_s * 1000);
 	next = earliest(next, t->ping + DB_PING_MS);
 	/* the moment an unsynced connection may publish anyway; once past,
@@ -219,7 +237,8 @@ static void history_tick(struct gateway *gw,
 	}
 }
 
-static void publish_tick(struct gateway *gw)
+/* Summaries; returns whether it was every one (a reconnection). */
+static bool publish_tick(struct gateway *gw)
 {
 	bool all = atomic_exchange(&gw->republish, false);
 
@@ -227,7 +246,17 @@ static void publish_tick(struct gateway *gw)
 		atomic_fetch_add(&gw->gen, 1);
 		gw_http_notify(gw); /* wakes the event streams */
 	}
-	gw_publish_receipts(gw, all);
+	return all;
+}
+
+static void receipt_tick(struct gateway *gw, struct timers *t, int64_t now)
+{
+	if (!t->receipts || !may_publish(gw, now) ||
+	    now - t->rcpt < receipt_ms(gw))
+		return;
+	gw_publish_receipts(gw, t->rcpt_all);
+	t->rcpt = now;
+	t->receipts = t->rcpt_all = false;
 }
 
 static void main_loop(struct gateway *gw)
@@ -253,10 +282,12 @@ static void main_loop(struct gateway *gw)
 		}
 		if ((t.changes || atomic_load(&gw->republish)) &&
 		    may_publish(gw, now) && now - t.pub >= gw->o.coalesce_ms) {
-			publish_tick(gw);
+			t.rcpt_all |= publish_tick(gw);
+			t.receipts = true;
 			t.pub = now;
 			t.changes = false;
 		}
+		receipt_tick(gw, &t, now);
 		if (t.unstored && now - t.store >= gw->o.store_ms) {
 			flush_store(gw, &batch);
 			t.store = now;
