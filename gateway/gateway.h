@@ -148,6 +148,8 @@ struct gateway {
 	char sync_topic[VG_TOPIC_MAX];
 	int8_t last_met[VG_PROG_COUNT][VG_REGION_COUNT + 1];
 	int pub_fy;                /* fiscal year of the last summaries; main */
+	uint32_t rcpt_next;        /* site the next receipt walk starts at; main */
+	bool rcpt_more;            /* the last walk stopped at its cap; main */
 	struct vg_ratelimit reject_log[VG_REJ_COUNT]; /* MQTT thread */
 	pthread_t mqtt_thread;
 };
@@ -180,9 +182,12 @@ int gw_presence_json(const struct gateway *gw, bool online, char *buf,
 		     size_t size);
 /*
  * Retained receipts (vigie/v1/receipt/{site}) for the sites whose highest
- * processed seq moved, or for every site when all is set (reconnect).
+ * processed seq moved, or for every site when all is set (reconnect): at
+ * most max of them, the walk going on from where the last call stopped;
+ * *more tells whether some may be left.  Main thread.
  */
-int gw_publish_receipts(struct gateway *gw, bool all);
+int gw_publish_receipts(struct gateway *gw, bool all, size_t max,
+			bool *more);
 /*
  * The fiscal year targets are held for: --today's, else that of the date
  * (local time) of data_ts, the newest unit ts (gw_core_data_time), so

@@ -241,23 +241,46 @@ static void take_receipt(struct receipts *rs, struct gw_site *s)
 	s->flags &= (uint8_t)~GW_SITE_RECEIPT;
 }
 
-int gw_publish_receipts(struct gateway *gw, bool all)
+/* Every site that has a receipt gets one again (a reconnection). */
+static void flag_all_receipts(struct gw_units *t)
+{
+	for (uint32_t i = 0; i < gw_units_site_count(t); i++) {
+		struct gw_site *s = gw_units_site(t, i);
+
+		if (s->receipt_seq > 0)
+			s->flags |= GW_SITE_RECEIPT;
+	}
+}
+
+/* Under the lock: up to max flagged sites' receipts into rs, walking on
+ * from where the last call stopped. */
+static void take_receipts(struct gateway *gw, struct gw_units *t,
+			  struct receipts *rs, size_t max)
+{
+	uint32_t n = gw_units_site_count(t), k = 0;
+
+	for (; k < n && rs->n < max; k++) {
+		struct gw_site *s = gw_units_site(t, (gw->rcpt_next + k) % n);
+
+		if (s->receipt_seq > 0 && (s->flags & GW_SITE_RECEIPT))
+			take_receipt(rs, s);
+	}
+	gw->rcpt_next = n ? (gw->rcpt_next + k) % n : 0;
+	gw->rcpt_more = k < n; /* stopped at max: perhaps more */
+}
+
+int gw_publish_receipts(struct gateway *gw, bool all, size_t max,
+			bool *more)
 {
 	struct receipts rs = { 0 };
-	struct gw_units *t;
 	char topic[VG_TOPIC_MAX], buf[VG_PAYLOAD_MAX];
 	int published = 0;
 
 	pthread_mutex_lock(&gw->lock);
-	if (gw_core_take_receipts(gw->core) || all) {
-		t = gw_core_table(gw->core);
-		for (uint32_t i = 0; i < gw_units_site_count(t); i++) {
-			struct gw_site *s = gw_units_site(t, i);
-			if (s->receipt_seq > 0 &&
-			    (all || (s->flags & GW_SITE_RECEIPT)))
-				take_receipt(&rs, s);
-		}
-	}
+	if (all)
+		flag_all_receipts(gw_core_table(gw->core));
+	if (gw_core_take_receipts(gw->core) || all || gw->rcpt_more)
+		take_receipts(gw, gw_core_table(gw->core), &rs, max);
 	pthread_mutex_unlock(&gw->lock);
 	for (size_t i = 0; i < rs.n; i++) {
 		int n = vg_receipt_encode(&rs.v[i], buf, sizeof(buf));
@@ -269,5 +292,6 @@ int gw_publish_receipts(struct gateway *gw, bool all)
 		published++;
 	}
 	free(rs.v);
+	*more = gw->rcpt_more;
 	return published;
 }
