@@ -183,11 +183,10 @@ int gw_presence_json(const struct gateway *gw, bool online, char *buf,
 /*
  * Retained receipts (vigie/v1/receipt/{site}) for the sites whose highest
  * processed seq moved, or for every site when all is set (reconnect): at
- * most max of them, the walk going on from where the last call stopped;
- * *more tells whether some may be left.  Main thread.
+ * most max of them, the walk going on from where the last call stopped
+ * (rcpt_more: some may be left).  Main thread.
  */
-int gw_publish_receipts(struct gateway *gw, bool all, size_t max,
-			bool *more);
+int gw_publish_receipts(struct gateway *gw, bool all, size_t max);
 /*
  * The fiscal year targets are held for: --today's, else that of the date
  * (local time) of data_ts, the newest unit ts (gw_core_data_time), so

@@ -337,6 +337,24 @@ static void on_marker(struct gateway *gw, enum marker k)
 	}
 }
 
+/*
+ * Under the lock: apply gm.  A retained copy that changes a unit or an
+ * agent once synced is a delivery the broker lost (see the top of this
+ * file): what is not a duplicate is counted as mended.
+ */
+static enum vg_reject apply(struct gateway *gw, const struct gw_msg *gm,
+			    bool retained)
+{
+	const struct gw_stats *st = gw_core_stats(gw->core);
+	bool watch = retained && atomic_load(&gw->synced);
+	uint64_t dups = st->duplicates;
+	enum vg_reject r = gw_core_apply(gw->core, gm);
+
+	if (watch && r == VG_REJ_NONE && st->duplicates == dups)
+		atomic_fetch_add(&gw->mended, 1);
+	return r;
+}
+
 static void on_message(struct mosquitto *m, void *ud,
 		       const struct mosquitto_message *msg)
 {
@@ -354,18 +372,10 @@ static void on_message(struct mosquitto *m, void *ud,
 	r = gw_core_decode(gw->o.prefix, msg->topic, msg->payload,
 			   (size_t)msg->payloadlen, &gm);
 	pthread_mutex_lock(&gw->lock);
-	if (r == VG_REJ_NONE) {
-		uint64_t dups = gw_core_stats(gw->core)->duplicates;
-
-		r = gw_core_apply(gw->core, &gm);
-		/* a change brought by a re-read: see the top of this file */
-		if (r == VG_REJ_NONE && msg->retain &&
-		    atomic_load(&gw->synced) &&
-		    gw_core_stats(gw->core)->duplicates == dups)
-			atomic_fetch_add(&gw->mended, 1);
-	} else {
+	if (r == VG_REJ_NONE)
+		r = apply(gw, &gm, msg->retain);
+	else
 		gw_core_count_reject(gw->core, r);
-	}
 	pthread_mutex_unlock(&gw->lock);
 	gw_wake(gw);
 	if (r != VG_REJ_NONE)

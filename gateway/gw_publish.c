@@ -269,8 +269,7 @@ static void take_receipts(struct gateway *gw, struct gw_units *t,
 	gw->rcpt_more = k < n; /* stopped at max: perhaps more */
 }
 
-int gw_publish_receipts(struct gateway *gw, bool all, size_t max,
-			bool *more)
+int gw_publish_receipts(struct gateway *gw, bool all, size_t max)
 {
 	struct receipts rs = { 0 };
 	char topic[VG_TOPIC_MAX], buf[VG_PAYLOAD_MAX];
@@ -292,6 +291,5 @@ int gw_publish_receipts(struct gateway *gw, bool all, size_t max,
 		published++;
 	}
 	free(rs.v);
-	*more = gw->rcpt_more;
 	return published;
 }

@@ -256,15 +256,13 @@ static bool publish_tick(struct gateway *gw)
 
 static void receipt_tick(struct gateway *gw, struct timers *t, int64_t now)
 {
-	bool more = false;
-
 	if (!t->receipts || !may_publish(gw, now) ||
 	    now - t->rcpt < receipt_ms(gw))
 		return;
-	gw_publish_receipts(gw, t->rcpt_all, RECEIPT_MAX, &more);
+	gw_publish_receipts(gw, t->rcpt_all, RECEIPT_MAX);
 	t->rcpt = now;
 	t->rcpt_all = false;
-	t->receipts = more;
+	t->receipts = gw->rcpt_more;
 }
 
 static void main_loop(struct gateway *gw)
