@@ -221,9 +221,15 @@ def first_wave(s):
     rnd = random.Random(14)
     for site in SITES:
         for prog in PROGRAMS:
+            if (prog, site) == ("renir", "s13a"):
+                continue  # below
             for u in units_of(site):
                 msgs.append(s.status(prog, site, u, rnd.choice(STATES)))
-    # region 13, renir: 6 of 8 migrated, 75 %: the last target, met
+    # region 13, renir: 6 of 8 migrated, 75 %: the last target, met.  The
+    # migrated ones first, so that every prefix of the wave meets it too:
+    # a loaded machine may split the wave across coalescing windows, and
+    # a figure below the target in one of them would be a real flip (an
+    # event of A's that B, reading the retained only, never has).
     for i, u in enumerate(units_of("s13a")):
         msgs.append(s.status("renir", "s13a", u,
                              "migrated" if i < 6 else "pending"))
@@ -301,6 +307,7 @@ def test_two_gateways_publish_the_same_bytes(tmp_path, broker, procs):
     # a deliberate flip in region 13 (75 % -> 62.5 % -> 75 %): each gateway
     # publishes each event once, the same bytes, the same id
     ev = "vigie/v1/event/renir/13"
+    assert ca.published(ev) == [] == cb.published(ev)
     s.send([s.status("renir", "s13a", "s13a-u0", "pending")])
     wait_for(lambda: len(ca.published(ev)) == 1 == len(cb.published(ev)),
              what="target_lost from both")
