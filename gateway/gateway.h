@@ -143,14 +143,16 @@ struct gateway {
 	int wake_fd;               /* eventfd: wakes the main thread */
 	atomic_bool wake_pending;  /* a wake-up is written and not yet read */
 	struct gw_http *http;      /* NULL without --http */
-	struct gw_backlog backlog; /* messages received while the store loads */
+	struct gw_backlog backlog; /* the replay, applied off the MQTT thread */
 
 	char sync_topic[VG_TOPIC_MAX];
 	int8_t last_met[VG_PROG_COUNT][VG_REGION_COUNT + 1];
 	int pub_fy;                /* fiscal year of the last summaries; main */
 	uint32_t rcpt_next;        /* site the next receipt walk starts at; main */
 	bool rcpt_more;            /* the last walk stopped at its cap; main */
-	struct vg_ratelimit reject_log[VG_REJ_COUNT]; /* MQTT thread */
+	/* the thread that applies: the applier while unsynced, the MQTT
+	 * thread once synced (gw_backlog orders the two) */
+	struct vg_ratelimit reject_log[VG_REJ_COUNT];
 	pthread_t mqtt_thread;
 };
 
@@ -170,6 +172,8 @@ void gw_opts_brokers(const struct gw_opts *o, char *buf, size_t size);
 int gw_mqtt_init(struct gateway *gw);
 int gw_mqtt_start(struct gateway *gw);
 void gw_mqtt_stop(struct gateway *gw);
+/* Decode and apply one message (ud: the gateway); the gw_backlog_fn. */
+void gw_mqtt_apply(void *ud, const struct mosquitto_message *msg);
 
 /*
  * gw_publish.c: publish what changed (or everything, when all is set).

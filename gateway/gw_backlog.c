@@ -1,19 +1,30 @@
 /*
- * Messages held while the store loads (gw_backlog.h).  The SQLite load
- * and the broker's retained replay used to run one after the other; now
- * the MQTT thread connects and receives (and acknowledges, as
- * libmosquitto does before our callback) while the main thread loads,
- * and nothing touches the core until the load is over: the held
- * messages are then applied first, in the order they came, exactly as
- * if they had arrived after the load.  The backlog is one growing byte
- * buffer of records, freed once handed back; past GW_BACKLOG_MAX the
- * MQTT thread simply waits for the load, as it did before.
+ * The replay's messages, applied off the MQTT thread (gw_backlog.h).
+ *
+ * A restart is one retained replay: a million messages, each costing
+ * the MQTT thread libmosquitto's reads and PUBACK (what `mosquitto_sub`
+ * pays) and then our JSON decode and unit lookups, one after the other
+ * on one core.  Here the MQTT thread only appends each message to a
+ * byte buffer of records; the applier swaps that buffer for an empty one
+ * and applies it while the next fills, so the two costs run on two
+ * cores.  The MQTT thread wakes the applier once per batch (64 KiB, or
+ * 5 ms after the first record), not per message.  The same buffer held
+ * the replay while the SQLite store loaded: the applier does not start
+ * before gw_backlog_open.  Past GW_BACKLOG_MAX the MQTT thread waits.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <sys/prctl.h>
+
+#include "vigie/err.h"
 #include "gw_backlog.h"
+
+#define BATCH (64u << 10)   /* bytes that wake the applier */
+#define LATE_NS 5000000L    /* what a smaller batch waits for more */
 
 /* A record: this header, the topic and its NUL, the payload and a NUL. */
 struct rec {
@@ -21,22 +32,19 @@ struct rec {
 	uint8_t qos, retain;
 };
 
-void gw_backlog_init(struct gw_backlog *b)
+void gw_backlog_init(struct gw_backlog *b, gw_backlog_fn fn, void *ud)
 {
-	memset(b, 0, sizeof(*b));
-	pthread_mutex_init(&b->mu, NULL);
-	pthread_cond_init(&b->open_cv, NULL);
-	atomic_init(&b->open, false);
-	atomic_init(&b->pending, false);
-}
+	pthread_condattr_t ca;
 
-void gw_backlog_free(struct gw_backlog *b)
-{
-	free(b->buf);
-	b->buf = NULL;
-	b->len = b->cap = b->held = 0;
-	pthread_cond_destroy(&b->open_cv);
-	pthread_mutex_destroy(&b->mu);
+	memset(b, 0, sizeof(*b));
+	b->fn = fn;
+	b->ud = ud;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->work_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&b->done_cv, NULL);
 }
 
 /* Under mu: keep msg; false when it does not fit (full, or no memory). */
@@ -76,26 +84,17 @@ static bool push(struct gw_backlog *b, const struct mosquitto_message *msg)
 		memcpy(p, msg->payload, pl);
 	p[pl] = 0;
 	b->len += need;
-	b->held++;
 	return true;
 }
 
-void gw_backlog_drain(struct gw_backlog *b, struct mosquitto *m, void *ud,
-		      gw_backlog_fn fn)
+/* Outside mu: hand every record of buf[0, len) to fn, in order. */
+static void apply_all(struct gw_backlog *b, unsigned char *buf, size_t len)
 {
-	unsigned char *buf, *p, *end;
+	unsigned char *p = buf, *end = buf + len;
 	struct mosquitto_message msg;
 	struct rec r;
 
-	if (!atomic_load(&b->open) || !atomic_load(&b->pending))
-		return;
-	/* open: nothing pushes any more, and only this thread drains */
-	atomic_store(&b->pending, false);
-	buf = b->buf;
-	end = buf + b->len;
-	b->buf = NULL;
-	b->len = b->cap = b->held = 0;
-	for (p = buf; p && p < end;) {
+	while (p < end) {
 		memcpy(&r, p, sizeof(r));
 		p += sizeof(r);
 		memset(&msg, 0, sizeof(msg));
@@ -106,34 +105,154 @@ void gw_backlog_drain(struct gw_backlog *b, struct mosquitto *m, void *ud,
 		msg.qos = r.qos;
 		msg.retain = r.retain;
 		p += r.payloadlen + 1;
-		fn(m, ud, &msg);
+		b->fn(b->ud, &msg);
 	}
-	free(buf);
 }
 
-bool gw_backlog_hold(struct gw_backlog *b, struct mosquitto *m, void *ud,
-		     const struct mosquitto_message *msg, gw_backlog_fn fn)
+/* Under mu: sleep until a batch is worth taking; false: stop, all done. */
+static bool wait_batch(struct gw_backlog *b)
 {
-	bool kept = false;
+	bool late = false;
+	struct timespec until;
 
-	if (!atomic_load(&b->open)) {
-		pthread_mutex_lock(&b->mu);
-		if (!atomic_load(&b->open))
-			kept = push(b, msg);
-		while (!kept && !atomic_load(&b->open))
-			pthread_cond_wait(&b->open_cv, &b->mu);
-		pthread_mutex_unlock(&b->mu);
+	for (;;) {
+		if (b->open && b->len &&
+		    (late || b->flush || b->stop || b->len >= BATCH))
+			return true;
+		if (b->stop && (!b->open || !b->len))
+			return false;
+		b->waiting = true;
+		if (b->open && b->len) {
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += LATE_NS;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			late = pthread_cond_timedwait(&b->work_cv, &b->mu,
+						      &until) == ETIMEDOUT;
+		} else {
+			pthread_cond_wait(&b->work_cv, &b->mu);
+		}
+		b->waiting = false;
 	}
-	if (!kept)
-		gw_backlog_drain(b, m, ud, fn);
+}
+
+static void *applier(void *arg)
+{
+	struct gw_backlog *b = arg;
+	unsigned char *buf;
+	size_t len, cap;
+
+	prctl(PR_SET_NAME, "vigie-apply", 0, 0, 0); /* top -H */
+	pthread_mutex_lock(&b->mu);
+	while (wait_batch(b)) {
+		/* take the batch, leave the emptied one to append to */
+		buf = b->buf;
+		len = b->len;
+		cap = b->cap;
+		b->buf = b->spare;
+		b->cap = b->spare_cap;
+		b->len = 0;
+		b->spare = NULL;
+		b->spare_cap = 0;
+		b->busy = true;
+		pthread_cond_broadcast(&b->done_cv); /* room again */
+		pthread_mutex_unlock(&b->mu);
+		apply_all(b, buf, len);
+		pthread_mutex_lock(&b->mu);
+		b->busy = false;
+		b->spare = buf; /* NULL since the swap */
+		b->spare_cap = cap;
+		pthread_cond_broadcast(&b->done_cv); /* maybe all applied */
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+int gw_backlog_start(struct gw_backlog *b)
+{
+	if (pthread_create(&b->thread, NULL, applier, b) != 0)
+		return VG_ERR_IO;
+	b->started = true;
+	return VG_OK;
+}
+
+void gw_backlog_free(struct gw_backlog *b)
+{
+	if (b->started) {
+		pthread_mutex_lock(&b->mu);
+		b->stop = true;
+		pthread_cond_signal(&b->work_cv);
+		pthread_mutex_unlock(&b->mu);
+		pthread_join(b->thread, NULL);
+		b->started = false;
+	}
+	free(b->buf);
+	free(b->spare);
+	b->buf = b->spare = NULL;
+	b->len = b->cap = b->spare_cap = 0;
+	pthread_cond_destroy(&b->work_cv);
+	pthread_cond_destroy(&b->done_cv);
+	pthread_mutex_destroy(&b->mu);
+}
+
+/*
+ * Under mu, urgently: until the applier has taken the batch (room), or
+ * until the store is loaded and every record applied.
+ */
+static void wait_applied(struct gw_backlog *b, bool room)
+{
+	b->flush = true;
+	if (b->waiting && b->len)
+		pthread_cond_signal(&b->work_cv);
+	while (b->len || (!room && (!b->open || b->busy)))
+		pthread_cond_wait(&b->done_cv, &b->mu);
+	b->flush = false;
+}
+
+bool gw_backlog_hold(struct gw_backlog *b, const struct mosquitto_message *msg,
+		     bool queue)
+{
+	bool kept = false, was_empty;
+
+	pthread_mutex_lock(&b->mu);
+	was_empty = b->len == 0;
+	while (queue && !(kept = push(b, msg)) && b->len) {
+		wait_applied(b, true);
+		was_empty = true;
+	}
+	if (!kept) {
+		/* live, or no memory for even one record: the caller applies
+		 * it, after whatever is held */
+		wait_applied(b, false);
+	} else if (b->waiting && (was_empty || b->len >= BATCH)) {
+		/* one wake-up per batch: the first record starts its clock */
+		pthread_cond_signal(&b->work_cv);
+	}
+	pthread_mutex_unlock(&b->mu);
 	return kept;
+}
+
+void gw_backlog_flush(struct gw_backlog *b)
+{
+	pthread_mutex_lock(&b->mu);
+	wait_applied(b, false);
+	/* the replay is over: its buffers back to the system */
+	free(b->spare);
+	b->spare = NULL;
+	b->spare_cap = 0;
+	free(b->buf);
+	b->buf = NULL;
+	b->cap = 0;
+	pthread_mutex_unlock(&b->mu);
 }
 
 void gw_backlog_open(struct gw_backlog *b)
 {
 	pthread_mutex_lock(&b->mu);
-	atomic_store(&b->pending, b->held > 0);
-	atomic_store(&b->open, true);
-	pthread_cond_broadcast(&b->open_cv);
+	b->open = true;
+	pthread_cond_signal(&b->work_cv);
+	pthread_cond_broadcast(&b->done_cv);
 	pthread_mutex_unlock(&b->mu);
 }

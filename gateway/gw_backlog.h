@@ -1,58 +1,72 @@
 /*
- * Messages that arrive before the store is loaded (gw_backlog.c).  The
- * gateway connects while it loads its SQLite store, so that the broker's
- * retained replay and the load run at once; what the MQTT thread
- * receives meanwhile is kept, in order, and handed back to it once the
- * load is over.
+ * The replay's messages, applied off the MQTT thread (gw_backlog.c).
+ *
+ * While the gateway is not synced (the broker replays its retained
+ * state), the MQTT thread only copies each message here, in order, and
+ * goes back to the socket; a thread of its own ("vigie-apply") decodes
+ * and applies them, on the other core.  Nothing is applied before the
+ * SQLite store is loaded (gw_backlog_open), so the load overlaps the
+ * replay and the state is exactly what a serial start gives.  Once
+ * synced, the MQTT thread applies live messages itself, after everything
+ * held (gw_backlog_flush at the marker keeps the order).
  */
 #ifndef GW_BACKLOG_H
 #define GW_BACKLOG_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <mosquitto.h>
 
-/* The most bytes (topics, payloads, lengths) held while the store loads:
- * ~1 s of a retained replay; past it the MQTT thread waits for the load. */
+/* The most bytes (topics, payloads, lengths) held at once: ~1 s of a
+ * retained replay; past it the MQTT thread waits for the applier. */
 #define GW_BACKLOG_MAX (48u << 20)
 
-typedef void (*gw_backlog_fn)(struct mosquitto *m, void *ud,
-			      const struct mosquitto_message *msg);
+/* Applies one message; called on the applier thread only. */
+typedef void (*gw_backlog_fn)(void *ud, const struct mosquitto_message *msg);
 
 struct gw_backlog {
 	pthread_mutex_t mu;
-	pthread_cond_t open_cv;
-	atomic_bool open;     /* the store is loaded: messages go straight on */
-	atomic_bool pending;  /* open, and held messages still to hand back */
-	unsigned char *buf;   /* records: topic length, payload length, bytes */
+	pthread_cond_t work_cv;  /* the applier: something to apply, or stop */
+	pthread_cond_t done_cv;  /* the MQTT thread: room, or all applied */
+	gw_backlog_fn fn;        /* not owned: the handler and its data */
+	void *ud;
+	bool open;               /* the store is loaded: apply */
+	bool stop;
+	bool flush;              /* the MQTT thread waits for all applied */
+	bool busy;               /* the applier holds a taken batch */
+	bool waiting;            /* the applier sleeps on work_cv */
+	unsigned char *buf;      /* owned: records the MQTT thread appends */
 	size_t len, cap;
-	size_t held;          /* messages in buf */
+	unsigned char *spare;    /* owned: the applier's emptied batch */
+	size_t spare_cap;
+	bool started;
+	pthread_t thread;
 };
 
-/* An empty, closed backlog: messages are held until gw_backlog_open. */
-void gw_backlog_init(struct gw_backlog *b);
+/* A closed backlog with no thread yet; fn(ud, msg) applies a message. */
+void gw_backlog_init(struct gw_backlog *b, gw_backlog_fn fn, void *ud);
+/* Starts the applier thread; VG_OK or VG_ERR_IO. */
+int gw_backlog_start(struct gw_backlog *b);
+/* Applies what is held, stops and joins the applier (after the MQTT
+ * thread is gone), and frees the buffers. */
 void gw_backlog_free(struct gw_backlog *b);
 
 /*
- * The MQTT thread, for each message, before anything else: true when
- * the message was kept for later (the store is still loading).  When
- * false, the caller handles msg now; messages held before it have been
- * handed to fn first (in order), so the order of arrival is kept.  A
- * full backlog waits here for the load to end.
+ * The MQTT thread, for each message: with queue (unsynced), keep msg for
+ * the applier and return true (a full backlog waits for room); without,
+ * return false once everything held before it is applied, and the
+ * caller applies msg itself.
  */
-bool gw_backlog_hold(struct gw_backlog *b, struct mosquitto *m, void *ud,
-		     const struct mosquitto_message *msg, gw_backlog_fn fn);
+bool gw_backlog_hold(struct gw_backlog *b, const struct mosquitto_message *msg,
+		     bool queue);
 
-/* The MQTT thread, between network reads: hand back what is held once
- * the store is loaded, when no further message came to do it. */
-void gw_backlog_drain(struct gw_backlog *b, struct mosquitto *m, void *ud,
-		      gw_backlog_fn fn);
+/* The MQTT thread: wait until everything held is applied (the store's
+ * load included), and give the buffers back. */
+void gw_backlog_flush(struct gw_backlog *b);
 
-/* Any thread, once: the store is loaded (or will never be); wakes a
- * waiting MQTT thread. */
+/* Any thread, once: the store is loaded (or will never be): apply. */
 void gw_backlog_open(struct gw_backlog *b);
 
 #endif

@@ -355,20 +355,12 @@ static enum vg_reject apply(struct gateway *gw, const struct gw_msg *gm,
 	return r;
 }
 
-static void on_message(struct mosquitto *m, void *ud,
-		       const struct mosquitto_message *msg)
+void gw_mqtt_apply(void *ud, const struct mosquitto_message *msg)
 {
 	struct gateway *gw = ud;
 	struct gw_msg gm;
 	enum vg_reject r;
 
-	/* the store is still loading: applied after it, in this order */
-	if (gw_backlog_hold(&gw->backlog, m, ud, msg, on_message))
-		return;
-	if (strcmp(msg->topic, gw->sync_topic) == 0) {
-		on_marker(gw, marker_of(&gw->subs, msg));
-		return;
-	}
 	r = gw_core_decode(gw->o.prefix, msg->topic, msg->payload,
 			   (size_t)msg->payloadlen, &gm);
 	pthread_mutex_lock(&gw->lock);
@@ -380,6 +372,24 @@ static void on_message(struct mosquitto *m, void *ud,
 	gw_wake(gw);
 	if (r != VG_REJ_NONE)
 		log_reject(gw, msg->topic, r);
+}
+
+static void on_message(struct mosquitto *m, void *ud,
+		       const struct mosquitto_message *msg)
+{
+	struct gateway *gw = ud;
+
+	(void)m;
+	if (strcmp(msg->topic, gw->sync_topic) == 0) {
+		/* a round's replay is over once all it brought is applied */
+		gw_backlog_flush(&gw->backlog);
+		on_marker(gw, marker_of(&gw->subs, msg));
+		return;
+	}
+	/* unsynced (a replay, or the store still loading): the applier
+	 * thread decodes and applies, in this order */
+	if (!gw_backlog_hold(&gw->backlog, msg, !atomic_load(&gw->synced)))
+		gw_mqtt_apply(gw, msg);
 }
 
 static int set_will_and_auth(struct gateway *gw)
@@ -528,7 +538,6 @@ static void *mqtt_main(void *arg)
 	while (!atomic_load(&gw->stop)) {
 		if (rc == MOSQ_ERR_SUCCESS)
 			rc = mosquitto_loop(gw->mosq, 100, 1);
-		gw_backlog_drain(&gw->backlog, gw->mosq, gw, on_message);
 		if (rc == MOSQ_ERR_SUCCESS) {
 			retry_refused(gw);
 			resync_due(gw);

@@ -410,7 +410,7 @@ int main(int argc, char **argv)
 	memset(gw.last_met, -1, sizeof(gw.last_met));
 	gw.pub_fy = -1; /* none yet: the first summaries mark every region */
 	pthread_mutex_init(&gw.lock, NULL);
-	gw_backlog_init(&gw.backlog);
+	gw_backlog_init(&gw.backlog, gw_mqtt_apply, &gw);
 	gw.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (gw.wake_fd < 0) {
 		vg_log(VG_LOG_ERR, "eventfd: %s", strerror(errno));
@@ -426,7 +426,8 @@ int main(int argc, char **argv)
 	/* Connected while the store loads: the broker's retained replay
 	 * runs meanwhile, held in the backlog, applied once the load is
 	 * over (nothing else touches the core before gw_backlog_open). */
-	if (gw_mqtt_init(&gw) != VG_OK || gw_mqtt_start(&gw) != VG_OK)
+	if (gw_backlog_start(&gw.backlog) != VG_OK ||
+	    gw_mqtt_init(&gw) != VG_OK || gw_mqtt_start(&gw) != VG_OK)
 		goto out;
 	mqtt_up = true;
 	rc_store = open_store(&gw);
@@ -452,8 +453,9 @@ out:
 	if (mqtt_up)
 		gw_mqtt_stop(&gw);
 	gw_http_stop(&gw);
+	/* the MQTT thread is gone: the applier ends its last batch */
+	gw_backlog_free(&gw.backlog);
 	gw_store_close(gw.store);
 	gw_core_free(gw.core);
-	gw_backlog_free(&gw.backlog); /* every thread that used it is gone */
 	return rc;
 }
