@@ -172,8 +172,10 @@ void gw_opts_brokers(const struct gw_opts *o, char *buf, size_t size);
 int gw_mqtt_init(struct gateway *gw);
 int gw_mqtt_start(struct gateway *gw);
 void gw_mqtt_stop(struct gateway *gw);
-/* Decode and apply one message (ud: the gateway); the gw_backlog_fn. */
+/* Decode and apply one message (ud: the gateway), waking nobody; and
+ * the wake-up after a batch of them: the backlog's handlers. */
 void gw_mqtt_apply(void *ud, const struct mosquitto_message *msg);
+void gw_mqtt_applied(void *ud);
 
 /*
  * gw_publish.c: publish what changed (or everything, when all is set).

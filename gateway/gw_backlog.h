@@ -25,12 +25,15 @@
 
 /* Applies one message; called on the applier thread only. */
 typedef void (*gw_backlog_fn)(void *ud, const struct mosquitto_message *msg);
+/* After each batch the applier applied. */
+typedef void (*gw_backlog_done_fn)(void *ud);
 
 struct gw_backlog {
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv;  /* the applier: something to apply, or stop */
 	pthread_cond_t done_cv;  /* the MQTT thread: room, or all applied */
-	gw_backlog_fn fn;        /* not owned: the handler and its data */
+	gw_backlog_fn fn;        /* not owned: the handlers and their data */
+	gw_backlog_done_fn done;
 	void *ud;
 	bool open;               /* the store is loaded: apply */
 	bool stop;
@@ -45,8 +48,10 @@ struct gw_backlog {
 	pthread_t thread;
 };
 
-/* A closed backlog with no thread yet; fn(ud, msg) applies a message. */
-void gw_backlog_init(struct gw_backlog *b, gw_backlog_fn fn, void *ud);
+/* A closed backlog with no thread yet; fn(ud, msg) applies a message,
+ * done(ud) follows each batch (done may be NULL). */
+void gw_backlog_init(struct gw_backlog *b, gw_backlog_fn fn,
+		     gw_backlog_done_fn done, void *ud);
 /* Starts the applier thread; VG_OK or VG_ERR_IO. */
 int gw_backlog_start(struct gw_backlog *b);
 /* Applies what is held, stops and joins the applier (after the MQTT

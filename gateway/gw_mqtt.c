@@ -355,6 +355,12 @@ static enum vg_reject apply(struct gateway *gw, const struct gw_msg *gm,
 	return r;
 }
 
+/* The applier's end of a batch: one wake-up for all of it. */
+void gw_mqtt_applied(void *ud)
+{
+	gw_wake(ud);
+}
+
 void gw_mqtt_apply(void *ud, const struct mosquitto_message *msg)
 {
 	struct gateway *gw = ud;
@@ -369,7 +375,6 @@ void gw_mqtt_apply(void *ud, const struct mosquitto_message *msg)
 	else
 		gw_core_count_reject(gw->core, r);
 	pthread_mutex_unlock(&gw->lock);
-	gw_wake(gw);
 	if (r != VG_REJ_NONE)
 		log_reject(gw, msg->topic, r);
 }
@@ -388,8 +393,10 @@ static void on_message(struct mosquitto *m, void *ud,
 	}
 	/* unsynced (a replay, or the store still loading): the applier
 	 * thread decodes and applies, in this order */
-	if (!gw_backlog_hold(&gw->backlog, msg, !atomic_load(&gw->synced)))
+	if (!gw_backlog_hold(&gw->backlog, msg, !atomic_load(&gw->synced))) {
 		gw_mqtt_apply(gw, msg);
+		gw_wake(gw);
+	}
 }
 
 static int set_will_and_auth(struct gateway *gw)

@@ -410,7 +410,7 @@ int main(int argc, char **argv)
 	memset(gw.last_met, -1, sizeof(gw.last_met));
 	gw.pub_fy = -1; /* none yet: the first summaries mark every region */
 	pthread_mutex_init(&gw.lock, NULL);
-	gw_backlog_init(&gw.backlog, gw_mqtt_apply, &gw);
+	gw_backlog_init(&gw.backlog, gw_mqtt_apply, gw_mqtt_applied, &gw);
 	gw.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (gw.wake_fd < 0) {
 		vg_log(VG_LOG_ERR, "eventfd: %s", strerror(errno));

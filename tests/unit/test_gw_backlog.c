@@ -66,7 +66,7 @@ static void reset(struct gw_backlog *b)
 	memset(&seen, 0, sizeof(seen));
 	atomic_store(&off_thread, 0);
 	main_thread = pthread_self();
-	gw_backlog_init(b, record, NULL);
+	gw_backlog_init(b, record, NULL, NULL);
 	assert_int_equal(gw_backlog_start(b), 0);
 }
 
