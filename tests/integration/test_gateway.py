@@ -398,6 +398,24 @@ def test_gateway_idles_when_its_replay_marker_never_comes_back(tmp_path):
 
 
 
+def changes(truth, units, state, seq):
+    """Retained messages setting units to state (a "removed" tombstone
+    too), or removing them by an empty payload (state None); truth
+    follows."""
+    out = []
+    for p, r, s, u, _ in units:
+        if state is None:
+            out.append((unit_topic(p, r, s, u), b"", True))
+        else:
+            out.append((unit_topic(p, r, s, u),
+                        unit_payload(p, r, s, u, state, seq), True))
+        if state in (None, "removed"):
+            truth.remove(p, r, s, u)
+        else:
+            truth.set(p, r, s, u, state)
+    return out
+
+
 def test_a_restart_replay_applied_over_the_store(broker, gateway):
     """A restart: the store is loaded while the broker replays, and the
     replay is applied by a thread of its own (vigie-apply) after the
@@ -410,29 +428,15 @@ def test_a_restart_replay_applied_over_the_store(broker, gateway):
     publish_units(broker.port, truth, units, seq=1)
     wait_truth(broker.port, truth, FY)
     gateway.stop()
-    msgs = []
-    for p, r, s, u, _ in units[:400]:
-        msgs.append((unit_topic(p, r, s, u),
-                     unit_payload(p, r, s, u, "removed", 2), True))
-        truth.remove(p, r, s, u)
-    for p, r, s, u, _ in units[400:1200]:
-        msgs.append((unit_topic(p, r, s, u),
-                     unit_payload(p, r, s, u, "migrated", 2), True))
-        truth.set(p, r, s, u, "migrated")
-    publish_all(broker.port, msgs)
+    publish_all(broker.port, changes(truth, units[:400], "removed", 2) +
+                changes(truth, units[400:1200], "migrated", 2))
     gateway.start()
     task = f"/proc/{gateway.proc.pid}/task"
     names = {open(f"{task}/{t}/comm").read().strip()
              for t in os.listdir(task)}
     assert "vigie-apply" in names, names
     wait_truth(broker.port, truth, FY)
-    msgs = []
-    for p, r, s, u, _ in units[1200:1500]:
-        msgs.append((unit_topic(p, r, s, u), b"", True))
-        truth.remove(p, r, s, u)
-    for p, r, s, u, _ in units[1500:1800]:
-        msgs.append((unit_topic(p, r, s, u),
-                     unit_payload(p, r, s, u, "retired", 3), True))
-        truth.set(p, r, s, u, "retired")
+    msgs = (changes(truth, units[1200:1500], None, 3) +
+            changes(truth, units[1500:1800], "retired", 3))
     publish_all(broker.port, msgs)
     wait_truth(broker.port, truth, FY)
