@@ -374,13 +374,7 @@ static bool wait_until(struct agent_modbus *m, int64_t due)
 
 		if (left <= 0)
 			break;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		vg_deadline(CLOCK_REALTIME, left, &ts);
 		pthread_cond_timedwait(&m->cond, &m->lock, &ts);
 	}
 	stop = m->stop;

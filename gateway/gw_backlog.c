@@ -29,10 +29,11 @@
 #include <unistd.h>
 
 #include "vigie/err.h"
+#include "vigie/timeutil.h"
 #include "gw_backlog.h"
 
 #define BATCH (64u << 10)   /* bytes that wake the applier */
-#define LATE_NS 5000000L    /* what a smaller batch waits for more */
+#define LATE_MS 5           /* what a smaller batch waits for more */
 #define APPLY_NICE 10       /* the applier's priority, below the rest */
 
 /* A record: this header, the topic and its NUL, the payload and a NUL. */
@@ -134,12 +135,7 @@ static bool wait_batch(struct gw_backlog *b)
 			return false;
 		b->waiting = true;
 		if (b->open && b->len) {
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_nsec += LATE_NS;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			vg_deadline(CLOCK_MONOTONIC, LATE_MS, &until);
 			late = pthread_cond_timedwait(&b->work_cv, &b->mu,
 						      &until) == ETIMEDOUT;
 		} else {

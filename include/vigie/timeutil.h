@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* "2026-11-22T18:00:00Z" plus NUL */
 #define VG_TIME_LEN 21
@@ -47,5 +48,8 @@ int64_t vg_now(void);
 int64_t vg_now_ms(void);
 /* Monotonic milliseconds, for timers and rate limits. */
 int64_t vg_mono_ms(void);
+/* The moment ms (>= 0) milliseconds from now on clk, normalized, as
+ * pthread_cond_timedwait takes it (the condition variable's clock). */
+void vg_deadline(clockid_t clk, int64_t ms, struct timespec *out);
 
 #endif

@@ -228,6 +228,28 @@ static void test_clocks(void **state)
 	assert_true(b >= a);
 }
 
+static int64_t ns_of(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+/* A deadline is normalized and ms past the moment of the call (read
+ * between two readings of the same clock: no timing assumed). */
+static void test_deadline(void **state)
+{
+	struct timespec before, d, after;
+
+	(void)state;
+	for (int64_t ms = 0; ms <= 2500; ms += 137) {
+		clock_gettime(CLOCK_MONOTONIC, &before);
+		vg_deadline(CLOCK_MONOTONIC, ms, &d);
+		clock_gettime(CLOCK_MONOTONIC, &after);
+		assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+		assert_true(ns_of(&d) - ns_of(&before) >= ms * 1000000);
+		assert_true(ns_of(&d) - ns_of(&after) <= ms * 1000000);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_date_parse),
 		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
