@@ -51,6 +51,7 @@ enum section { SEC_NONE, SEC_SITE, SEC_BROKER, SEC_AGENT, SEC_DEVICE,
 struct unit_extra {
 	char devname[VG_IDENT_MAX + 1]; /* until resolved */
 	bool address;                   /* an address = line was given */
+	size_t id;                      /* the id's offset in the pool */
 };
 
 /* Keys seen in the current section, to refuse one given twice.  No valid
@@ -71,6 +72,7 @@ struct parse {
 	enum section kind;
 	int index;              /* device or unit being filled */
 	int cap;                /* allocated units */
+	int dcap, mcap;         /* allocated devices, maps */
 	struct unit_extra *extra;        /* per unit; owned */
 	/* the last header the reader saw, and keys under it so far */
 	bool header_named;               /* [unit X] or [device X] */
@@ -405,39 +407,6 @@ static bool device_key(struct parse *p, const char *key, const char *v)
 	return unknown(p, key);
 }
 
-/* "0=pending 1=migrating 2=migrated 3=retired" */
-static bool unit_map(struct parse *p, struct agent_unit *u, const char *v)
-{
-	char buf[AGENT_PATH_MAX], *save = NULL, *tok;
-	int value, st;
-
-	if (!copy(buf, sizeof(buf), v))
-		return fail(p, p->line, "map is too long");
-	u->nmap = 0;
-	for (tok = strtok_r(buf, " \t,", &save); tok;
-	     tok = strtok_r(NULL, " \t,", &save)) {
-		char *eq = strchr(tok, '=');
-
-		if (!eq)
-			return fail(p, p->line, "map entry '%s' is not "
-				    "VALUE=STATE", tok);
-		*eq = '\0';
-		st = vg_state_parse(eq + 1, strlen(eq + 1));
-		if (!parse_int(tok, 0, 65535, &value))
-			return fail(p, p->line, "map value '%s' is not "
-				    "0..65535", tok);
-		if (st < 0 || st == VG_STATE_UNKNOWN)
-			return fail(p, p->line, "map state '%s' is not pending,"
-				    " migrating, migrated or retired", eq + 1);
-		if (u->nmap == AGENT_MAP_MAX)
-			return fail(p, p->line, "at most %d map entries",
-				    AGENT_MAP_MAX);
-		u->map_value[u->nmap] = (uint16_t)value;
-		u->map_state[u->nmap++] = (uint8_t)st;
-	}
-	return true;
-}
-
 static bool unit_reg(struct parse *p, struct agent_unit *u, const char *v)
 {
 	for (int r = 0; r < AGENT_REG_COUNT; r++) {
@@ -485,10 +454,75 @@ static long pool_add(struct parse *p, const char *text)
 		}
 		c->strs = g;
 		p->scap = want;
+		/* the pool moved: units' ids point into it */
+		for (int i = 0; i < c->nunits; i++)
+			c->units[i].id = g + p->extra[i].id;
 	}
 	memcpy(c->strs + c->nstrs, text, n);
 	c->nstrs += n;
 	return (long)(c->nstrs - n);
+}
+
+static bool map_equal(const struct agent_map *a, const struct agent_map *b)
+{
+	return a->n == b->n && memcmp(a->state, b->state, a->n) == 0 &&
+	       memcmp(a->value, b->value, a->n * sizeof(a->value[0])) == 0;
+}
+
+/* m as u's map: the config's equal entry, or a new one. */
+static bool map_intern(struct parse *p, struct agent_unit *u,
+		       const struct agent_map *m)
+{
+	struct agent_config *c = p->cfg;
+	struct agent_map *g;
+	int i;
+
+	for (i = 0; i < c->nmaps && !map_equal(&c->maps[i], m); i++)
+		;
+	if (i == c->nmaps) {
+		if (!(g = grown(p, c->maps, c->nmaps + 1, &p->mcap,
+				sizeof(*g))))
+			return false;
+		c->maps = g;
+		c->maps[c->nmaps++] = *m;
+	}
+	u->map = (uint16_t)(i + 1);
+	return true;
+}
+
+/* "0=pending 1=migrating 2=migrated 3=retired" */
+static bool unit_map(struct parse *p, struct agent_unit *u, const char *v)
+{
+	char buf[AGENT_PATH_MAX], *save = NULL, *tok;
+	struct agent_map m;
+	int value, st;
+
+	if (!copy(buf, sizeof(buf), v))
+		return fail(p, p->line, "map is too long");
+	memset(&m, 0, sizeof(m));
+	for (tok = strtok_r(buf, " \t,", &save); tok;
+	     tok = strtok_r(NULL, " \t,", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			return fail(p, p->line, "map entry '%s' is not "
+				    "VALUE=STATE", tok);
+		*eq = '\0';
+		st = vg_state_parse(eq + 1, strlen(eq + 1));
+		if (!parse_int(tok, 0, 65535, &value))
+			return fail(p, p->line, "map value '%s' is not "
+				    "0..65535", tok);
+		if (st < 0 || st == VG_STATE_UNKNOWN)
+			return fail(p, p->line, "map state '%s' is not pending,"
+				    " migrating, migrated or retired", eq + 1);
+		if (m.n == AGENT_MAP_MAX)
+			return fail(p, p->line, "at most %d map entries",
+				    AGENT_MAP_MAX);
+		m.value[m.n] = (uint16_t)value;
+		m.state[m.n++] = (uint8_t)st;
+	}
+	u->map = 0;             /* none given: the default map, later */
+	return m.n == 0 || map_intern(p, u, &m);
 }
 
 static bool value_name_ok(const char *s)
@@ -740,7 +774,7 @@ static int end_unit(struct parse *p)
 		return 0;
 	if (!check_overlap(p, u))
 		return 0;
-	if (u->nrules && u->nmap)
+	if (u->nrules && u->map)
 		return fail(p, key_line(p, "map", u->line), "map and rules: "
 			    "give one or the other (map 2=migrated is the rule "
 			    "migrated = value == 2)");
@@ -771,6 +805,7 @@ static void device_defaults(struct agent_device *d, int line)
 static bool new_device(struct parse *p, const char *name)
 {
 	struct agent_config *c = p->cfg;
+	struct agent_device *g;
 
 	if (!vg_ident_valid(name, strlen(name)))
 		return fail(p, p->section_line, "bad device name '%s'", name);
@@ -782,6 +817,10 @@ static bool new_device(struct parse *p, const char *name)
 	if (c->ndevices == AGENT_DEVICES_MAX)
 		return fail(p, p->section_line, "more than %d devices",
 			    AGENT_DEVICES_MAX);
+	g = grown(p, c->devices, c->ndevices + 1, &p->dcap, sizeof(*g));
+	if (!g)
+		return false;
+	c->devices = g;
 	p->index = c->ndevices++;
 	device_defaults(&c->devices[p->index], p->section_line);
 	vg_strlcpy(c->devices[p->index].name, name, sizeof(c->devices[p->index].name));
@@ -810,6 +849,7 @@ static bool new_unit(struct parse *p, const char *id)
 {
 	struct agent_config *c = p->cfg;
 	struct agent_unit *u;
+	long off;
 	int prev;
 
 	if (!vg_ident_valid(id, strlen(id)))
@@ -825,11 +865,14 @@ static bool new_unit(struct parse *p, const char *id)
 	p->index = c->nunits++;
 	u = &c->units[p->index];
 	memset(u, 0, sizeof(*u));
+	memset(&p->extra[p->index], 0, sizeof(p->extra[p->index]));
 	u->program = -1;
 	u->device = -1;
 	u->line = p->section_line;
-	vg_strlcpy(u->id, id, sizeof(u->id));
-	memset(&p->extra[p->index], 0, sizeof(p->extra[p->index]));
+	if ((off = pool_add(p, id)) < 0)
+		return false;
+	p->extra[p->index].id = (size_t)off;
+	u->id = c->strs + off;
 	memset(&p->uval, 0, sizeof(p->uval));
 	p->default_line = 0;
 	p->unit_open = true;
@@ -964,20 +1007,23 @@ static bool resolve_unit(struct parse *p, int i)
 	if (!p->extra[i].address)
 		return fail(p, u->line, "unit '%s' needs an address (the "
 			    "register it is read from)", u->id);
-	if (u->nmap == 0 && u->nrules == 0) {
+	if (u->map == 0 && u->nrules == 0) {
 		/* bits: 0 = still on the old network, 1 = migrated */
 		static const uint8_t reg[] = { VG_STATE_PENDING,
 			VG_STATE_MIGRATING, VG_STATE_MIGRATED,
 			VG_STATE_RETIRED };
 		struct agent_value tmp;
+		struct agent_map m;
 		bool bit = agent_config_value(c, u, 0, &tmp)->type ==
 			   AGENT_T_BIT;
 
-		u->nmap = bit ? 2 : 4;
-		for (int k = 0; k < u->nmap; k++) {
-			u->map_value[k] = (uint16_t)k;
-			u->map_state[k] = bit && k ? VG_STATE_MIGRATED : reg[k];
+		memset(&m, 0, sizeof(m));
+		m.n = bit ? 2 : 4;
+		for (int k = 0; k < m.n; k++) {
+			m.value[k] = (uint16_t)k;
+			m.state[k] = bit && k ? VG_STATE_MIGRATED : reg[k];
 		}
+		return map_intern(p, u, &m);
 	}
 	return true;
 }
@@ -1273,16 +1319,21 @@ int agent_config_load(struct agent_config *cfg, const char *path, char *err,
 
 void agent_config_free(struct agent_config *cfg)
 {
+	free(cfg->devices);
+	free(cfg->maps);
 	free(cfg->units);
 	free(cfg->values);
 	free(cfg->rules);
 	free(cfg->conds);
 	free(cfg->strs);
+	cfg->devices = NULL;
+	cfg->maps = NULL;
 	cfg->units = NULL;
 	cfg->values = NULL;
 	cfg->rules = NULL;
 	cfg->conds = NULL;
 	cfg->strs = NULL;
+	cfg->ndevices = cfg->nmaps = 0;
 	cfg->nunits = cfg->nvalues = cfg->nrules = cfg->nconds = 0;
 }
 
@@ -1318,11 +1369,20 @@ const char *agent_config_reg_name(enum agent_reg r)
 	return (unsigned)r < AGENT_REG_COUNT ? names[r] : NULL;
 }
 
-int agent_config_map(const struct agent_unit *u, uint16_t value)
+const struct agent_map *agent_config_unit_map(const struct agent_config *c,
+					      const struct agent_unit *u)
 {
-	for (int i = 0; i < u->nmap; i++) {
-		if (u->map_value[i] == value)
-			return u->map_state[i];
+	return u->map && u->map <= c->nmaps ? &c->maps[u->map - 1] : NULL;
+}
+
+int agent_config_map(const struct agent_config *c, const struct agent_unit *u,
+		     uint16_t value)
+{
+	const struct agent_map *m = agent_config_unit_map(c, u);
+
+	for (int i = 0; m && i < m->n; i++) {
+		if (m->value[i] == value)
+			return m->state[i];
 	}
 	return VG_ERR_NOTFOUND;
 }

@@ -509,7 +509,7 @@ static int load_record(struct agent_outbox *ob, int i, int64_t now)
 		ob->last_seq = st.seq;
 	/* moved to another site, region or program: say so again, and clear
 	 * the old topic */
-	if (st.program != u->program || st.region != ob->cfg->region ||
+	if ((int)st.program != u->program || st.region != ob->cfg->region ||
 	    strcmp(st.site, ob->cfg->site) != 0) {
 		if (vg_topic_unit(old, sizeof(old), ob->cfg->prefix,
 				  st.program, st.region, st.site, st.unit) >= 0)
@@ -642,7 +642,7 @@ static void peek_mark(struct agent_outbox *ob, int i)
 
 	snprintf(name, sizeof(name), "u.%s", u->id);
 	if (read_record(ob, name, &st, &flags) != VG_OK ||
-	    st.program != u->program || st.region != ob->cfg->region ||
+	    (int)st.program != u->program || st.region != ob->cfg->region ||
 	    strcmp(st.site, ob->cfg->site) != 0)
 		return;
 	r->state = st.state;

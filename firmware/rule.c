@@ -435,7 +435,7 @@ int agent_rule_decide(const struct agent_config *c,
 
 		if (d->kind > AGENT_K_UINT || x > 65535)
 			return -1;        /* maps hold 0..65535 */
-		return agent_config_map(u, (uint16_t)x);
+		return agent_config_map(c, u, (uint16_t)x);
 	}
 	for (int k = 0; k < u->nrules; k++) {
 		const struct agent_rule *r = &c->rules[u->rule0 + k];
@@ -477,6 +477,7 @@ void agent_rule_explain(FILE *f, const struct agent_config *c,
 			const struct agent_unit *u,
 			const struct agent_datum *d, int state)
 {
+	const struct agent_map *m = agent_config_unit_map(c, u);
 	char where[96], val[80];
 
 	fprintf(f, "unit %s (line %d)%s%s\n", u->id, u->line, d ? ": " : "",
@@ -498,9 +499,8 @@ void agent_rule_explain(FILE *f, const struct agent_config *c,
 		return;
 	}
 	fputs("  map", f);
-	for (int k = 0; k < u->nmap; k++)
-		fprintf(f, " %u=%s", u->map_value[k],
-			vg_state_name(u->map_state[k]));
+	for (int k = 0; m && k < m->n; k++)
+		fprintf(f, " %u=%s", m->value[k], vg_state_name(m->state[k]));
 	fputs(d ? (state >= 0 ? "  -> mapped\n" : "  -> not in the map\n") :
 	      "\n", f);
 }

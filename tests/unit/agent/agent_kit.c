@@ -11,6 +11,9 @@
 #include "vigie/log.h"
 #include "vigie/str.h"
 
+/* Room for "U" and a unit's index. */
+#define KIT_ID_MAX 16
+
 /* What the last setup made, for the teardown (tests run one at a time). */
 static struct agent_kit *made;
 
@@ -28,10 +31,17 @@ int agent_kit_setup(struct agent_kit *k, const char *tag, int n)
 	cfg->region = 3;
 	cfg->nunits = n;
 	cfg->units = calloc((size_t)n, sizeof(*cfg->units));
-	if (!cfg->units)
+	/* the ids in the string pool, as the parser leaves them; one
+	 * device, counted only by the tests that set ndevices */
+	cfg->strs = calloc((size_t)n, KIT_ID_MAX);
+	cfg->devices = calloc(1, sizeof(*cfg->devices));
+	if (!cfg->units || !cfg->strs || !cfg->devices)
 		return VG_ERR_NOMEM;
 	for (int i = 0; i < n; i++) {
-		snprintf(cfg->units[i].id, sizeof(cfg->units[i].id), "U%d", i);
+		char *id = cfg->strs + (size_t)i * KIT_ID_MAX;
+
+		snprintf(id, KIT_ID_MAX, "U%d", i);
+		cfg->units[i].id = id;
 		cfg->units[i].program = VG_PROG_RENIR;
 	}
 	return VG_OK;
@@ -43,7 +53,11 @@ int agent_kit_teardown(void **state)
 
 	(void)state;
 	free(made->cfg.units);
+	free(made->cfg.strs);
+	free(made->cfg.devices);
 	made->cfg.units = NULL;
+	made->cfg.strs = NULL;
+	made->cfg.devices = NULL;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", made->dir);
 	return system(cmd) == 0 ? 0 : -1;
 }

@@ -82,12 +82,12 @@ static void parses_a_full_file(void **state)
 	assert_int_equal(c.nunits, 3);
 	assert_int_equal(c.units[0].device, 0); /* declared before its device */
 	assert_int_equal(c.units[0].reg, AGENT_REG_INPUT);
-	assert_int_equal(agent_config_map(&c.units[0], 20), VG_STATE_MIGRATED);
-	assert_int_equal(agent_config_map(&c.units[0], 0), VG_ERR_NOTFOUND);
+	assert_int_equal(agent_config_map(&c, &c.units[0], 20), VG_STATE_MIGRATED);
+	assert_int_equal(agent_config_map(&c, &c.units[0], 0), VG_ERR_NOTFOUND);
 	assert_true(c.units[1].manual);
 	/* bits default to 0 = pending, 1 = migrated */
-	assert_int_equal(agent_config_map(&c.units[2], 1), VG_STATE_MIGRATED);
-	assert_int_equal(agent_config_map(&c.units[2], 0), VG_STATE_PENDING);
+	assert_int_equal(agent_config_map(&c, &c.units[2], 1), VG_STATE_MIGRATED);
+	assert_int_equal(agent_config_map(&c, &c.units[2], 0), VG_STATE_PENDING);
 	agent_config_free(&c);
 }
 
@@ -414,6 +414,61 @@ static void bad_host_lists_name_the_line_and_the_address(void **state)
 		  "tls = off\n");
 }
 
+/*
+ * Thousands of units are resident, so the parser keeps each id once in
+ * the config's string pool (which moves as it grows) and each distinct
+ * map once: every id must survive the moves, and units with the same map
+ * share it.  Devices are grown to the file's count the same way.
+ */
+static void many_units_keep_their_ids_and_share_maps(void **state)
+{
+	enum { NDEV = 40, NUNITS = 600 };
+	size_t size = 64 * 1024, n = 0;
+	char *text = malloc(size), id[64], err[AGENT_ERR_MAX] = "";
+	struct agent_config c;
+
+	(void)state;
+	assert_non_null(text);
+	n += (size_t)snprintf(text + n, size - n, HEAD);
+	for (int d = 0; d < NDEV; d++)
+		n += (size_t)snprintf(text + n, size - n, "[device d%d]\n"
+				      "tcp = 127.0.0.1:%d\nslave = %d\n", d,
+				      1502 + d, d + 1);
+	for (int i = 0; i < NUNITS; i++)
+		n += (size_t)snprintf(text + n, size - n, "[unit a-long-unit-"
+				      "identifier-%04d]\nprogram = renir\n"
+				      "device = d%d\naddress = %d\n%s", i,
+				      i % NDEV, 1 + i / NDEV, i % 2 ? "" :
+				      i == 300 ? "map = 5=retired\n" :
+				      "map = 0=pending 1=migrated\n");
+	assert_true(n < size);
+	if (agent_config_parse(&c, text, "t.conf", err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(c.ndevices, NDEV);
+	assert_string_equal(c.devices[NDEV - 1].name, "d39");
+	assert_int_equal(c.devices[NDEV - 1].slave, NDEV);
+	assert_int_equal(c.nunits, NUNITS);
+	for (int i = 0; i < NUNITS; i++) {
+		snprintf(id, sizeof(id), "a-long-unit-identifier-%04d", i);
+		assert_string_equal(c.units[i].id, id);
+		assert_int_equal(agent_config_unit_find(&c, id), i);
+		assert_int_equal(c.units[i].device, i % NDEV);
+	}
+	/* the written one, the default one (4 entries), the odd one */
+	assert_int_equal(c.nmaps, 3);
+	assert_int_equal(agent_config_map(&c, &c.units[0], 1),
+			 VG_STATE_MIGRATED);
+	assert_int_equal(agent_config_map(&c, &c.units[1], 3),
+			 VG_STATE_RETIRED);
+	assert_int_equal(agent_config_map(&c, &c.units[2], 3),
+			 VG_ERR_NOTFOUND);
+	assert_int_equal(agent_config_map(&c, &c.units[300], 5),
+			 VG_STATE_RETIRED);
+	assert_int_equal(c.units[2].map, c.units[0].map);
+	agent_config_free(&c);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +486,7 @@ int main(void)
 		cmocka_unit_test(plain_text_only_to_loopback_or_when_said),
 		cmocka_unit_test(host_lists_parse_in_order),
 		cmocka_unit_test(bad_host_lists_name_the_line_and_the_address),
+		cmocka_unit_test(many_units_keep_their_ids_and_share_maps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,13 +17,15 @@
 #include "vigie/err.h"
 
 static struct agent_config cfg;
+static char ids[4096][8]; /* the units' ids: the parser's pool stands here */
 
 static void add_unit(int device, enum agent_reg reg, int addr)
 {
 	struct agent_unit *u = &cfg.units[cfg.nunits];
 
 	memset(u, 0, sizeof(*u));
-	snprintf(u->id, sizeof(u->id), "u%d", cfg.nunits);
+	snprintf(ids[cfg.nunits], sizeof(ids[0]), "u%d", cfg.nunits);
+	u->id = ids[cfg.nunits];
 	u->device = device;
 	u->reg = reg;
 	u->address = (uint16_t)addr;
