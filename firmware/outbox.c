@@ -47,21 +47,52 @@ uint32_t agent_outbox_crc32(uint32_t crc, const void *buf, size_t len)
  * *dst becomes a copy of src's first max bytes, owned by the record, or
  * NULL when src is empty; VG_ERR_NOMEM leaves *dst as it was.
  */
-static int set_owned(char **dst, const char *src, size_t max)
-{
-	char *copy = NULL;
+/* The texts of a record's block, in its order. */
+enum rec_text { TXT_TECH, TXT_FAULT, TXT_NOTE, TXT_COUNT };
 
-	if (src && src[0] && (copy = strndup(src, max)) == NULL)
-		return VG_ERR_NOMEM;
-	free(*dst);
-	*dst = copy;
-	return VG_OK;
+/* Text k of r, "" when it has none. */
+static const char *rec_text(const struct agent_rec *r, enum rec_text k)
+{
+	const char *s = r->text;
+
+	if (!s)
+		return "";
+	for (int n = 0; n < (int)k; n++)
+		s += strlen(s) + 1;
+	return s;
 }
 
-/* A record's optional text: "" when it has none. */
-static const char *text_of(const char *s)
+/*
+ * r's texts replaced (NULL or "" for none), each cut at its longest; they
+ * may point into r's own block.  VG_ERR_NOMEM leaves r as it was.
+ */
+static int rec_set_text(struct agent_rec *r, const char *tech,
+			const char *fault, const char *note)
 {
-	return s ? s : "";
+	static const size_t max[TXT_COUNT] = { VG_IDENT_MAX, AGENT_FAULT_MAX,
+					       VG_NOTE_MAX };
+	const char *in[TXT_COUNT] = { tech, fault, note };
+	size_t len[TXT_COUNT], total = 0;
+	char *block = NULL, *p;
+
+	for (int k = 0; k < TXT_COUNT; k++) {
+		len[k] = in[k] ? strnlen(in[k], max[k]) : 0;
+		total += len[k] + 1;
+	}
+	if (total > TXT_COUNT) {
+		if (!(block = malloc(total)))
+			return VG_ERR_NOMEM;
+		p = block;
+		for (int k = 0; k < TXT_COUNT; k++) {
+			if (len[k])
+				memcpy(p, in[k], len[k]);
+			p[len[k]] = '\0';
+			p += len[k] + 1;
+		}
+	}
+	free(r->text);
+	r->text = block;
+	return VG_OK;
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -153,14 +184,13 @@ static void fill_status_rec(const struct agent_outbox *ob, int i,
 	vg_strlcpy(st->unit, u->id, sizeof(st->unit));
 	st->state = r->state;
 	st->seq = r->seq;
-	st->ts = r->ts;
+	st->ts = r->seq / 1000;
 	st->has_since = true;
 	st->since = r->since;
 	st->source = r->source;
-	vg_strlcpy(st->tech, text_of(r->tech), sizeof(st->tech));
-	vg_strlcpy(st->fault, text_of(r->fault), sizeof(st->fault));
-	if (r->note)
-		vg_strlcpy(st->note, r->note, sizeof(st->note));
+	vg_strlcpy(st->tech, rec_text(r, TXT_TECH), sizeof(st->tech));
+	vg_strlcpy(st->fault, rec_text(r, TXT_FAULT), sizeof(st->fault));
+	vg_strlcpy(st->note, rec_text(r, TXT_NOTE), sizeof(st->note));
 }
 
 static void fill_status(const struct agent_outbox *ob, int i,
@@ -261,7 +291,6 @@ static int commit_as(struct agent_outbox *ob, int i, bool write)
 	int rc = VG_OK;
 
 	r->seq = next_seq(ob);
-	r->ts = r->seq / 1000;
 	r->refused = 0; /* a new record: not refused yet */
 	if (!(r->flags & REC_UNACKED))
 		ob->unacked++;
@@ -498,12 +527,9 @@ static int load_record(struct agent_outbox *ob, int i, int64_t now)
 	r->state = st.state;
 	r->source = st.source;
 	r->seq = st.seq;
-	r->ts = st.ts;
 	r->since = st.has_since ? st.since : now;
-	/* out of memory at start: a text is missing, the state is not */
-	(void)set_owned(&r->tech, st.tech, VG_IDENT_MAX);
-	(void)set_owned(&r->fault, st.fault, AGENT_FAULT_MAX);
-	(void)set_owned(&r->note, st.note, VG_NOTE_MAX);
+	/* out of memory at start: the texts are missing, the state is not */
+	(void)rec_set_text(r, st.tech, st.fault, st.note);
 	r->flags = flags & REC_UNACKED;
 	if (st.seq > ob->last_seq)
 		ob->last_seq = st.seq;
@@ -648,12 +674,10 @@ static void peek_mark(struct agent_outbox *ob, int i)
 	r->state = st.state;
 	r->source = st.source;
 	r->seq = st.seq;
-	r->ts = st.ts;
 	if (st.has_since)
 		r->since = st.since;
 	/* out of memory: the mark's text is missing from this dry run only */
-	(void)set_owned(&r->tech, st.tech, VG_IDENT_MAX);
-	(void)set_owned(&r->note, st.note, VG_NOTE_MAX);
+	(void)rec_set_text(r, st.tech, rec_text(r, TXT_FAULT), st.note);
 }
 
 void agent_outbox_peek_marks(struct agent_outbox *ob, const char *data_dir)
@@ -816,11 +840,8 @@ int agent_outbox_open(struct agent_outbox *ob, const struct agent_config *cfg,
 void agent_outbox_close(struct agent_outbox *ob)
 {
 	if (ob->rec) {
-		for (int i = 0; i < ob->nunits; i++) {
-			free(ob->rec[i].tech);
-			free(ob->rec[i].fault);
-			free(ob->rec[i].note);
-		}
+		for (int i = 0; i < ob->nunits; i++)
+			free(ob->rec[i].text);
 		free(ob->rec);
 		pthread_mutex_destroy(&ob->lock);
 	}
@@ -834,29 +855,18 @@ void agent_outbox_close(struct agent_outbox *ob)
 	ob->dirfd = -1;
 }
 
-static void clear_manual(struct agent_rec *r)
-{
-	free(r->tech);
-	r->tech = NULL;
-	free(r->note);
-	r->note = NULL;
-}
-
 int agent_outbox_read_ok(struct agent_outbox *ob, int unit, int state)
 {
 	struct agent_rec *r = &ob->rec[unit];
 	int rc = VG_OK;
 
 	pthread_mutex_lock(&ob->lock);
-	if (r->state != state || r->fault ||
-	    r->source != VG_SOURCE_MODBUS) {
+	if (r->state != state || r->text || r->source != VG_SOURCE_MODBUS) {
 		if (r->state != state)
 			r->since = vg_now();
 		r->state = (uint8_t)state;
 		r->source = VG_SOURCE_MODBUS;
-		free(r->fault);
-		r->fault = NULL;
-		clear_manual(r);
+		(void)rec_set_text(r, NULL, NULL, NULL); /* frees, never fails */
 		rc = commit(ob, unit);
 	}
 	pthread_mutex_unlock(&ob->lock);
@@ -870,8 +880,9 @@ int agent_outbox_read_fault(struct agent_outbox *ob, int unit,
 	int rc = VG_OK;
 
 	pthread_mutex_lock(&ob->lock);
-	if (strncmp(text_of(r->fault), fault, AGENT_FAULT_MAX) != 0) {
-		rc = set_owned(&r->fault, fault, AGENT_FAULT_MAX);
+	if (strncmp(rec_text(r, TXT_FAULT), fault, AGENT_FAULT_MAX) != 0) {
+		rc = rec_set_text(r, rec_text(r, TXT_TECH), fault,
+				  rec_text(r, TXT_NOTE));
 		if (rc == VG_OK)
 			rc = commit(ob, unit);
 	}
@@ -880,20 +891,19 @@ int agent_outbox_read_fault(struct agent_outbox *ob, int unit,
 }
 
 /*
- * r as the mark would leave it; tech and note are borrowed, not owned, so
- * that the candidate can be checked and dropped without touching r.
+ * r as the mark would leave it, but without texts (the mark's technician
+ * and note are given beside it), so that the candidate can be checked and
+ * dropped without touching r.
  */
 static void marked(const struct agent_rec *r, struct agent_rec *next,
-		   int state, const char *tech, const char *note)
+		   int state)
 {
 	*next = *r;
 	if (r->state != state)
 		next->since = vg_now();
 	next->state = (uint8_t)state;
 	next->source = VG_SOURCE_MANUAL;
-	next->fault = NULL;
-	next->tech = (char *)tech; /* NOLINT: borrowed, never freed via next */
-	next->note = (char *)note; /* NOLINT: borrowed, never freed via next */
+	next->text = NULL;
 }
 
 /*
@@ -918,30 +928,27 @@ static int mark_valid(const struct agent_outbox *ob, int unit,
 		return VG_ERR_RANGE;
 	/* encoded as it will be published, with a seq of the right size */
 	probe.seq = seq_candidate(ob);
-	probe.ts = probe.seq / 1000;
 	fill_status_rec(ob, unit, &probe, &st);
+	vg_strlcpy(st.tech, tech, sizeof(st.tech));
+	if (note)
+		vg_strlcpy(st.note, note, sizeof(st.note));
 	return vg_unit_status_encode(&st, buf, sizeof(buf)) < 0 ?
 	       VG_ERR_INVAL : VG_OK;
 }
 
-/* Replace unit's record with next, holding its own copies of the texts. */
+/* Replace unit's record with next and its own copies of the texts. */
 static int install_mark(struct agent_outbox *ob, int unit,
-			const struct agent_rec *next, const char *note)
+			const struct agent_rec *next, const char *tech,
+			const char *note)
 {
-	struct agent_rec *r = &ob->rec[unit];
-	char *copy = NULL, *tech = NULL;
+	struct agent_rec *r = &ob->rec[unit], marked_rec = *next;
+	int rc;
 
-	if (set_owned(&copy, note, VG_NOTE_MAX) != VG_OK ||
-	    set_owned(&tech, next->tech, VG_IDENT_MAX) != VG_OK) {
-		free(copy);
-		return VG_ERR_NOMEM;
-	}
-	free(r->note);
-	free(r->tech);
-	free(r->fault);
-	*r = *next;
-	r->note = copy;
-	r->tech = tech;
+	marked_rec.text = NULL;
+	if ((rc = rec_set_text(&marked_rec, tech, NULL, note)) != VG_OK)
+		return rc;
+	free(r->text);
+	*r = marked_rec;
 	return commit(ob, unit);
 }
 
@@ -955,12 +962,12 @@ int agent_outbox_mark(struct agent_outbox *ob, int unit, int state,
 		note = NULL;
 	pthread_mutex_lock(&ob->lock);
 	if (unit >= 0 && unit < ob->nunits)
-		marked(&ob->rec[unit], &next, state, tech, note);
+		marked(&ob->rec[unit], &next, state);
 	else
 		memset(&next, 0, sizeof(next));
 	rc = mark_valid(ob, unit, &next, tech, note);
 	if (rc == VG_OK)
-		rc = install_mark(ob, unit, &next, note);
+		rc = install_mark(ob, unit, &next, tech, note);
 	if (rc == VG_OK)
 		*seq = ob->rec[unit].seq;
 	pthread_mutex_unlock(&ob->lock);
@@ -1310,7 +1317,7 @@ static void device_faults(const struct agent_outbox *ob, int d, int *units,
 		if (ob->cfg->units[i].manual || ob->cfg->units[i].device != d)
 			continue;
 		(*units)++;
-		*faulted += ob->rec[i].fault != NULL;
+		*faulted += rec_text(&ob->rec[i], TXT_FAULT)[0] != '\0';
 	}
 }
 
@@ -1333,8 +1340,9 @@ void agent_outbox_health(struct agent_outbox *ob, int64_t now,
 	pthread_mutex_lock(&ob->lock);
 	h->outbox = ob->unacked;
 	for (int i = 0; i < ob->nunits; i++) {
-		if ((ob->rec[i].flags & REC_UNACKED) && ob->rec[i].ts < oldest)
-			oldest = ob->rec[i].ts;
+		if ((ob->rec[i].flags & REC_UNACKED) &&
+		    ob->rec[i].seq / 1000 < oldest)
+			oldest = ob->rec[i].seq / 1000;
 	}
 	h->oldest_unacked_s = now > oldest ? now - oldest : 0;
 	h->devices_ok = h->devices_failing = 0;

@@ -52,21 +52,20 @@
 #define REC_UNWRITTEN 0x08u /* never written: a new unit's first "unknown" */
 
 struct agent_rec {
-	int64_t seq;
-	int64_t ts;
+	int64_t seq;                 /* its ts (ms) is seq / 1000 */
 	int64_t since;
+	int64_t mid_seq;             /* seq of the message in flight */
+	int mid;                     /* MQTT message id in flight, or 0 */
 	uint8_t state;               /* enum vg_state */
 	uint8_t source;              /* enum vg_source */
 	uint8_t flags;
-	int mid;                     /* MQTT message id in flight, or 0 */
-	int64_t mid_seq;             /* seq of the message in flight */
 	uint8_t refused;             /* PUBACK reason >= 0x80 for this seq */
-	/* owned, NULL when none: most units have neither, so they are not
-	 * kept at their longest in every record (113 bytes per unit) */
-	char *tech;                  /* a manual mark's technician */
-	char *fault;                 /* the last read's fault, at most
-					AGENT_FAULT_MAX bytes */
-	char *note;                  /* owned; NULL when none */
+	/* owned, NULL when all are empty: "TECH\0FAULT\0NOTE\0", a manual
+	 * mark's technician and note and the last read's fault (at most
+	 * AGENT_FAULT_MAX bytes).  One block, not three pointers, because
+	 * most units have none and thousands of records are resident:
+	 * 40 bytes a record. */
+	char *text;
 };
 
 /* A removed unit's topic, to clear on the broker (see above). */

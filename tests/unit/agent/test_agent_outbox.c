@@ -114,6 +114,56 @@ static void changes_survive_a_restart(void **state)
 	agent_outbox_close(&ob);
 }
 
+/*
+ * A record keeps its technician, fault and note in one block: each one
+ * changes without the others, a read clears them all, the longest of
+ * each survives a restart whole.
+ */
+static void a_records_texts_change_one_at_a_time(void **state)
+{
+	struct agent_outbox ob;
+	struct vg_unit_status st;
+	char note[VG_NOTE_MAX + 1], fault[AGENT_FAULT_MAX + 1];
+	int64_t seq;
+
+	(void)state;
+	memset(note, 'n', VG_NOTE_MAX);
+	note[VG_NOTE_MAX] = '\0';
+	memset(fault, 'f', AGENT_FAULT_MAX);
+	fault[AGENT_FAULT_MAX] = '\0';
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
+	assert_int_equal(agent_outbox_mark(&ob, 0, VG_STATE_MIGRATED,
+					   "tech-0123456789-0123456789-0123456789"
+					   "-0123456789", note, &seq), VG_OK);
+	assert_int_equal(agent_outbox_read_fault(&ob, 0, "timeout"), VG_OK);
+	agent_outbox_status(&ob, 0, &st, NULL);
+	assert_string_equal(st.tech, "tech-0123456789-0123456789-0123456789"
+			    "-0123456789");
+	assert_string_equal(st.note, note);
+	assert_string_equal(st.fault, "timeout");
+	assert_int_equal(agent_outbox_read_fault(&ob, 0, fault), VG_OK);
+	agent_outbox_close(&ob);
+
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
+	agent_outbox_status(&ob, 0, &st, NULL);
+	assert_int_equal(st.source, VG_SOURCE_MANUAL);
+	assert_string_equal(st.note, note);
+	assert_string_equal(st.fault, fault);
+	assert_int_equal(strlen(st.tech), VG_IDENT_MAX);
+	/* a new mark drops the fault; a good read drops everything */
+	assert_int_equal(agent_outbox_mark(&ob, 0, VG_STATE_RETIRED, "T-1",
+					   NULL, &seq), VG_OK);
+	agent_outbox_status(&ob, 0, &st, NULL);
+	assert_string_equal(st.tech, "T-1");
+	assert_string_equal(st.note, "");
+	assert_string_equal(st.fault, "");
+	agent_outbox_read_ok(&ob, 0, VG_STATE_RETIRED);
+	agent_outbox_status(&ob, 0, &st, NULL);
+	assert_int_equal(st.source, VG_SOURCE_MODBUS);
+	assert_string_equal(st.tech, "");
+	agent_outbox_close(&ob);
+}
+
 static void corrupt_and_torn_records_are_caught(void **state)
 {
 	struct agent_outbox ob;
@@ -216,7 +266,7 @@ static void removed_units_are_cleared_durably(void **state)
 	assert_int_equal(publish_all(&ob, &mid), 3);
 	agent_outbox_close(&ob);
 	/* U1 leaves: its record becomes a tombstone, also across a restart */
-	strcpy(fx.cfg.units[1].id, "U9");
+	fx.cfg.units[1].id = "U9";
 	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1);
 	assert_false(exists("u.U1"));
@@ -251,11 +301,11 @@ static void removed_units_are_cleared_durably(void **state)
 	agent_outbox_close(&ob);
 	/* U9 leaves and comes back before the broker acknowledged: no
 	 * removal is sent after its new record */
-	strcpy(fx.cfg.units[1].id, "U8");
+	fx.cfg.units[1].id = "U8";
 	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1);
 	agent_outbox_close(&ob);
-	strcpy(fx.cfg.units[1].id, "U9");
+	fx.cfg.units[1].id = "U9";
 	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
 	assert_int_equal(agent_outbox_removals(&ob), 1); /* U8's, not U9's */
 	assert_false(exists("t.vigie+v1+unit+renir+03+site-1+U9"));
@@ -269,7 +319,7 @@ static void removed_units_are_cleared_durably(void **state)
 	assert_true(exists("t.vigie+v1+unit+renir+03+site-1+U0"));
 	agent_outbox_close(&ob);
 	fx.cfg.units[0].program = VG_PROG_RENIR;
-	strcpy(fx.cfg.units[1].id, "U1");
+	fx.cfg.units[1].id = "U1";
 }
 
 /* The whole of a file (records are small), for before/after checks. */
@@ -466,6 +516,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		TEST(new_units_start_unknown_in_the_outbox),
 		TEST(changes_survive_a_restart),
+		TEST(a_records_texts_change_one_at_a_time),
 		TEST(corrupt_and_torn_records_are_caught),
 		TEST(refused_disk_keeps_state_in_memory),
 		TEST(removed_units_are_cleared_durably),
