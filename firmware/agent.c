@@ -36,6 +36,8 @@
 #include "vigie/topic.h"
 
 #define TICK_MS 1000
+/* free heap bytes past which the main loop gives pages back */
+#define TRIM_SLACK (64 * 1024)
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
 static void notify_systemd(const char *msg)
@@ -145,11 +147,13 @@ static void tune_malloc(void)
 }
 
 /*
- * Give the heap's free pages back, after start and at every store tick:
- * start-up work (parse, plan, one file per unit) and a birth of every
- * unit queued in libmosquitto leave free chunks below live ones, which
- * glibc does not trim (only the heap's top): 204 KiB resident for ~60 KiB
- * in use with 2,000 units.  A few page faults when a burst comes again.
+ * Give the heap's free pages back, after start and whenever more than
+ * 64 KiB of it is free: start-up work (parse, plan, one file per unit), a
+ * birth of every unit queued in libmosquitto and a technician's status
+ * --json (built in a growing buffer) leave free chunks below live ones,
+ * which glibc does not trim (only the heap's top): 204 KiB resident for
+ * ~60 KiB in use with 2,000 units, until the next store tick when it was
+ * trimmed only there.  A few page faults when a burst comes again.
  */
 static void trim_heap(void)
 {
@@ -231,6 +235,15 @@ static int64_t watchdog_ms(void)
 	return usec ? atoll(usec) / 2000 : 0;
 }
 
+/* At each turn of the main loop: cheap (a few bins) when nothing is. */
+static void trim_heap_slack(void)
+{
+#ifdef __GLIBC__
+	if (mallinfo2().fordblks > TRIM_SLACK)
+		malloc_trim(0);
+#endif
+}
+
 static void main_loop(struct agent *a)
 {
 	int64_t wd = watchdog_ms(), last_wd = 0, last_flush = vg_mono_ms();
@@ -253,9 +266,9 @@ static void main_loop(struct agent *a)
 			agent_ctl_serve(&a->ctl, p + 1, a);
 		}
 		now = vg_mono_ms();
+		trim_heap_slack();
 		if (now - last_flush >= 5000) {
 			agent_outbox_flush(&a->ob);
-			trim_heap();
 			last_flush = now;
 		}
 		if (wd > 0 && now - last_wd >= wd) {
