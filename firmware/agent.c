@@ -37,7 +37,7 @@
 
 #define TICK_MS 1000
 /* free heap bytes past which the main loop gives pages back */
-#define TRIM_SLACK (64 * 1024)
+#define TRIM_SLACK ((size_t)64 * 1024)
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
 static void notify_systemd(const char *msg)

@@ -620,7 +620,7 @@ static bool unit_key(struct parse *p, const char *key, const char *v)
 		if ((n = vg_program_parse(v, strlen(v))) < 0)
 			return fail(p, p->line, "program must be renir or rgt,"
 				    " not '%s'", v);
-		u->program = n;
+		u->program = (uint8_t)n;
 		return true;
 	}
 	if (strcmp(key, "source") == 0) {
@@ -866,7 +866,7 @@ static bool new_unit(struct parse *p, const char *id)
 	u = &c->units[p->index];
 	memset(u, 0, sizeof(*u));
 	memset(&p->extra[p->index], 0, sizeof(p->extra[p->index]));
-	u->program = -1;
+	u->program = AGENT_PROGRAM_UNSET;
 	u->device = -1;
 	u->line = p->section_line;
 	if ((off = pool_add(p, id)) < 0)
@@ -989,14 +989,14 @@ static bool resolve_unit(struct parse *p, int i)
 	struct agent_config *c = p->cfg;
 	struct agent_unit *u = &c->units[i];
 
-	if ((int)u->program < 0)
+	if (u->program == AGENT_PROGRAM_UNSET)
 		return fail(p, u->line, "unit '%s' needs a program (renir or "
 			    "rgt)", u->id);
 	if (u->manual)
 		return true;
 	for (int d = 0; d < c->ndevices; d++) {
 		if (strcmp(c->devices[d].name, p->extra[i].devname) == 0)
-			u->device = d;
+			u->device = (int16_t)d;
 	}
 	if (!p->extra[i].devname[0])
 		return fail(p, u->line, "unit '%s' needs a device (or source "

@@ -78,6 +78,9 @@ struct agent_map {
  * narrow as their ranges allow and the id and the map live in the
  * config's tables: 32 bytes a unit (it was 108 with both inline).
  */
+/* a unit's program while its section is read, until program = */
+#define AGENT_PROGRAM_UNSET 0xff
+
 struct agent_unit {
 	const char *id;        /* in the config's string pool; not owned */
 	int line;
@@ -89,7 +92,7 @@ struct agent_unit {
 	bool manual;           /* marked by technicians, never read */
 	uint8_t nvalues;       /* 0: the plain register reg/address */
 	uint8_t nrules;        /* 0: the map decides */
-	int8_t program;        /* enum vg_program; -1 until given */
+	uint8_t program;       /* enum vg_program; UNSET until given */
 	uint8_t reg;           /* enum agent_reg */
 };
 
