@@ -1186,6 +1186,22 @@ static bool check_registers(struct parse *p)
 }
 
 /* Whole-file checks and defaults, once every section is known. */
+/*
+ * The units and devices cut to the file's count: they were grown by
+ * doubling, and they stay resident as long as the agent runs.
+ */
+static void fit(struct agent_config *c)
+{
+	void *g;
+
+	if (c->nunits && (g = realloc(c->units, (size_t)c->nunits *
+				      sizeof(*c->units))))
+		c->units = g;
+	if (c->ndevices && (g = realloc(c->devices, (size_t)c->ndevices *
+					sizeof(*c->devices))))
+		c->devices = g;
+}
+
 static bool finish(struct parse *p)
 {
 	struct agent_config *c = p->cfg;
@@ -1262,8 +1278,8 @@ int agent_config_parse(struct agent_config *cfg, const char *text,
 		     "value)");
 	} else if (rc < 0 && !p.failed)
 		fail(&p, 0, "cannot parse");
-	if (!p.failed)
-		finish(&p);
+	if (!p.failed && finish(&p))
+		fit(cfg);
 	free(p.extra);
 	config_hash(text, cfg->hash, sizeof(cfg->hash));
 	if (p.failed) {

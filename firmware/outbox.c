@@ -292,6 +292,7 @@ static int commit_as(struct agent_outbox *ob, int i, bool write)
 
 	r->seq = next_seq(ob);
 	r->refused = 0; /* a new record: not refused yet */
+	r->flags &= (uint8_t)~REC_INFLIGHT; /* what is in flight is older */
 	if (!(r->flags & REC_UNACKED))
 		ob->unacked++;
 	r->flags |= REC_UNACKED | REC_QUEUED;
@@ -1082,8 +1083,14 @@ void agent_outbox_sent(struct agent_outbox *ob, int unit, int mid,
 	if (unit >= ob->nunits) {
 		ob->tombs[unit - ob->nunits].mid = mid;
 	} else {
-		ob->rec[unit].mid = mid;
-		ob->rec[unit].mid_seq = seq;
+		struct agent_rec *r = &ob->rec[unit];
+
+		r->mid = mid;
+		/* a commit between next and now made the message stale */
+		if (seq == r->seq)
+			r->flags |= REC_INFLIGHT;
+		else
+			r->flags &= (uint8_t)~REC_INFLIGHT;
 	}
 	pthread_mutex_unlock(&ob->lock);
 }
@@ -1114,7 +1121,7 @@ void agent_outbox_acked(struct agent_outbox *ob, int mid)
 		if (r->mid != mid)
 			continue;
 		r->mid = 0;
-		if ((r->flags & REC_UNACKED) && r->mid_seq == r->seq) {
+		if ((r->flags & REC_UNACKED) && (r->flags & REC_INFLIGHT)) {
 			r->refused = 0;
 			r->flags &= (uint8_t)~REC_UNACKED;
 			ob->unacked--;
@@ -1235,7 +1242,7 @@ int agent_outbox_refused(struct agent_outbox *ob, int mid, int reason)
 		if (r->mid != mid)
 			continue;
 		r->mid = 0;
-		if (r->mid_seq == r->seq)
+		if (r->flags & REC_INFLIGHT)
 			r->refused = (uint8_t)reason;
 		found = i;
 	}

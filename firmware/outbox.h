@@ -50,11 +50,11 @@
 #define REC_DIRTY 0x02u   /* newer than what the disk holds */
 #define REC_QUEUED 0x04u  /* to (re)publish on the current connection */
 #define REC_UNWRITTEN 0x08u /* never written: a new unit's first "unknown" */
+#define REC_INFLIGHT 0x10u  /* the message in flight (mid) carries this seq */
 
 struct agent_rec {
 	int64_t seq;                 /* its ts (ms) is seq / 1000 */
 	int64_t since;
-	int64_t mid_seq;             /* seq of the message in flight */
 	int mid;                     /* MQTT message id in flight, or 0 */
 	uint8_t state;               /* enum vg_state */
 	uint8_t source;              /* enum vg_source */
@@ -64,7 +64,7 @@ struct agent_rec {
 	 * mark's technician and note and the last read's fault (at most
 	 * AGENT_FAULT_MAX bytes).  One block, not three pointers, because
 	 * most units have none and thousands of records are resident:
-	 * 40 bytes a record. */
+	 * 32 bytes a record. */
 	char *text;
 };
 

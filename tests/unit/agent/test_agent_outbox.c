@@ -164,6 +164,46 @@ static void a_records_texts_change_one_at_a_time(void **state)
 	agent_outbox_close(&ob);
 }
 
+/*
+ * The broker's acknowledgement is for the message it got: a change
+ * committed after that message was taken (before or after it was handed
+ * to the client) stays in the outbox, to be published again.
+ */
+static void an_ack_for_an_older_message_keeps_the_newer_record(void **state)
+{
+	struct agent_outbox ob;
+	char topic[VG_TOPIC_MAX], payload[VG_PAYLOAD_MAX];
+	int mid = 0, cursor = 0, unit;
+	int64_t seq;
+
+	(void)state;
+	assert_int_equal(agent_outbox_open(&ob, &fx.cfg, fx.dir), VG_OK);
+	agent_kit_send_all(&ob, &mid, true);
+	assert_int_equal(agent_kit_unacked(&ob), 0);
+	/* taken, changed, then handed over and acknowledged */
+	agent_outbox_read_ok(&ob, 0, VG_STATE_MIGRATED);
+	unit = agent_outbox_next(&ob, &cursor, topic, sizeof(topic), payload,
+				 sizeof(payload), &seq);
+	assert_int_equal(unit, 0);
+	agent_outbox_read_ok(&ob, 0, VG_STATE_RETIRED);
+	agent_outbox_sent(&ob, 0, ++mid, seq);
+	agent_outbox_acked(&ob, mid);
+	assert_int_equal(agent_kit_unacked(&ob), 1);
+	/* taken, handed over, changed, then acknowledged */
+	cursor = 0;
+	unit = agent_outbox_next(&ob, &cursor, topic, sizeof(topic), payload,
+				 sizeof(payload), &seq);
+	assert_int_equal(unit, 0);
+	agent_outbox_sent(&ob, 0, ++mid, seq);
+	agent_outbox_read_ok(&ob, 0, VG_STATE_PENDING);
+	agent_outbox_acked(&ob, mid);
+	assert_int_equal(agent_kit_unacked(&ob), 1);
+	/* the newest one, acknowledged, empties the outbox */
+	assert_int_equal(agent_kit_send_all(&ob, &mid, true), 1);
+	assert_int_equal(agent_kit_unacked(&ob), 0);
+	agent_outbox_close(&ob);
+}
+
 static void corrupt_and_torn_records_are_caught(void **state)
 {
 	struct agent_outbox ob;
@@ -517,6 +557,7 @@ int main(void)
 		TEST(new_units_start_unknown_in_the_outbox),
 		TEST(changes_survive_a_restart),
 		TEST(a_records_texts_change_one_at_a_time),
+		TEST(an_ack_for_an_older_message_keeps_the_newer_record),
 		TEST(corrupt_and_torn_records_are_caught),
 		TEST(refused_disk_keeps_state_in_memory),
 		TEST(removed_units_are_cleared_durably),
