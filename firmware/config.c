@@ -44,6 +44,15 @@
 
 #define CONFIG_FILE_MAX (4 << 20)
 
+/* what struct agent_unit's narrow fields hold */
+_Static_assert(AGENT_UNITS_MAX * AGENT_UNIT_VALUES_MAX <= 65536,
+	       "value0 is 16 bits");
+_Static_assert(AGENT_UNITS_MAX * 5 <= 65536, "rule0 is 16 bits");
+_Static_assert(AGENT_DEVICES_MAX <= 127, "device is 8 bits");
+_Static_assert(AGENT_UNIT_VALUES_MAX <= 15, "nvalues is 4 bits");
+_Static_assert(sizeof(struct agent_unit) <= 16 + sizeof(void *),
+	       "a unit is 24 bytes on 64-bit boards");
+
 enum section { SEC_NONE, SEC_SITE, SEC_BROKER, SEC_AGENT, SEC_DEVICE,
 	       SEC_UNIT };
 
@@ -996,7 +1005,7 @@ static bool resolve_unit(struct parse *p, int i)
 		return true;
 	for (int d = 0; d < c->ndevices; d++) {
 		if (strcmp(c->devices[d].name, p->extra[i].devname) == 0)
-			u->device = (int16_t)d;
+			u->device = (int8_t)d;
 	}
 	if (!p->extra[i].devname[0])
 		return fail(p, u->line, "unit '%s' needs a device (or source "

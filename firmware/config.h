@@ -76,7 +76,8 @@ struct agent_map {
  * (nrules of cfg->rules from rule0) or, for one integer, its map turn
  * into a state.  Thousands of these are resident, so the fields are as
  * narrow as their ranges allow and the id and the map live in the
- * config's tables: 32 bytes a unit (it was 108 with both inline).
+ * config's tables: 24 bytes a unit on 64-bit boards (it was 108 with both
+ * inline).
  */
 /* a unit's program while its section is read, until program = */
 #define AGENT_PROGRAM_UNSET 0xff
@@ -84,16 +85,16 @@ struct agent_map {
 struct agent_unit {
 	const char *id;        /* in the config's string pool; not owned */
 	int line;
-	int value0;
-	int rule0;
+	uint16_t value0;       /* < 65536: AGENT_UNITS_MAX units of at most */
+	uint16_t rule0;        /* AGENT_UNIT_VALUES_MAX values, 5 rules */
 	uint16_t address;
-	int16_t device;        /* index into devices; -1 when manual */
 	uint16_t map;          /* 1 + index into the config's maps; 0: none */
-	bool manual;           /* marked by technicians, never read */
-	uint8_t nvalues;       /* 0: the plain register reg/address */
-	uint8_t nrules;        /* 0: the map decides */
+	int8_t device;         /* index into devices; -1 when manual */
 	uint8_t program;       /* enum vg_program; UNSET until given */
-	uint8_t reg;           /* enum agent_reg */
+	unsigned manual : 1;   /* marked by technicians, never read */
+	unsigned reg : 2;      /* enum agent_reg */
+	unsigned nvalues : 4;  /* 0: the plain register reg/address */
+	unsigned nrules : 3;   /* 0: the map decides */
 };
 
 struct agent_config {
