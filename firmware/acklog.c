@@ -119,10 +119,14 @@ bool agent_acklog_append(struct agent_acklog *log, const char *id,
 	return ++log->lines > log->limit;
 }
 
-/* Write the n lines to fd, a buffer at a time; VG_OK or VG_ERR_IO. */
+/*
+ * Write the n lines to fd, a buffer at a time; VG_OK or VG_ERR_IO.  The
+ * buffer is small: this runs on the main thread at start, under the
+ * deepest frames it ever has, and a stack page touched stays resident.
+ */
 static int write_all(int fd, const struct agent_ack *acks, int n)
 {
-	char buf[8192];
+	char buf[2048];
 	size_t used = 0;
 	int len;
 
