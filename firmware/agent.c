@@ -36,8 +36,9 @@
 #include "vigie/topic.h"
 
 #define TICK_MS 1000
-/* free heap bytes past which the main loop gives pages back */
-#define TRIM_SLACK ((size_t)64 * 1024)
+/* heap bytes freed since the last trim past which the main loop gives
+ * pages back */
+#define TRIM_SLACK ((size_t)16 * 1024)
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
 static void notify_systemd(const char *msg)
@@ -147,13 +148,14 @@ static void tune_malloc(void)
 }
 
 /*
- * Give the heap's free pages back, after start and whenever more than
- * 64 KiB of it is free: start-up work (parse, plan, one file per unit), a
- * birth of every unit queued in libmosquitto and a technician's status
- * --json (built in a growing buffer) leave free chunks below live ones,
- * which glibc does not trim (only the heap's top): 204 KiB resident for
- * ~60 KiB in use with 2,000 units, until the next store tick when it was
- * trimmed only there.  A few page faults when a burst comes again.
+ * Give the heap's free pages back, after start and whenever 16 KiB more
+ * of it is free than after the last trim: start-up work (parse, plan,
+ * the units' arrays grown by doubling, one file per unit), a birth of
+ * every unit queued in libmosquitto and a technician's status --json
+ * (built in a growing buffer) leave free chunks below live ones, which
+ * glibc does not trim (only the heap's top): 204 KiB resident for ~60 KiB
+ * in use with 2,000 units, until the next store tick when it was trimmed
+ * only there.  A few page faults when a burst comes again.
  */
 static void trim_heap(void)
 {
@@ -235,18 +237,32 @@ static int64_t watchdog_ms(void)
 	return usec ? atoll(usec) / 2000 : 0;
 }
 
-/* At each turn of the main loop: cheap (a few bins) when nothing is. */
-static void trim_heap_slack(void)
+/*
+ * At each turn of the main loop: trim when TRIM_SLACK more bytes are free
+ * than at the lowest since the last trim (free chunks too small to give a
+ * page back would otherwise trigger a trim at every turn).  *floor: that
+ * lowest, the caller's.
+ */
+static void trim_heap_slack(size_t *floor)
 {
 #ifdef __GLIBC__
-	if (mallinfo2().fordblks > TRIM_SLACK)
+	size_t free_now = mallinfo2().fordblks;
+
+	if (free_now < *floor)
+		*floor = free_now;
+	if (free_now > *floor + TRIM_SLACK) {
 		malloc_trim(0);
+		*floor = mallinfo2().fordblks;
+	}
+#else
+	(void)floor;
 #endif
 }
 
 static void main_loop(struct agent *a)
 {
 	int64_t wd = watchdog_ms(), last_wd = 0, last_flush = vg_mono_ms();
+	size_t heap_floor = 0;
 
 	for (;;) {
 		struct pollfd p[1 + AGENT_CTL_POLLFDS];
@@ -266,7 +282,7 @@ static void main_loop(struct agent *a)
 			agent_ctl_serve(&a->ctl, p + 1, a);
 		}
 		now = vg_mono_ms();
-		trim_heap_slack();
+		trim_heap_slack(&heap_floor);
 		if (now - last_flush >= 5000) {
 			agent_outbox_flush(&a->ob);
 			last_flush = now;
