@@ -15,10 +15,14 @@ Modbus requests each simulator answered and the MQTT messages each client
 published during the window.  Medians over RUNS fresh runs; ratio
 agent / collectd per run, median, and each run's own line so the spread
 shows.  Goal (issue #17): agent VmRSS <= 0.45 x collectd's in every run,
-the agent's private memory <= 1 MiB.
+the agent's private memory <= 1 MiB.  Beside them in each run, the floor
+(bench/libfloor.c: the agent's libraries loaded and called once, nothing
+else), read at the same moment: floor / collectd is the best VmRSS ratio
+an agent built on these Debian packages could reach in that run.
 
 usage: agent_vs_collectd.py [--units 2000] [--runs 5] [--window 20]
                             [--agent build/host/vigie-agent]
+                            [--floor build/host/bench/libfloor]
 """
 import argparse
 import os
@@ -185,6 +189,13 @@ def one_run(a, tmp):
                               stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
         procs.append(cd)
+        floor = None
+        if os.path.exists(a.floor):
+            floor = subprocess.Popen([a.floor], stdout=subprocess.PIPE,
+                                     text=True)
+            procs.append(floor)
+            if floor.stdout.readline().strip() != "ready":
+                raise RuntimeError("the floor program did not start")
         counter = Counter(port)
         sock = os.path.join(tmp, "agent", "agent.sock")
 
@@ -209,6 +220,8 @@ def one_run(a, tmp):
         wall = time.monotonic() - t0
         mem = {"agent": memory(agent.pid), "collectd": memory(cd.pid)}
         mem["agent"]["where"] = where(agent.pid)
+        if floor:
+            mem["agent"]["floor"] = memory(floor.pid)["VmRSS"]
         counter.stop()
         if agent.poll() is not None or cd.poll() is not None:
             raise RuntimeError("a poller died")
@@ -231,6 +244,8 @@ def main():
     ap.add_argument("--window", type=float, default=20)
     ap.add_argument("--warmup", type=float, default=5)
     ap.add_argument("--agent", default=os.path.join(BUILD, "vigie-agent"))
+    ap.add_argument("--floor", default=os.path.join(BUILD, "bench",
+                                                    "libfloor"))
     a = ap.parse_args()
     missing = [p for p in ("modbus.so", "mqtt.so")
                if not os.path.exists(os.path.join(PLUGINS, p))]
@@ -247,8 +262,9 @@ def main():
             ag, co = r["agent"], r["collectd"]
             print(f"  run {len(runs)}: VmRSS {ag['VmRSS']} vs "
                   f"{co['VmRSS']} KiB = {ag['VmRSS'] / co['VmRSS']:.3f}; "
-                  f"Private {ag['Private']} vs {co['Private']} KiB",
-                  flush=True)
+                  f"Private {ag['Private']} vs {co['Private']} KiB" +
+                  (f"; floor {ag['floor']} KiB = {ag['floor'] / co['VmRSS']:.3f}"
+                   if "floor" in ag else ""), flush=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     ver = subprocess.run([COLLECTD, "-h"], capture_output=True,
@@ -276,6 +292,13 @@ def main():
           f"{statistics.median(ratios):.3f} / {ratios[-1]:.3f}")
     print(f"  agent Private (KiB) min / median / max: {priv[0]} / "
           f"{statistics.median(priv):.0f} / {priv[-1]}")
+    floors = sorted(r["agent"]["floor"] / r["collectd"]["VmRSS"]
+                    for r in runs if "floor" in r["agent"])
+    if floors:
+        print(f"  floor (the libraries alone) VmRSS (KiB): median "
+              f"{statistics.median(r['agent']['floor'] for r in runs):.0f};"
+              f" floor / collectd min / median / max: {floors[0]:.3f} / "
+              f"{statistics.median(floors):.3f} / {floors[-1]:.3f}")
     ok = ratios[-1] <= 0.45 and priv[-1] <= 1024
     print(f"  goal: agent VmRSS <= 0.45 x collectd's in every run and "
           f"Private <= 1024 KiB: {'met' if ok else 'NOT met'}")
