@@ -251,7 +251,7 @@ static void trim_heap_slack(size_t *floor)
 	if (free_now < *floor)
 		*floor = free_now;
 	if (free_now > *floor + TRIM_SLACK) {
-		malloc_trim(0);
+		trim_heap();
 		*floor = mallinfo2().fordblks;
 	}
 #else

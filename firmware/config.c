@@ -47,7 +47,9 @@
 /* what struct agent_unit's narrow fields hold */
 _Static_assert(AGENT_UNITS_MAX * AGENT_UNIT_VALUES_MAX <= 65536,
 	       "value0 is 16 bits");
-_Static_assert(AGENT_UNITS_MAX * 5 <= 65536, "rule0 is 16 bits");
+_Static_assert(AGENT_UNITS_MAX * AGENT_UNIT_RULES_MAX <= 65536,
+	       "rule0 is 16 bits");
+_Static_assert(AGENT_UNIT_RULES_MAX <= 7, "nrules is 3 bits");
 _Static_assert(AGENT_DEVICES_MAX <= 127, "device is 8 bits");
 _Static_assert(AGENT_UNIT_VALUES_MAX <= 15, "nvalues is 4 bits");
 _Static_assert(sizeof(struct agent_unit) <= 16 + sizeof(void *),

@@ -85,8 +85,10 @@ struct agent_map {
 struct agent_unit {
 	const char *id;        /* in the config's string pool; not owned */
 	int line;
-	uint16_t value0;       /* < 65536: AGENT_UNITS_MAX units of at most */
-	uint16_t rule0;        /* AGENT_UNIT_VALUES_MAX values, 5 rules */
+	/* 16 bits: AGENT_UNITS_MAX units of at most AGENT_UNIT_VALUES_MAX
+	 * values and AGENT_UNIT_RULES_MAX rules (config.c asserts it) */
+	uint16_t value0;
+	uint16_t rule0;
 	uint16_t address;
 	uint16_t map;          /* 1 + index into the config's maps; 0: none */
 	int8_t device;         /* index into devices; -1 when manual */

@@ -937,7 +937,8 @@ static int mark_valid(const struct agent_outbox *ob, int unit,
 	       VG_ERR_INVAL : VG_OK;
 }
 
-/* Replace unit's record with next and its own copies of the texts. */
+/* Replace unit's record with next (which has no texts: marked) and its
+ * own copies of the mark's. */
 static int install_mark(struct agent_outbox *ob, int unit,
 			const struct agent_rec *next, const char *tech,
 			const char *note)
@@ -945,7 +946,6 @@ static int install_mark(struct agent_outbox *ob, int unit,
 	struct agent_rec *r = &ob->rec[unit], marked_rec = *next;
 	int rc;
 
-	marked_rec.text = NULL;
 	if ((rc = rec_set_text(&marked_rec, tech, NULL, note)) != VG_OK)
 		return rc;
 	free(r->text);

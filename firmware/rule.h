@@ -27,6 +27,8 @@
 #include "value.h"
 
 #define AGENT_UNIT_VALUES_MAX 8
+/* a unit's rules: one per state it can give, and the default */
+#define AGENT_UNIT_RULES_MAX 5
 #define AGENT_RULE_CONDS_MAX 8
 
 enum agent_op { AGENT_OP_EQ = 0, AGENT_OP_NE, AGENT_OP_LT, AGENT_OP_LE,
